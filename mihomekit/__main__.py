@@ -1,0 +1,7 @@
+"""``python -m mihomekit``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,57 @@
+"""The ``mihomekit`` command line: one sub-command per module, wired here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import MihomekitError
+
+#: Modules that add sub-commands; each has ``register(subparsers) -> None`` and sets
+#: ``func(args) -> int`` on its parser.
+COMMAND_MODULES = (
+    "mihomekit.runcmd",
+    "mihomekit.qrcmd",
+    "mihomekit.decodecmd",
+    "mihomekit.scan",
+    "mihomekit.gateway.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mihomekit",
+        description="HomeKit bridge for Xiaomi/Mijia BLE sensors and Aqara Zigbee gateways.",
+    )
+    parser.add_argument("--version", action="version", version=f"mihomekit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args))
+    except MihomekitError as err:
+        print(f"mihomekit: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""What decoders produce: readings (named values) and events.
+
+Every source (BLE decoders, the gateway codec) speaks this one vocabulary, so the registry
+and the HomeKit side never care where a value came from.
+
+Value names and units (``values`` mapping):
+
+=================  ======================================================
+name               meaning
+=================  ======================================================
+temperature        °C (float)
+humidity           % relative humidity (float)
+pressure           hPa (float)
+battery            % (int, 0-100)
+voltage            V (float; battery voltage)
+low_battery        bool, the device says its battery is low
+illuminance        lx (float)
+moisture           soil moisture % (int)
+conductivity       soil conductivity µS/cm (int)
+formaldehyde       mg/m³ (float)
+motion             bool, motion detected
+no_motion_seconds  int, seconds since the last motion
+light              bool, light detected (bright)
+opening            bool, True = open
+leak               bool, water detected
+smoke              bool, smoke alarm
+gas                bool, gas alarm
+occupancy          bool, someone present
+power              bool, switch/outlet channel 0 on (gateway controls)
+power_2            bool, switch channel 1 on
+in_use             bool, outlet is drawing power
+load_power         W (float)
+light_on           bool, gateway light on
+brightness         % (int)
+hue                degrees (float)
+saturation         % (float)
+rssi               dBm (int), signal of the last advertisement
+=================  ======================================================
+
+Decoders may add further names for objects that HomeKit does not show (for example
+``consumable``, ``lock``, ``mass``); they are passed through to ``mihomekit decode``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Value = float | int | bool | str
+Values = Mapping[str, Value]
+
+#: Value names that HomeKit shows as "alert" sensors: their changes must reach
+#: controllers at once, never held back by event coalescing.
+IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy"})
+
+
+class EventType(StrEnum):
+    """Button (and cube/dimmer) events."""
+
+    PRESS = "press"
+    DOUBLE_PRESS = "double_press"
+    TRIPLE_PRESS = "triple_press"
+    LONG_PRESS = "long_press"
+    LONG_DOUBLE_PRESS = "long_double_press"
+    LONG_TRIPLE_PRESS = "long_triple_press"
+    ROTATE_LEFT = "rotate_left"
+    ROTATE_RIGHT = "rotate_right"
+    FLIP90 = "flip90"
+    FLIP180 = "flip180"
+    MOVE = "move"
+    TAP_TWICE = "tap_twice"
+    SHAKE = "shake"
+    SWING = "swing"
+    ALERT = "alert"
+    FREE_FALL = "free_fall"
+    VIBRATE = "vibrate"
+    TILT = "tilt"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One discrete event. ``button`` counts from 1 (the first or only button)."""
+
+    event: str
+    button: int = 1
+    properties: Mapping[str, Value] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.event, "button": self.button}
+        if self.properties:
+            out.update(self.properties)
+        return out
+
+
+class KeyStatus(StrEnum):
+    """What a decoder learned about the device's encryption key from one frame."""
+
+    NOT_NEEDED = "not_needed"
+    OK = "ok"
+    MISSING = "missing"
+    WRONG = "wrong"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    """The outcome of decoding one advertisement.
+
+    ``ok`` is False when the frame could not be used (``error`` says why); a valid frame
+    that carries no objects is ``ok`` with empty ``values``. ``counter`` is the frame's
+    anti-replay counter where the format has one (the 32-bit counter of encrypted
+    MiBeacon frames; the 8-bit frame counter otherwise). ``mac`` is the device's address in
+    display order (``A4:C1:38:12:34:56``): for ATC/pvvx it comes from the payload.
+    """
+
+    ok: bool
+    mac: str | None = None
+    pid: int | None = None
+    model: str | None = None
+    values: Values = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    error: str | None = None
+    format: str = "mibeacon"
+    encrypted: bool = False
+    key_status: KeyStatus = KeyStatus.NOT_NEEDED
+    counter: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object ``mihomekit decode`` prints for this result."""
+        return {
+            "ok": self.ok,
+            "pid": self.pid,
+            "model": self.model,
+            "values": dict(self.values),
+            "events": [e.to_json() for e in self.events],
+            "error": self.error,
+        }
+
+
+def failure(error: str, **kwargs: Any) -> DecodeResult:
+    """A result that carries no values, with the reason."""
+    return DecodeResult(ok=False, error=error, **kwargs)
