@@ -1,0 +1,438 @@
+"""Optional TOML settings; ``Settings()`` is the default configuration.
+
+Layout (every key optional)::
+
+    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg
+    [ble]        enabled, adapter, scan_mode, watchdog_seconds
+    [staleness]  climate, motion, contact, leak, smoke, button, default   (seconds)
+    [battery]    low_threshold
+    [motion]     timeout
+    [gateway]    enabled, discover, interface, group, discovery_port, report_port,
+                 heartbeat_timeout
+    [[gateway.gateways]]  sid, host, port, password
+
+Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
+key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
+optional string given as ``""`` means "not set". Relative ``state_dir`` and ``mi32cfg``
+paths are taken relative to the settings file's directory; ``~`` is expanded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import tomllib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from .errors import ConfigError
+from .mi32cfg import normalize_mac
+from .setupcode import parse_setup_code
+
+__all__ = [
+    "BleSettings",
+    "BridgeSettings",
+    "GatewayNetworkSettings",
+    "GatewaySettings",
+    "ScanMode",
+    "Settings",
+    "StalenessSettings",
+    "default_state_dir",
+    "load_settings",
+    "parse_settings",
+]
+
+ScanMode = Literal["auto", "passive", "active"]
+_SCAN_MODES: tuple[ScanMode, ...] = ("auto", "passive", "active")
+
+
+def default_state_dir() -> str:
+    """Where state lives by default.
+
+    ``$STATE_DIRECTORY`` when systemd provides one (``StateDirectory=``), else
+    ``/var/lib/mihomekit`` for root, else ``$XDG_STATE_HOME/mihomekit`` or
+    ``~/.local/state/mihomekit``.
+    """
+    systemd = os.environ.get("STATE_DIRECTORY", "").split(":", 1)[0]
+    if systemd:
+        return systemd
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and geteuid() == 0:
+        return "/var/lib/mihomekit"
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(xdg):
+        return os.path.join(xdg, "mihomekit")
+    return os.path.expanduser("~/.local/state/mihomekit")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    """The HomeKit bridge itself."""
+
+    name: str = "Mi-Home-Bridge"
+    #: IP address to serve HAP and mDNS on; ``None`` = the host's default address.
+    address: str | None = None
+    port: int = 51827
+    state_dir: str = field(default_factory=default_state_dir)
+    #: Fixed setup code (``XXX-XX-XXX``); ``None`` = derived from ``mac``.
+    setup_code: str | None = None
+    #: MAC (``AA:BB:CC:DD:EE:FF``) the setup code is derived from; ``None`` = the host's.
+    mac: str | None = None
+    #: Path of the mi32cfg device list.
+    mi32cfg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BleSettings:
+    """Bluetooth LE scanning."""
+
+    enabled: bool = True
+    #: Adapter name such as ``hci0``; ``None`` = the system default.
+    adapter: str | None = None
+    scan_mode: ScanMode = "auto"
+    #: Restart scanning when no advertisement arrived for this long.
+    watchdog_seconds: float = 120.0
+
+
+#: Value names (see :mod:`mihomekit.readings`) and the staleness kind they imply.
+_MEASURE_KINDS: Mapping[str, str] = {
+    "temperature": "climate",
+    "humidity": "climate",
+    "pressure": "climate",
+    "illuminance": "climate",
+    "moisture": "climate",
+    "conductivity": "climate",
+    "formaldehyde": "climate",
+    "light": "climate",
+    "motion": "motion",
+    "occupancy": "motion",
+    "opening": "contact",
+    "leak": "leak",
+    "smoke": "smoke",
+    "gas": "smoke",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StalenessSettings:
+    """Seconds without news after which a device's values count as stale, per kind."""
+
+    climate: float = 3600.0
+    motion: float = 7200.0
+    contact: float = 7200.0
+    leak: float = 7200.0
+    smoke: float = 7200.0
+    button: float = 86400.0 * 7
+    default: float = 3600.0
+
+    def for_measures(self, measures: Collection[str], *, buttons: int = 0) -> float:
+        """The limit for a device measuring ``measures``: the longest of its kinds.
+
+        A device measuring nothing known uses ``button`` if it has buttons, else ``default``.
+        """
+        kinds = {_MEASURE_KINDS[name] for name in measures if name in _MEASURE_KINDS}
+        if not kinds:
+            return self.button if buttons > 0 else self.default
+        limits = [cast(float, getattr(self, kind)) for kind in kinds]
+        if buttons > 0:
+            limits.append(self.button)
+        return max(limits)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """One Aqara/Xiaomi gateway: identified by ``sid`` and/or ``host``."""
+
+    sid: str | None = None
+    host: str | None = None
+    port: int = 9898
+    #: The 16-character LAN password; ``None`` = read-only (no writes).
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayNetworkSettings:
+    """The gateway LAN protocol (multicast discovery and reports)."""
+
+    enabled: bool = True
+    discover: bool = True
+    #: Interface name or IP address for multicast; ``None`` = the system default.
+    interface: str | None = None
+    group: str = "224.0.0.50"
+    discovery_port: int = 4321
+    report_port: int = 9898
+    heartbeat_timeout: float = 65.0
+    gateways: tuple[GatewaySettings, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings; the defaults apply to everything not given in the file."""
+
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
+    ble: BleSettings = field(default_factory=BleSettings)
+    staleness: StalenessSettings = field(default_factory=StalenessSettings)
+    battery_low_threshold: int = 20
+    motion_timeout: float = 30.0
+    gateway: GatewayNetworkSettings = field(default_factory=GatewayNetworkSettings)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Table:
+    """One TOML table being read, with the key path used in error messages."""
+
+    def __init__(self, data: Any, keypath: str, allowed: Collection[str], path: str | None) -> None:
+        self.keypath = keypath
+        self.path = path
+        if not isinstance(data, dict):
+            raise self.error("", "expected a table")
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1)
+                hint = f" (did you mean {self.name(close[0])!r}?)" if close else ""
+                raise self.error(key, f"unknown setting{hint}")
+        self.data: dict[str, Any] = data
+
+    def name(self, key: str) -> str:
+        if not key:
+            return self.keypath
+        return f"{self.keypath}.{key}" if self.keypath else key
+
+    def error(self, key: str, reason: str) -> ConfigError:
+        err = ConfigError(f"{self.name(key)}: {reason}", path=self.path)
+        err.field = self.name(key)
+        return err
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, "expected true or false")
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, "expected an integer")
+        if not low <= value <= high:
+            raise self.error(key, f"must be between {low} and {high}, got {value}")
+        return value
+
+    def port(self, key: str, default: int) -> int:
+        return self.integer(key, default, 1, 65535)
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, "expected a number")
+        if not math.isfinite(value) or value <= 0:
+            raise self.error(key, f"must be a positive number of seconds, got {value}")
+        return float(value)
+
+    def string(self, key: str, default: str) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(key, "expected a string")
+        if not value.strip():
+            raise self.error(key, "must not be empty")
+        return value
+
+    def optional(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(key, "expected a string")
+        return value.strip() or None
+
+
+def _resolve_path(value: str, path: str | None) -> str:
+    expanded = os.path.expanduser(value)
+    if path is not None and not os.path.isabs(expanded):
+        expanded = os.path.join(os.path.dirname(os.path.abspath(path)), expanded)
+    return expanded
+
+
+def _bridge(data: Any, path: str | None) -> BridgeSettings:
+    table = _Table(
+        data,
+        "bridge",
+        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg"),
+        path,
+    )
+    defaults = BridgeSettings()
+    name = table.string("name", defaults.name)
+    if len(name) > 64:
+        raise table.error("name", f"must be at most 64 characters, got {len(name)}")
+    address = table.optional("address")
+    if address is not None:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            raise table.error("address", f"not an IP address: {address!r}") from None
+    state_dir = table.optional("state_dir")
+    setup_code = table.optional("setup_code")
+    if setup_code is not None:
+        try:
+            setup_code = parse_setup_code(setup_code)
+        except ConfigError as err:
+            raise table.error("setup_code", err.reason) from None
+    mac = table.optional("mac")
+    if mac is not None:
+        try:
+            hexmac = normalize_mac(mac)
+        except ValueError as err:
+            raise table.error("mac", str(err)) from None
+        mac = ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
+    mi32cfg = table.optional("mi32cfg")
+    return BridgeSettings(
+        name=name,
+        address=address,
+        port=table.port("port", defaults.port),
+        state_dir=_resolve_path(state_dir, path) if state_dir else defaults.state_dir,
+        setup_code=setup_code,
+        mac=mac,
+        mi32cfg=_resolve_path(mi32cfg, path) if mi32cfg else None,
+    )
+
+
+def _ble(data: Any, path: str | None) -> BleSettings:
+    table = _Table(data, "ble", ("enabled", "adapter", "scan_mode", "watchdog_seconds"), path)
+    defaults = BleSettings()
+    scan_mode = table.string("scan_mode", defaults.scan_mode)
+    if scan_mode not in _SCAN_MODES:
+        raise table.error(
+            "scan_mode", f"must be one of {', '.join(map(repr, _SCAN_MODES))}, got {scan_mode!r}"
+        )
+    return BleSettings(
+        enabled=table.boolean("enabled", defaults.enabled),
+        adapter=table.optional("adapter"),
+        scan_mode=scan_mode,
+        watchdog_seconds=table.seconds("watchdog_seconds", defaults.watchdog_seconds),
+    )
+
+
+def _staleness(data: Any, path: str | None) -> StalenessSettings:
+    keys = ("climate", "motion", "contact", "leak", "smoke", "button", "default")
+    table = _Table(data, "staleness", keys, path)
+    defaults = StalenessSettings()
+    values = {key: table.seconds(key, cast(float, getattr(defaults, key))) for key in keys}
+    return StalenessSettings(**values)
+
+
+def _gateway_entry(data: Any, keypath: str, path: str | None) -> GatewaySettings:
+    table = _Table(data, keypath, ("sid", "host", "port", "password"), path)
+    sid = table.optional("sid")
+    if sid is not None:
+        try:
+            sid = normalize_mac(sid).lower()
+        except ValueError:
+            raise table.error(
+                "sid", f"a gateway sid is its MAC, 12 hex digits, got {sid!r}"
+            ) from None
+    host = table.optional("host")
+    if sid is None and host is None:
+        raise table.error("", "give the gateway's sid, host or both")
+    password = table.data.get("password")
+    if password is not None:
+        if not isinstance(password, str):
+            raise table.error("password", "expected a string")
+        if len(password) != 16:
+            raise table.error(
+                "password", f"the gateway LAN password has 16 characters, got {len(password)}"
+            )
+        if not password.isascii():
+            raise table.error("password", "the gateway LAN password is plain ASCII")
+    return GatewaySettings(
+        sid=sid, host=host, port=table.port("port", GatewaySettings().port), password=password
+    )
+
+
+def _gateway(data: Any, path: str | None) -> GatewayNetworkSettings:
+    table = _Table(
+        data,
+        "gateway",
+        (
+            "enabled",
+            "discover",
+            "interface",
+            "group",
+            "discovery_port",
+            "report_port",
+            "heartbeat_timeout",
+            "gateways",
+        ),
+        path,
+    )
+    defaults = GatewayNetworkSettings()
+    group = table.string("group", defaults.group)
+    try:
+        group_ok = ipaddress.ip_address(group).is_multicast
+    except ValueError:
+        group_ok = False
+    if not group_ok:
+        raise table.error("group", f"must be a multicast IP address, got {group!r}")
+    raw_gateways = table.data.get("gateways", [])
+    if not isinstance(raw_gateways, list):
+        raise table.error("gateways", "expected an array of tables ([[gateway.gateways]])")
+    gateways = tuple(
+        _gateway_entry(item, f"gateway.gateways[{index}]", path)
+        for index, item in enumerate(raw_gateways)
+    )
+    return GatewayNetworkSettings(
+        enabled=table.boolean("enabled", defaults.enabled),
+        discover=table.boolean("discover", defaults.discover),
+        interface=table.optional("interface"),
+        group=group,
+        discovery_port=table.port("discovery_port", defaults.discovery_port),
+        report_port=table.port("report_port", defaults.report_port),
+        heartbeat_timeout=table.seconds("heartbeat_timeout", defaults.heartbeat_timeout),
+        gateways=gateways,
+    )
+
+
+def _settings(data: dict[str, Any], path: str | None) -> Settings:
+    root = _Table(data, "", ("bridge", "ble", "staleness", "battery", "motion", "gateway"), path)
+    defaults = Settings()
+    battery = _Table(data.get("battery", {}), "battery", ("low_threshold",), path)
+    motion = _Table(data.get("motion", {}), "motion", ("timeout",), path)
+    return Settings(
+        bridge=_bridge(root.data.get("bridge", {}), path),
+        ble=_ble(root.data.get("ble", {}), path),
+        staleness=_staleness(root.data.get("staleness", {}), path),
+        battery_low_threshold=battery.integer(
+            "low_threshold", defaults.battery_low_threshold, 0, 100
+        ),
+        motion_timeout=motion.seconds("timeout", defaults.motion_timeout),
+        gateway=_gateway(root.data.get("gateway", {}), path),
+    )
+
+
+def parse_settings(text: str, *, path: str | None = None) -> Settings:
+    """Parse settings from TOML text; ``path`` is used in messages and for relative paths."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid TOML: {err}", path=path) from None
+    return _settings(data, path)
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """Load the settings file at ``path``; ``None`` gives the defaults."""
+    if path is None:
+        return Settings()
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            raw = handle.read()
+    except OSError as err:
+        raise ConfigError(f"cannot read the settings: {err.strerror or err}", path=name) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text (byte offset {err.start})", path=name) from None
+    return parse_settings(text, path=name)
