@@ -11,8 +11,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError, GatewayError, MihomekitError, MiioError, StateError  # noqa: E402
-from .readings import DecodeResult, Event, KeyStatus  # noqa: E402
+from .decoders import decode_advertisement
+from .errors import ConfigError, GatewayError, MihomekitError, MiioError, StateError
+from .readings import DecodeResult, Event, KeyStatus
 
 __all__ = [
     "ConfigError",
@@ -26,13 +27,3 @@ __all__ = [
     "__version__",
     "decode_advertisement",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # decode_advertisement lives in the decoders package; imported on first use so that
-    # ``import mihomekit`` stays cheap.
-    if name == "decode_advertisement":
-        from .decoders import decode_advertisement
-
-        return decode_advertisement
-    raise AttributeError(name)

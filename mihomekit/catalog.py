@@ -35,6 +35,8 @@ class DeviceModel:
     number of programmable switches (0 = none) and ``button_events`` the events they send.
     ``controls`` names writable functions: ``"outlet"``, ``"switch"`` (channel 0),
     ``"switch_2"`` (channel 1), ``"light"``. ``sleepy`` devices only advertise on events.
+    ``encrypted`` devices normally need a bind key; ``legacy_key`` ones use the 12-byte
+    (24 hex digit) key of MiBeacon v2/v3 instead of the 16-byte v4/v5 key.
     """
 
     model: str
@@ -47,3 +49,31 @@ class DeviceModel:
     controls: tuple[str, ...] = ()
     sleepy: bool = False
     encrypted: bool = False
+    legacy_key: bool = False
+
+
+def lookup(pid: int) -> DeviceModel | None:
+    """The model with MiBeacon product id ``pid`` (or a Tasmota fake PID), if known."""
+    from ._catalog_table import BY_PID
+
+    return BY_PID.get(pid)
+
+
+def by_model(model: str) -> DeviceModel | None:
+    """The entry for a model name (``"LYWSD03MMC"``); for models with several product ids,
+    the first one listed."""
+    from ._catalog_table import BY_MODEL
+
+    return BY_MODEL.get(model)
+
+
+def unknown_name(pid: int) -> str:
+    """The name Tasmota gives a device of an unknown product id: ``MI_0A1B``."""
+    return f"MI_{pid & 0xFFFF:04X}"
+
+
+def all_models() -> tuple[DeviceModel, ...]:
+    """Every catalog entry, in table order (MiBeacon product ids first)."""
+    from ._catalog_table import MODELS
+
+    return MODELS
