@@ -1,0 +1,402 @@
+"""A thin bleak adapter: scan for sensor advertisements and forward their service data.
+
+Passive scanning (nothing is sent on air, so battery sensors are not woken by scan
+requests) needs BlueZ's advertisement monitor: BlueZ >= 5.56 started with
+``--experimental`` and Linux >= 5.10. In scan mode ``"auto"`` the adapter tries passive
+scanning with one or-pattern per service UUID and falls back to active scanning, saying
+why in a single log line. ``"passive"`` refuses to fall back; ``"active"`` never tries
+passive.
+
+A watchdog restarts the scanner when nothing was heard for ``watchdog_seconds`` or when
+an error is reported, with a growing delay between attempts. Trouble is logged once at
+WARNING and then at DEBUG until scanning works again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol, cast
+
+from bleak import BleakScanner
+from bleak.args.bluez import BlueZScannerArgs, OrPattern, OrPatternLike
+from bleak.assigned_numbers import AdvertisementDataType
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakDBusError,
+    BleakError,
+)
+
+from ..errors import AdapterError
+from . import SENSOR_SERVICE_UUIDS, AdvertisementSink, uuid16_to_str
+
+_LOGGER = logging.getLogger(__name__)
+
+ScanMode = Literal["auto", "passive", "active"]
+SCAN_MODES: tuple[str, ...] = ("auto", "passive", "active")
+
+#: Longest wait for the scanner to start or stop before the attempt counts as failed.
+START_TIMEOUT = 30.0
+#: Silence restarts back off up to this factor of ``watchdog_seconds``.
+SILENCE_BACKOFF_MAX = 8
+#: Failed restarts are retried after 1x, 2x, 4x ... this many seconds (at most RETRY_MAX).
+RETRY_BASE = 2.0
+RETRY_MAX = 60.0
+
+#: Service data keys (as bleak reports them) → 16-bit UUID. Upper-case variants are
+#: included so the hot path needs no case conversion.
+_WANTED: dict[str, int] = {}
+for _uuid in SENSOR_SERVICE_UUIDS:
+    _WANTED[uuid16_to_str(_uuid)] = _uuid
+    _WANTED[uuid16_to_str(_uuid).upper()] = _uuid
+
+#: BlueZ advertisement-monitor patterns: AD type 0x16 (service data, 16-bit UUID) whose
+#: first two bytes are the UUID, little-endian.
+OR_PATTERNS: tuple[OrPattern, ...] = tuple(
+    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, uuid.to_bytes(2, "little"))
+    for uuid in SENSOR_SERVICE_UUIDS
+)
+
+_ADAPTER_NOT_FOUND = re.compile(r"adapter '[^']*' not found")
+
+_UNAVAILABLE_REASONS: dict[BleakBluetoothNotAvailableReason, str] = {
+    BleakBluetoothNotAvailableReason.NO_BLUETOOTH: "BlueZ lists no adapter",
+    BleakBluetoothNotAvailableReason.NO_BLE_CENTRAL_ROLE: "no adapter can scan for BLE devices",
+    BleakBluetoothNotAvailableReason.POWERED_OFF: "the adapter is powered off; turn Bluetooth on",
+}
+
+_DBUS_UNAVAILABLE: dict[str, str] = {
+    "org.freedesktop.DBus.Error.ServiceUnknown": "bluetoothd is not running",
+    "org.freedesktop.DBus.Error.NameHasNoOwner": "bluetoothd is not running",
+    "org.bluez.Error.NotReady": "the adapter is not ready (powered off or blocked?)",
+}
+
+
+class _Scanner(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(slots=True)
+class AdapterStats:
+    """Counters kept by :class:`BleAdapter`.
+
+    ``advertisements``: detection callbacks; ``forwarded``: service-data entries handed to
+    the sink; ``ignored``: advertisements with no sensor service data; ``restarts``:
+    scanner restarts (attempts); ``errors``: reported scanner errors, failed restarts and
+    sink exceptions.
+    """
+
+    advertisements: int = 0
+    forwarded: int = 0
+    ignored: int = 0
+    restarts: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def unavailable_reason(err: BaseException) -> str | None:
+    """Why no Bluetooth adapter can be used at all, or None if ``err`` says something else."""
+    if isinstance(err, BleakBluetoothNotAvailableError):
+        reason = err.reason if len(err.args) > 1 else BleakBluetoothNotAvailableReason.UNKNOWN
+        if reason in _UNAVAILABLE_REASONS:
+            return _UNAVAILABLE_REASONS[reason]
+        return str(err.args[0]).rstrip(".") if err.args else "Bluetooth is not available"
+    if isinstance(err, FileNotFoundError | ConnectionRefusedError):
+        return "the D-Bus system bus is not reachable, so BlueZ cannot be used"
+    if isinstance(err, BleakDBusError):
+        return _DBUS_UNAVAILABLE.get(err.dbus_error)
+    if isinstance(err, BleakError):
+        match = _ADAPTER_NOT_FOUND.search(str(err))
+        if match:
+            return match.group(0)
+    return None
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip()
+    if isinstance(err, TimeoutError):
+        return "timed out"
+    return text or type(err).__name__
+
+
+class BleAdapter:
+    """Scan for sensor advertisements with bleak and forward their service data to ``sink``.
+
+    ``scanner_factory`` builds the scanner (default :class:`bleak.BleakScanner`); it gets
+    the keyword arguments ``detection_callback``, ``scanning_mode`` and ``bluez``.
+    ``watchdog_seconds <= 0`` disables the silence watchdog (reported errors still restart).
+    """
+
+    def __init__(
+        self,
+        sink: AdvertisementSink,
+        *,
+        adapter: str | None = None,
+        scan_mode: str = "auto",
+        watchdog_seconds: float = 120.0,
+        scanner_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        if scan_mode not in SCAN_MODES:
+            raise ValueError(f"scan_mode must be one of {', '.join(SCAN_MODES)}, not {scan_mode!r}")
+        self._sink = sink
+        self._adapter = adapter
+        self._scan_mode = scan_mode
+        self._watchdog_seconds = float(watchdog_seconds)
+        self._factory: Callable[..., Any] = scanner_factory or BleakScanner
+        self._scanner: _Scanner | None = None
+        self._mode: str | None = None
+        self._passive_unavailable: str | None = None
+        self._running = False
+        self._watchdog: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._pending_error: BaseException | None = None
+        self._last_rx = time.monotonic()
+        self._restarted_at = 0.0
+        self._silent_restarts = 0
+        self._failed_starts = 0
+        self._trouble_logged = False
+        self._sink_error_logged = False
+        self.stats = AdapterStats()
+
+    # -- public -----------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str | None:
+        """The scanning mode in effect (``"passive"`` or ``"active"``), None when stopped."""
+        return self._mode
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def start(self) -> None:
+        """Start scanning and the watchdog.
+
+        Raises :class:`AdapterError` when no adapter can be used or (scan mode
+        ``"passive"``) when passive scanning is not available.
+        """
+        if self._running:
+            return
+        await self._start_scanner()
+        self._running = True
+        self._last_rx = time.monotonic()
+        self._wake.clear()
+        self._watchdog = asyncio.create_task(self._watch(), name="mihomekit-ble-watchdog")
+
+    async def stop(self) -> None:
+        """Stop the watchdog and the scanner. Safe to call more than once."""
+        self._running = False
+        self._wake.set()
+        task, self._watchdog = self._watchdog, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._stop_scanner()
+
+    def report_error(self, err: BaseException) -> None:
+        """Tell the adapter that scanning broke (for example BlueZ restarted): restart soon."""
+        self.stats.errors += 1
+        self._pending_error = err
+        self._wake.set()
+
+    # -- hot path -----------------------------------------------------------------------
+
+    def _on_advertisement(self, device: BLEDevice, adv: AdvertisementData) -> None:
+        """bleak's detection callback: runs for every advertisement, so keep it cheap."""
+        self._last_rx = time.monotonic()
+        stats = self.stats
+        stats.advertisements += 1
+        mac: str | None = None
+        for key, data in adv.service_data.items():
+            uuid = _WANTED.get(key)
+            if uuid is None:
+                continue
+            if mac is None:
+                mac = device.address.upper()
+            stats.forwarded += 1
+            try:
+                self._sink(mac, uuid, data, adv.rssi)
+            except Exception:
+                self._sink_failed()
+        if mac is None:
+            stats.ignored += 1
+
+    def _sink_failed(self) -> None:
+        self.stats.errors += 1
+        if not self._sink_error_logged:
+            self._sink_error_logged = True
+            _LOGGER.warning(
+                "BLE advertisement handler failed (further failures logged at debug level)",
+                exc_info=True,
+            )
+        else:
+            _LOGGER.debug("BLE advertisement handler failed", exc_info=True)
+
+    # -- scanner lifecycle ----------------------------------------------------------
+
+    def _make_scanner(self, mode: str) -> _Scanner:
+        bluez: BlueZScannerArgs = {}
+        if self._adapter:
+            bluez["adapter"] = self._adapter
+        if mode == "passive":
+            patterns: list[OrPatternLike] = list(OR_PATTERNS)
+            bluez["or_patterns"] = patterns
+        scanner = self._factory(
+            detection_callback=self._on_advertisement, scanning_mode=mode, bluez=bluez
+        )
+        return cast(_Scanner, scanner)
+
+    async def _try_start(self, mode: str) -> _Scanner:
+        scanner = self._make_scanner(mode)
+        try:
+            await asyncio.wait_for(scanner.start(), START_TIMEOUT)
+        except asyncio.CancelledError:
+            # stop() while starting: do not leave a half-started scanner behind
+            with contextlib.suppress(Exception):
+                await scanner.stop()
+            raise
+        return scanner
+
+    def _no_adapter(self, reason: str) -> AdapterError:
+        where = f"{self._adapter}: " if self._adapter and self._adapter not in reason else ""
+        return AdapterError(f"no Bluetooth adapter found ({where}{reason})")
+
+    async def _start_scanner(self) -> None:
+        """Start a scanner in the best mode allowed; raise AdapterError if none starts."""
+        if self._scan_mode != "active" and self._passive_unavailable is None:
+            try:
+                self._scanner = await self._try_start("passive")
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                reason = unavailable_reason(err)
+                if reason is not None:
+                    raise self._no_adapter(reason) from err
+                why = _describe(err)
+                if self._scan_mode == "passive":
+                    raise AdapterError(
+                        f"passive Bluetooth scanning is not available ({why}); "
+                        "use scan mode 'auto' or 'active'"
+                    ) from err
+                self._passive_unavailable = why
+                _LOGGER.warning("passive BLE scanning not available (%s); scanning actively", why)
+            else:
+                self._mode = "passive"
+                return
+        try:
+            self._scanner = await self._try_start("active")
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            reason = unavailable_reason(err)
+            if reason is not None:
+                raise self._no_adapter(reason) from err
+            raise AdapterError(f"Bluetooth scanning could not start ({_describe(err)})") from err
+        self._mode = "active"
+
+    async def _stop_scanner(self) -> None:
+        scanner, self._scanner = self._scanner, None
+        self._mode = None
+        if scanner is None:
+            return
+        try:
+            await asyncio.wait_for(scanner.stop(), START_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self.stats.errors += 1
+            _LOGGER.debug("stopping the BLE scanner failed: %s", _describe(err))
+
+    # -- watchdog -----------------------------------------------------------------------
+
+    def _retry_delay(self) -> float:
+        base = min(RETRY_BASE, self._watchdog_seconds) if self._watchdog_seconds > 0 else RETRY_BASE
+        return min(base * (1 << min(max(self._failed_starts - 1, 0), 16)), max(RETRY_MAX, base))
+
+    def _silence_limit(self) -> float:
+        return self._watchdog_seconds * min(1 << min(self._silent_restarts, 8), SILENCE_BACKOFF_MAX)
+
+    def _seconds_to_next_check(self, now: float) -> float | None:
+        if self._pending_error is not None:
+            return 0.0
+        if self._scanner is None:
+            return self._retry_delay()
+        if self._watchdog_seconds <= 0:
+            return None
+        return self._last_rx + self._silence_limit() - now
+
+    def _log_trouble(self, msg: str, *args: object) -> None:
+        if self._trouble_logged:
+            _LOGGER.debug(msg, *args)
+        else:
+            self._trouble_logged = True
+            _LOGGER.warning(msg + " (further restarts logged at debug level)", *args)
+
+    async def _watch(self) -> None:
+        while self._running:
+            delay = self._seconds_to_next_check(time.monotonic())
+            if delay is None or delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            if not self._running:
+                return
+            now = time.monotonic()
+            if self._last_rx > self._restarted_at and self._scanner is not None:
+                self._silent_restarts = 0
+                if self._trouble_logged:
+                    self._trouble_logged = False
+                    _LOGGER.info("BLE scanning works again (%s)", self._mode)
+            reason: str | None = None
+            if self._pending_error is not None:
+                reason = f"scanner error: {_describe(self._pending_error)}"
+            elif self._scanner is None:
+                reason = "retrying after a failed restart"
+            elif self._watchdog_seconds > 0 and now - self._last_rx >= self._silence_limit():
+                reason = f"nothing heard for {now - self._last_rx:.1f} s"
+                self._silent_restarts += 1
+            if reason is not None:
+                await self._restart(reason)
+
+    async def _restart(self, reason: str) -> None:
+        self.stats.restarts += 1
+        self._log_trouble("restarting the BLE scanner: %s", reason)
+        self._pending_error = None
+        await self._stop_scanner()
+        try:
+            await self._start_scanner()
+        except AdapterError as err:
+            self.stats.errors += 1
+            self._failed_starts += 1
+            self._log_trouble(
+                "the BLE scanner did not restart (%s); retrying in %.1f s", err, self._retry_delay()
+            )
+            return
+        self._failed_starts = 0
+        now = time.monotonic()
+        self._restarted_at = now
+        self._last_rx = now
+
+
+__all__ = [
+    "OR_PATTERNS",
+    "SCAN_MODES",
+    "AdapterStats",
+    "AdvertisementSink",
+    "BleAdapter",
+    "ScanMode",
+    "unavailable_reason",
+]

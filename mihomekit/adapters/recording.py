@@ -1,0 +1,302 @@
+"""Recordings of advertisements as JSON lines, and replaying them into a sink.
+
+One advertisement per line::
+
+    {"t": 1.25, "mac": "A4:C1:38:12:34:56", "uuid": "fe95", "data": "5858...", "rssi": -67}
+
+``t`` is seconds from the start of the recording, ``uuid`` the 16-bit service UUID in
+hex, ``data`` the service data in hex and ``rssi`` dBm or null. Blank lines and lines
+starting with ``#`` are skipped when reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from ..errors import ConfigError
+from . import AdvertisementSink
+
+_LOGGER = logging.getLogger(__name__)
+
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_MAC_COMPACT = re.compile(r"^[0-9A-Fa-f]{12}$")
+_UUID16 = re.compile(r"^(0x)?([0-9A-Fa-f]{4})$")
+_UUID128 = re.compile(r"^0000([0-9A-Fa-f]{4})-0000-1000-8000-00805f9b34fb$", re.IGNORECASE)
+
+#: With ``speed=0`` the replay yields to the event loop after this many records.
+_FAST_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAdvertisement:
+    """One recorded service-data entry."""
+
+    t: float
+    mac: str
+    uuid: int
+    data: bytes
+    rssi: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "t": round(self.t, 3),
+            "mac": self.mac,
+            "uuid": f"{self.uuid:04x}",
+            "data": self.data.hex(),
+            "rssi": self.rssi,
+        }
+
+
+class RecordingWriter:
+    """Append advertisements to a JSON-lines file, flushing every line."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="\n")
+        self.count = 0
+
+    def write(self, mac: str, uuid: int, data: bytes, rssi: int | None, t: float) -> None:
+        """Write one advertisement heard ``t`` seconds after the recording started."""
+        if self._file is None:
+            raise ValueError("recording is closed")
+        record = RecordedAdvertisement(t=t, mac=mac, uuid=uuid, data=data, rssi=rssi)
+        self._file.write(json.dumps(record.to_json()) + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _parse_uuid(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF:
+        return value
+    if isinstance(value, str):
+        match = _UUID16.match(value) or _UUID128.match(value)
+        if match:
+            return int(match.group(match.lastindex or 1), 16)
+    raise ValueError(f"'uuid' must be a 16-bit UUID in hex like \"fe95\", not {value!r}")
+
+
+def _parse_mac(value: object) -> str:
+    if isinstance(value, str):
+        if _MAC.match(value):
+            return value.upper()
+        if _MAC_COMPACT.match(value):
+            return ":".join(value[i : i + 2] for i in range(0, 12, 2)).upper()
+    raise ValueError(f"'mac' must look like \"A4:C1:38:12:34:56\", not {value!r}")
+
+
+def parse_record(obj: object) -> RecordedAdvertisement:
+    """Validate one decoded JSON line; raise ValueError with the reason."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    for name in ("t", "mac", "uuid", "data"):
+        if name not in obj:
+            raise ValueError(f"missing {name!r}")
+    t = obj["t"]
+    if isinstance(t, bool) or not isinstance(t, int | float) or t != t or t < 0:
+        raise ValueError(f"'t' must be a number of seconds >= 0, not {t!r}")
+    data = obj["data"]
+    if not isinstance(data, str):
+        raise ValueError(f"'data' must be a hex string, not {data!r}")
+    try:
+        payload = bytes.fromhex(data)
+    except ValueError:
+        raise ValueError(f"'data' is not valid hex: {data!r}") from None
+    rssi = obj.get("rssi")
+    if rssi is not None and (isinstance(rssi, bool) or not isinstance(rssi, int)):
+        raise ValueError(f"'rssi' must be an integer or null, not {rssi!r}")
+    return RecordedAdvertisement(
+        t=float(t),
+        mac=_parse_mac(obj["mac"]),
+        uuid=_parse_uuid(obj["uuid"]),
+        data=payload,
+        rssi=rssi,
+    )
+
+
+def read_recording(path: str | os.PathLike[str]) -> list[RecordedAdvertisement]:
+    """Read a recording. A bad line raises :class:`ConfigError` naming its line number."""
+    name = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read recording: {err.strerror or err}", path=name) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"recording is not UTF-8 text: {err}", path=name) from err
+    records: list[RecordedAdvertisement] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        try:
+            obj = json.loads(stripped)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"line {number}: not valid JSON ({err.msg})", path=name) from None
+        try:
+            records.append(parse_record(obj))
+        except ValueError as err:
+            raise ConfigError(f"line {number}: {err}", path=name) from None
+    return records
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """``delivered``: advertisements handed to the sink; ``passes``: complete passes;
+    ``errors``: sink exceptions."""
+
+    delivered: int = 0
+    passes: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class ReplaySource:
+    """Feed recorded advertisements to a sink at the recorded pace.
+
+    ``speed`` scales time (2.0 = twice as fast; 0 = as fast as possible). With
+    ``loop=True`` the recording repeats until :meth:`stop`; each pass starts when the
+    previous one's last advertisement was due. ``transform(pass_number, record)`` (pass 0
+    first) may change each record before it is delivered, e.g. to advance frame counters.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[RecordedAdvertisement],
+        sink: AdvertisementSink,
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        transform: Callable[[int, RecordedAdvertisement], RecordedAdvertisement] | None = None,
+    ) -> None:
+        if speed < 0 or speed != speed:
+            raise ValueError(f"speed must be >= 0, not {speed!r}")
+        self._records = list(records)
+        self._sink = sink
+        self._speed = float(speed)
+        self._loop = loop
+        self._transform = transform
+        self._stop = asyncio.Event()
+        self._running = False
+        self._done = asyncio.Event()
+        self._done.set()
+        self._sink_error_logged = False
+        self.stats = ReplayStats()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def run(self) -> None:
+        """Replay until the records are used up (or forever with ``loop``) or :meth:`stop`."""
+        if self._running:
+            raise RuntimeError("replay is already running")
+        self._running = True
+        self._stop.clear()
+        self._done.clear()
+        try:
+            await self._replay()
+        finally:
+            self._running = False
+            self._done.set()
+
+    async def stop(self) -> None:
+        """Stop a running replay and wait until it has returned."""
+        self._stop.set()
+        await self._done.wait()
+
+    async def _wait(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds; True if stop() was called meanwhile."""
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return self._stop.is_set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+        return self._stop.is_set()
+
+    async def _replay(self) -> None:
+        if not self._records:
+            return
+        loop = asyncio.get_running_loop()
+        speed = self._speed
+        duration = max(record.t for record in self._records)
+        pass_number = 0
+        pass_start = loop.time()
+        while True:
+            for index, record in enumerate(self._records):
+                if speed > 0:
+                    delay = pass_start + record.t / speed - loop.time()
+                    if delay > 0 and await self._wait(delay):
+                        return
+                elif index % _FAST_BATCH == _FAST_BATCH - 1 and await self._wait(0):
+                    return
+                if self._stop.is_set():
+                    return
+                self._deliver(pass_number, record)
+            self.stats.passes += 1
+            if not self._loop:
+                return
+            pass_number += 1
+            if speed > 0:
+                pass_start += duration / speed
+            if await self._wait(0):
+                return
+
+    def _deliver(self, pass_number: int, record: RecordedAdvertisement) -> None:
+        try:
+            if self._transform is not None:
+                record = self._transform(pass_number, record)
+            self._sink(record.mac, record.uuid, record.data, record.rssi)
+        except Exception:
+            self.stats.errors += 1
+            if not self._sink_error_logged:
+                self._sink_error_logged = True
+                _LOGGER.warning(
+                    "replayed advertisement could not be handled "
+                    "(further failures logged at debug level)",
+                    exc_info=True,
+                )
+            else:
+                _LOGGER.debug("replayed advertisement could not be handled", exc_info=True)
+            return
+        self.stats.delivered += 1
+
+
+__all__ = [
+    "RecordedAdvertisement",
+    "RecordingWriter",
+    "ReplaySource",
+    "ReplayStats",
+    "parse_record",
+    "read_recording",
+]
