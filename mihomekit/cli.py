@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="HomeKit bridge for Xiaomi/Mijia BLE sensors and Aqara Zigbee gateways.",
     )
     parser.add_argument("--version", action="version", version=f"mihomekit {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

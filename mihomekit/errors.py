@@ -33,7 +33,9 @@ class ConfigError(MihomekitError):
             where.append(f"entry {index}")
         if field:
             where.append(f"field {field!r}")
-        super().__init__(f"{': '.join([', '.join(where)] if where else [])}{': ' if where else ''}{reason}")
+        super().__init__(
+            f"{': '.join([', '.join(where)] if where else [])}{': ' if where else ''}{reason}"
+        )
 
 
 class StateError(MihomekitError):

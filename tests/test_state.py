@@ -29,7 +29,10 @@ def test_values_and_setup_id_round_trip(tmp_path: Path) -> None:
     state.known_devices["158d01"] = {"source": "zigbee", "model": "magnet", "name": None}
     state.save()
     again = load_state(tmp_path)
-    assert again.last_values["A"] == {"values": {"temperature": 21.5, "motion": False}, "seen": 1234.5}
+    assert again.last_values["A"] == {
+        "values": {"temperature": 21.5, "motion": False},
+        "seen": 1234.5,
+    }
     assert again.setup_id == "MI32"
     assert again.known_devices["158d01"]["model"] == "magnet"
 
@@ -62,7 +65,15 @@ def test_corrupted_state_is_an_error_and_left_untouched(tmp_path: Path, content:
     assert path.read_text() == content
 
 
-@pytest.mark.parametrize("content", ["", "{", '{"mac": "AA"}', '{"mac":"x","private_key":"zz","public_key":"","paired_clients":{}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "{",
+        '{"mac": "AA"}',
+        '{"mac":"x","private_key":"zz","public_key":"","paired_clients":{}}',
+    ],
+)
 def test_corrupted_pairing_state_is_refused(tmp_path: Path, content: str) -> None:
     path = tmp_path / "accessory.state"
     path.write_text(content)

@@ -1,0 +1,375 @@
+"""One bridged HomeKit accessory per device, composed from what the device measures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyhap.accessory import Accessory
+from pyhap.characteristic import Characteristic
+from pyhap.const import CATEGORY_SENSOR
+
+from mihomekit import __version__
+from mihomekit.catalog import DeviceModel
+from mihomekit.readings import Event, Value
+from mihomekit.registry import Device, Update
+
+from .services import SENSOR_SERVICES, SWITCH_EVENT_VALUES, SensorService, to_hap
+
+_LOGGER = logging.getLogger(__name__)
+
+CommandSender = Callable[[str, Mapping[str, Value]], Awaitable[None]]
+
+#: Staleness kinds, in order of preference when a device measures several things.
+_KIND_OF_READING = {
+    "temperature": "climate",
+    "humidity": "climate",
+    "moisture": "climate",
+    "illuminance": "climate",
+    "pressure": "climate",
+    "motion": "motion",
+    "occupancy": "motion",
+    "opening": "contact",
+    "leak": "leak",
+    "smoke": "smoke",
+    "gas": "smoke",
+}
+#: A motion "detected" is shown at least this long, even if the device says "clear" sooner.
+MIN_MOTION_HOLD = 2.0
+STALENESS_CHECK_INTERVAL = 30.0
+_PRESS_TYPES = ("press", "double_press", "long_press")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessoryOptions:
+    """HomeKit-side behaviour that the settings file controls."""
+
+    battery_low_threshold: int = 20
+    motion_timeout: float = 30.0
+    staleness: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "climate": 3600.0,
+            "motion": 7200.0,
+            "contact": 7200.0,
+            "leak": 7200.0,
+            "smoke": 7200.0,
+            "button": 7 * 86400.0,
+            "default": 3600.0,
+        }
+    )
+    firmware: str = __version__
+
+
+def staleness_window(model: DeviceModel, options: AccessoryOptions) -> float:
+    """The most lenient window among the kinds of thing the device measures."""
+    kinds = {_KIND_OF_READING[m] for m in model.measures if m in _KIND_OF_READING}
+    if model.buttons or _gestures(model):
+        kinds.add("button")
+    windows = [options.staleness.get(k, options.staleness.get("default", 3600.0)) for k in kinds]
+    return max(windows) if windows else options.staleness.get("default", 3600.0)
+
+
+def _gestures(model: DeviceModel) -> tuple[str, ...]:
+    return tuple(e for e in model.button_events if e not in _PRESS_TYPES)
+
+
+class DeviceAccessory(Accessory):  # type: ignore[misc]
+    """A device shown in HomeKit: sensors, battery, buttons and controls."""
+
+    category = CATEGORY_SENSOR
+
+    def __init__(
+        self,
+        driver: Any,
+        device: Device,
+        *,
+        aid: int,
+        options: AccessoryOptions,
+        send_command: CommandSender | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        assert device.model is not None
+        super().__init__(driver, device.name, aid=aid)
+        self.device = device
+        self.model: DeviceModel = device.model
+        self.options = options
+        self._send_command = send_command
+        self._clock = clock
+        self._window = staleness_window(self.model, options)
+        self._sensor_chars: dict[str, tuple[SensorService, Characteristic]] = {}
+        self._active_chars: list[Characteristic] = []
+        self._battery: tuple[Characteristic, Characteristic] | None = None
+        self._switch_chars: dict[tuple[int, str], Characteristic] = {}
+        self._control_chars: dict[str, Characteristic] = {}
+        self._motion_since: float | None = None
+        self._motion_timer: asyncio.TimerHandle | None = None
+        self._active = True
+        self.set_info_service(
+            firmware_revision=options.firmware,
+            manufacturer="Aqara" if device.source == "zigbee" else "Xiaomi",
+            model=self.model.model,
+            serial_number=_serial(device),
+        )
+        self._add_sensors()
+        self._add_battery()
+        self._add_buttons()
+        self._add_controls()
+        self._restore(device.values)
+        self.refresh_active()
+        device.subscribe(self._on_update)
+
+    # -- building ------------------------------------------------------------------------
+
+    def _add_sensors(self) -> None:
+        measures = self.model.measures
+        for spec in SENSOR_SERVICES:
+            if spec.reading not in measures:
+                continue
+            service = self.add_preload_service(spec.service, chars=["Name", "StatusActive"])
+            service.configure_char("Name", value=spec.name)
+            char = service.configure_char(
+                spec.characteristic, value=spec.initial, properties=spec.properties
+            )
+            self._active_chars.append(service.configure_char("StatusActive", value=True))
+            self._sensor_chars[spec.reading] = (spec, char)
+
+    def _add_battery(self) -> None:
+        if "battery" not in self.model.measures and "low_battery" not in self.model.measures:
+            return
+        service = self.add_preload_service("BatteryService")
+        level = service.configure_char("BatteryLevel", value=100)
+        low = service.configure_char("StatusLowBattery", value=0)
+        service.configure_char("ChargingState", value=2)  # not chargeable
+        self._battery = (level, low)
+
+    def _add_buttons(self) -> None:
+        presses = [e for e in _PRESS_TYPES if e in self.model.button_events]
+        gestures = _gestures(self.model)
+        count = self.model.buttons if presses else 0
+        total = count + len(gestures)
+        if total == 0:
+            return
+        if total > 1:
+            label = self.add_preload_service("ServiceLabel")
+            label.configure_char("ServiceLabelNamespace", value=1)  # arabic numerals
+        valid = {name.replace("_", " ").title(): SWITCH_EVENT_VALUES[name] for name in presses}
+        index = 0
+        for button in range(1, count + 1):
+            index += 1
+            self._switch_chars[(button, "*")] = self._add_switch(
+                f"Button {button}", index, valid, total > 1
+            )
+        for gesture in gestures:
+            index += 1
+            self._switch_chars[(0, gesture)] = self._add_switch(
+                gesture.replace("_", " ").title(), index, {"Press": 0}, total > 1
+            )
+
+    def _add_switch(
+        self, name: str, index: int, valid: dict[str, int], labelled: bool
+    ) -> Characteristic:
+        chars = ["Name", "ServiceLabelIndex"] if labelled else ["Name"]
+        service = self.add_preload_service("StatelessProgrammableSwitch", chars=chars)
+        service.configure_char("Name", value=name)
+        if labelled:
+            service.configure_char("ServiceLabelIndex", value=index)
+        return service.configure_char("ProgrammableSwitchEvent", properties={"ValidValues": valid})
+
+    def _add_controls(self) -> None:
+        for control in self.model.controls:
+            if control == "outlet":
+                service = self.add_preload_service("Outlet")
+                self._control_chars["power"] = service.configure_char(
+                    "On", value=False, setter_callback=self._setter("power")
+                )
+                self._control_chars["in_use"] = service.configure_char("OutletInUse", value=False)
+            elif control in ("switch", "switch_2"):
+                reading = "power" if control == "switch" else "power_2"
+                service = self.add_preload_service("Switch", chars=["Name"])
+                service.configure_char(
+                    "Name", value="Channel 1" if control == "switch" else "Channel 2"
+                )
+                self._control_chars[reading] = service.configure_char(
+                    "On", value=False, setter_callback=self._setter(reading)
+                )
+            elif control == "light":
+                service = self.add_preload_service(
+                    "Lightbulb", chars=["Brightness", "Hue", "Saturation"]
+                )
+                self._control_chars["light_on"] = service.configure_char("On", value=False)
+                self._control_chars["brightness"] = service.configure_char("Brightness", value=100)
+                self._control_chars["hue"] = service.configure_char("Hue", value=0)
+                self._control_chars["saturation"] = service.configure_char("Saturation", value=0)
+                service.setter_callback = self._light_setter
+
+    # -- updates -------------------------------------------------------------------------
+
+    def _restore(self, values: Mapping[str, Value]) -> None:
+        """Show persisted values at start, silently (nobody is connected yet)."""
+        for reading, value in values.items():
+            self._apply_value(reading, value, notify=False)
+
+    def _on_update(self, update: Update) -> None:
+        for reading, value in update.values.items():
+            self._apply_value(reading, value, notify=True)
+        for event in update.events:
+            self._fire(event)
+        if not self._active:
+            self.refresh_active()
+
+    def _apply_value(self, reading: str, value: Value, *, notify: bool) -> None:
+        entry = self._sensor_chars.get(reading)
+        if entry is not None:
+            spec, char = entry
+            if reading == "motion":
+                self._motion(bool(value), notify)
+                return
+            _set(char, to_hap(reading, value), notify=notify, immediate=spec.immediate)
+            return
+        if reading == "battery" and self._battery is not None:
+            level, low = self._battery
+            pct = max(0, min(100, int(value)))
+            _set(level, pct, notify=notify)
+            _set(low, 1 if pct < self.options.battery_low_threshold else 0, notify=notify)
+        elif reading == "low_battery" and self._battery is not None:
+            _set(self._battery[1], 1 if value else 0, notify=notify)
+        elif reading == "no_motion_seconds" and "motion" in self._sensor_chars:
+            if isinstance(value, (int, float)) and value > self.options.motion_timeout:
+                self._motion(False, notify)
+        elif reading in self._control_chars:
+            char = self._control_chars[reading]
+            if reading in ("power", "power_2", "light_on", "in_use"):
+                _set(char, bool(value), notify=notify)
+            else:
+                _set(char, value, notify=notify)
+
+    def _motion(self, detected: bool, notify: bool) -> None:
+        char = self._sensor_chars["motion"][1]
+        now = self._clock()
+        if detected:
+            self._motion_since = now
+            _set(char, True, notify=notify, immediate=True)
+            self._schedule_motion_clear(self.options.motion_timeout)
+            return
+        if self._motion_since is None:
+            _set(char, False, notify=notify, immediate=True)
+            return
+        held = now - self._motion_since
+        hold = min(MIN_MOTION_HOLD, self.options.motion_timeout)
+        if held < hold:
+            self._schedule_motion_clear(hold - held)
+        else:
+            self._clear_motion()
+
+    def _schedule_motion_clear(self, delay: float) -> None:
+        if self._motion_timer is not None:
+            self._motion_timer.cancel()
+        loop = self.driver.loop
+        self._motion_timer = loop.call_later(delay, self._clear_motion)
+
+    def _clear_motion(self) -> None:
+        if self._motion_timer is not None:
+            self._motion_timer.cancel()
+            self._motion_timer = None
+        self._motion_since = None
+        _set(self._sensor_chars["motion"][1], False, notify=True, immediate=True)
+
+    def _fire(self, event: Event) -> None:
+        if event.event in SWITCH_EVENT_VALUES:
+            char = self._switch_chars.get((event.button, "*"))
+            value = SWITCH_EVENT_VALUES[event.event]
+        else:
+            char = self._switch_chars.get((0, event.event))
+            value = 0
+        if char is None:
+            _LOGGER.debug("%s: event %s has no switch", self.device.id, event)
+            return
+        char.set_value(value)  # ProgrammableSwitchEvent is always sent at once
+
+    # -- liveness ------------------------------------------------------------------------
+
+    @property
+    def stale(self) -> bool:
+        seen = self.device.last_seen
+        return seen is None or self._clock() - seen > self._window
+
+    def refresh_active(self) -> None:
+        """Show StatusActive false on every sensor once the device is stale."""
+        active = not self.stale
+        if active != self._active:
+            self._active = active
+            for char in self._active_chars:
+                char.set_value(active)
+
+    @Accessory.run_at_interval(STALENESS_CHECK_INTERVAL)  # type: ignore[untyped-decorator]
+    async def run(self) -> None:
+        self.refresh_active()
+
+    async def stop(self) -> None:
+        if self._motion_timer is not None:
+            self._motion_timer.cancel()
+            self._motion_timer = None
+
+    # -- controls ------------------------------------------------------------------------
+
+    def _setter(self, reading: str) -> Callable[[Any], None]:
+        def setter(value: Any) -> None:
+            self._command({reading: bool(value)})
+
+        return setter
+
+    def _light_setter(self, values: Mapping[str, Any]) -> None:
+        command: dict[str, Value] = {}
+        names = {
+            "On": "light_on",
+            "Brightness": "brightness",
+            "Hue": "hue",
+            "Saturation": "saturation",
+        }
+        for char_name, value in values.items():
+            reading = names.get(char_name)
+            if reading is not None:
+                command[reading] = bool(value) if reading == "light_on" else value
+        if command:
+            for reading in ("light_on", "brightness", "hue", "saturation"):
+                command.setdefault(reading, self._control_chars[reading].value)
+            self._command(command)
+
+    def _command(self, values: Mapping[str, Value]) -> None:
+        if self._send_command is None:
+            _LOGGER.warning("%s: no way to send %s", self.device.name, dict(values))
+            return
+        task = self.driver.loop.create_task(self._send_command(self.device.id, values))
+        task.add_done_callback(self._command_done)
+
+    def _command_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is not None:
+            _LOGGER.warning("%s: command failed: %s", self.device.name, err)
+            # Show the device's real state again.
+            for reading, char in self._control_chars.items():
+                if reading in self.device.values:
+                    _set(char, self.device.values[reading], notify=True)
+
+
+def _set(char: Characteristic, value: Any, *, notify: bool, immediate: bool = False) -> None:
+    """Set a characteristic; alert states go out at once instead of being coalesced."""
+    if not immediate or not notify:
+        char.set_value(value, should_notify=notify)
+        return
+    changed = char.value != char.to_valid_value(value)
+    char.set_value(value, should_notify=False)
+    if changed and char.broker is not None:
+        char.broker.publish(char.value, char, None, True)
+
+
+def _serial(device: Device) -> str:
+    if device.source == "ble" and len(device.id) == 12:
+        return ":".join(device.id[i : i + 2] for i in range(0, 12, 2))
+    return device.id

@@ -1,0 +1,274 @@
+"""The running bridge: registry + sources (BLE, replay, gateways) + the HomeKit driver."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .catalog import DeviceModel
+from .errors import GatewayError
+from .mi32cfg import DeviceEntry
+from .readings import Event, Value
+from .registry import Registry
+from .state import BridgeState, check_hap_state, load_state, restorable
+
+_LOGGER = logging.getLogger(__name__)
+
+#: How often last values are written to the state file (and at stop).
+PERSIST_INTERVAL = 300.0
+
+
+class Source(Protocol):
+    """Something that feeds the registry: the BLE adapter, a replay, a gateway adapter."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+SourceFactory = Callable[["BridgeApp"], Source]
+
+
+@dataclass
+class BridgeConfig:
+    """Everything the bridge needs to start (built by ``mihomekit run`` from its options)."""
+
+    state_dir: Path
+    address: str
+    port: int
+    setup_code: str | None = None
+    setup_code_mac: str | None = None
+    name: str = "Mi-Home-Bridge"
+    entries: Sequence[DeviceEntry] = ()
+    listen_address: str | None = None
+    zeroconf_interfaces: list[str] | None = None
+    battery_low_threshold: int = 20
+    motion_timeout: float = 30.0
+    staleness: Mapping[str, float] | None = None
+    print_setup: bool = True
+    sources: list[SourceFactory] = field(default_factory=list)
+
+
+class BridgeApp:
+    """Owns the registry, the persistent state, the HAP driver and the sources."""
+
+    def __init__(self, config: BridgeConfig) -> None:
+        self.config = config
+        self.registry = Registry()
+        self.state: BridgeState = load_state(config.state_dir)
+        check_hap_state(self.state.hap_state_path)
+        self.sources: list[Source] = []
+        self.driver: Any = None
+        self.bridge: Any = None
+        self.setup_code = ""
+        self.setup_uri = ""
+        self._command_handlers: dict[
+            str, Callable[[str, Mapping[str, Value]], Awaitable[None]]
+        ] = {}
+        self._persist_task: asyncio.Task[None] | None = None
+        self._options: Any = None
+        for entry in config.entries:
+            self.registry.add_entry(entry)
+        self._restore_known_devices()
+
+    # -- start / stop --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Build every accessory, start the HAP server and mDNS, then the sources."""
+        from accessories import AccessoryOptions, BridgeDriver, build_bridge
+
+        from .setupcode import setup_code_from_mac, setup_uri, valid_setup_code_from_mac
+
+        loop = asyncio.get_running_loop()
+        config = self.config
+        self._restore_values()
+        driver = BridgeDriver(
+            loop=loop,
+            address=config.address,
+            listen_address=config.listen_address or config.address,
+            advertised_address=config.address,
+            port=config.port,
+            persist_file=str(self.state.hap_state_path),
+            pincode=b"000-00-001",  # replaced below, once the device id is known
+            interface_choice=config.zeroconf_interfaces or [config.address],
+        )
+        driver.state.setup_id = self.state.setup_id
+        if config.setup_code:
+            code = config.setup_code
+        elif config.setup_code_mac:
+            code, reason = valid_setup_code_from_mac(config.setup_code_mac)
+            if reason:
+                _LOGGER.warning(
+                    "setup code changed from %s: %s",
+                    setup_code_from_mac(config.setup_code_mac),
+                    reason,
+                )
+        else:
+            code, _ = valid_setup_code_from_mac(driver.state.mac)
+        self.setup_code = code
+        self.setup_uri = setup_uri(code, self.state.setup_id)
+        options = AccessoryOptions(
+            battery_low_threshold=config.battery_low_threshold,
+            motion_timeout=config.motion_timeout,
+        )
+        if config.staleness:
+            options = dataclasses.replace(options, staleness=dict(config.staleness))
+        self._options = options
+        self.driver = driver
+        self.bridge = build_bridge(
+            driver,
+            self.registry,
+            self.state,
+            name=config.name,
+            options=options,
+            send_command=self.send_command,
+            on_setup_message=self._print_setup if config.print_setup else None,
+        )
+        driver.add_accessory(self.bridge)
+        driver.state.pincode = code.encode()
+        driver.state.setup_id = self.state.setup_id
+        self.state.save()
+        await driver.async_start()
+        self._persist_task = loop.create_task(self._persist_loop())
+        for factory in config.sources:
+            source = factory(self)
+            try:
+                await source.start()
+            except Exception as err:  # a source that cannot start must not stop the bridge
+                _LOGGER.error("%s did not start: %s", type(source).__name__, err)
+                continue
+            self.sources.append(source)
+
+    async def stop(self) -> None:
+        for source in reversed(self.sources):
+            try:
+                await source.stop()
+            except Exception:
+                _LOGGER.exception("stopping %s failed", type(source).__name__)
+        self.sources.clear()
+        if self._persist_task is not None:
+            self._persist_task.cancel()
+            self._persist_task = None
+        self.persist_values()
+        if self.driver is not None:
+            await self.driver.async_stop()
+
+    @property
+    def paired(self) -> bool:
+        return bool(self.driver is not None and self.driver.state.paired)
+
+    # -- commands (HomeKit → device) -----------------------------------------------------
+
+    def register_commands(
+        self,
+        device_ids: Sequence[str],
+        handler: Callable[[str, Mapping[str, Value]], Awaitable[None]],
+    ) -> None:
+        for device_id in device_ids:
+            self._command_handlers[device_id] = handler
+
+    async def send_command(self, device_id: str, values: Mapping[str, Value]) -> None:
+        handler = self._command_handlers.get(device_id)
+        if handler is None:
+            raise GatewayError(f"{device_id} cannot be controlled")
+        await handler(device_id, values)
+
+    # -- devices from other sources ------------------------------------------------------
+
+    def on_device(
+        self, device_id: str, model: DeviceModel | None, name: str | None, *, source: str
+    ) -> None:
+        """A source found a device (a Zigbee sensor): add it, and to HomeKit if running."""
+        known = self.registry.get(device_id) is not None
+        device = self.registry.add_device(device_id, model, name, source=source)
+        if model is not None:
+            self.state.known_devices[device_id] = {
+                "source": source,
+                "model": model.model,
+                "name": name,
+            }
+        if known or self.bridge is None or not device.bridged:
+            return
+        from accessories import add_device_accessory
+
+        if (
+            add_device_accessory(
+                self.driver,
+                self.bridge,
+                self.registry,
+                self.state,
+                device_id,
+                options=self._options,
+                send_command=self.send_command,
+            )
+            is not None
+        ):
+            self.state.save()
+
+    def on_reading(
+        self,
+        device_id: str,
+        values: Mapping[str, Value],
+        events: Sequence[Event],
+        *,
+        heartbeat: bool = False,
+    ) -> None:
+        self.registry.ingest(device_id, values, events, heartbeat=heartbeat)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def _restore_known_devices(self) -> None:
+        from .gateway.models import device_model
+
+        for device_id, info in self.state.known_devices.items():
+            if self.registry.get(device_id) is not None:
+                continue
+            model = device_model(str(info.get("model", "")))
+            if model is not None:
+                self.registry.add_device(
+                    device_id, model, info.get("name"), source=str(info.get("source", "zigbee"))
+                )
+
+    def _restore_values(self) -> None:
+        now = time.time()
+        for device_id, entry in restorable(self.state.last_values.items()).items():
+            seen = entry.get("seen")
+            age = now - seen if isinstance(seen, (int, float)) else None
+            self.registry.restore(device_id, entry["values"], age)
+
+    def persist_values(self) -> None:
+        """Write every device's last values (atomically)."""
+        now_mono = time.monotonic()
+        now_wall = time.time()
+        for device in self.registry.devices():
+            if not device.values:
+                continue
+            seen = device.last_seen
+            seen_wall = now_wall - (now_mono - seen) if seen is not None else None
+            values = {k: v for k, v in device.values.items() if k != "rssi"}
+            self.state.remember_values(device.id, values, seen_wall)
+        try:
+            self.state.save()
+        except OSError as err:
+            _LOGGER.error("could not save state: %s", err)
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PERSIST_INTERVAL)
+            self.persist_values()
+
+    def _print_setup(self) -> None:
+        from .setupcode import qr_terminal
+
+        print(
+            f"\nAdd the bridge in Apple Home: scan this code, or enter {self.setup_code}\n"
+            f"{qr_terminal(self.setup_uri)}\n"
+            f"Setup code: {self.setup_code}   Setup URI: {self.setup_uri}\n",
+            flush=True,
+        )

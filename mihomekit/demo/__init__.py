@@ -1,0 +1,46 @@
+"""The bundled demo: devices, a recording replayed in a loop, and a simulated gateway.
+
+``mihomekit run --demo`` shows a working, pairable bridge on a machine without Bluetooth:
+the bundled recording (``recording.jsonl``, made by :mod:`mihomekit.demo.frames`) goes
+through the real decoder and registry; on every later pass its frames are made again with
+newer counters and new values, so encrypted frames are not dropped as replays and the
+values keep changing. A simulated Aqara gateway on loopback adds Zigbee sensors and a plug
+through the real LAN protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from ..mi32cfg import DeviceEntry, parse_mi32cfg
+
+if TYPE_CHECKING:
+    from ..bridge import SourceFactory
+
+__all__ = ["demo_entries", "demo_sources"]
+
+
+def _text(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def demo_entries() -> list[DeviceEntry]:
+    """The devices of the bundled ``mi32cfg.json``."""
+    return parse_mi32cfg(_text("mi32cfg.json"), path="<demo mi32cfg>")
+
+
+def demo_recording_text() -> str:
+    return _text("recording.jsonl")
+
+
+def demo_sources(*, speed: float = 1.0) -> list[SourceFactory]:
+    """Source factories for the bridge: the BLE replay and the simulated gateway."""
+    from .sources import gateway_source, replay_source
+
+    return [replay_source(speed), gateway_source()]
+
+
+def _check() -> None:  # pragma: no cover - a maintenance aid
+    print(json.dumps([e.display_mac for e in demo_entries()]))

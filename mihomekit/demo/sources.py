@@ -1,0 +1,109 @@
+"""Sources the demo feeds the bridge with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.recording import RecordedAdvertisement, ReplaySource, parse_record
+from . import demo_recording_text
+from .frames import frames_for_pass
+
+if TYPE_CHECKING:
+    from ..bridge import BridgeApp
+
+
+def bundled_recording() -> list[RecordedAdvertisement]:
+    return [
+        parse_record(json.loads(line))
+        for line in demo_recording_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+class Restamper:
+    """Turns pass ``n`` of the bundled recording into fresh frames (newer counters)."""
+
+    def __init__(self, records: list[RecordedAdvertisement]) -> None:
+        self._index = {(r.t, r.mac, r.uuid): i for i, r in enumerate(records)}
+        self._pass = -1
+        self._frames: list[RecordedAdvertisement] = []
+
+    def __call__(self, pass_number: int, record: RecordedAdvertisement) -> RecordedAdvertisement:
+        if pass_number == 0:
+            return record
+        if pass_number != self._pass:
+            self._frames = frames_for_pass(pass_number)
+            self._pass = pass_number
+        index = self._index.get((record.t, record.mac, record.uuid))
+        return record if index is None else self._frames[index]
+
+
+class _ReplayTask:
+    def __init__(self, replay: ReplaySource) -> None:
+        self.replay = replay
+        self._task: Any = None
+
+    async def start(self) -> None:
+        import asyncio
+
+        self._task = asyncio.get_running_loop().create_task(self.replay.run())
+
+    async def stop(self) -> None:
+        await self.replay.stop()
+
+
+def replay_source(speed: float = 1.0) -> Callable[[BridgeApp], Any]:
+    """The bundled recording, looped, through the bridge's real decoder and registry."""
+
+    def factory(app: BridgeApp) -> Any:
+        records = bundled_recording()
+        replay = ReplaySource(
+            records,
+            app.registry.handle_advertisement,
+            speed=speed,
+            loop=True,
+            transform=Restamper(records),
+        )
+        return _ReplayTask(replay)
+
+    return factory
+
+
+class DemoGateway:
+    """A simulated Aqara gateway on 127.0.0.2 and the real adapter talking to it."""
+
+    def __init__(self, app: BridgeApp, *, activity_interval: float = 7.0) -> None:
+        from ..gateway.simulator import GatewaySimulator
+
+        self.app = app
+        self.simulator = GatewaySimulator(
+            host="127.0.0.2",
+            port=0,
+            discovery_port=0,
+            heartbeat_interval=10.0,
+            activity_interval=activity_interval,
+        )
+        self.link: Any = None
+
+    async def start(self) -> None:
+        from ..gateway.simulator import demo_settings
+        from ..gatewaylink import GatewaySource
+
+        await self.simulator.start()
+        self.link = GatewaySource(self.app, demo_settings(self.simulator))
+        await self.link.start()
+        self.simulator.report_to = ("127.0.0.1", self.link.adapter.report_address[1])
+
+    async def stop(self) -> None:
+        if self.link is not None:
+            await self.link.stop()
+        await self.simulator.stop()
+
+
+def gateway_source(activity_interval: float = 7.0) -> Callable[[BridgeApp], Any]:
+    def factory(app: BridgeApp) -> Any:
+        return DemoGateway(app, activity_interval=activity_interval)
+
+    return factory

@@ -1,0 +1,50 @@
+"""Connects a gateway adapter to the running bridge (devices, readings, commands)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .catalog import DeviceModel
+from .readings import Event, Value
+
+if TYPE_CHECKING:
+    from .bridge import BridgeApp
+
+
+class GatewaySource:
+    """Runs a :class:`~mihomekit.gateway.transport.GatewayAdapter` for the bridge.
+
+    Zigbee devices the gateways report are added to the registry (and to HomeKit, if new);
+    their readings go to the registry; HomeKit writes to plugs, switches and the gateway
+    light go back through the adapter.
+    """
+
+    def __init__(self, app: BridgeApp, settings: Any, *, adapter: Any = None) -> None:
+        from .gateway.transport import GatewayAdapter
+
+        self.app = app
+        self.adapter = adapter or GatewayAdapter(settings, self)
+
+    async def start(self) -> None:
+        await self.adapter.start()
+
+    async def stop(self) -> None:
+        await self.adapter.stop()
+
+    # -- ReadingSink ---------------------------------------------------------------------
+
+    def on_device(self, device_id: str, model: DeviceModel, name: str | None) -> None:
+        self.app.on_device(device_id, model, name, source="zigbee")
+        if model.controls:
+            self.app.register_commands([device_id], self.adapter.send_command)
+
+    def on_reading(
+        self,
+        device_id: str,
+        values: Mapping[str, Value],
+        events: Sequence[Event],
+        *,
+        heartbeat: bool = False,
+    ) -> None:
+        self.app.on_reading(device_id, values, events, heartbeat=heartbeat)

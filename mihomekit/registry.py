@@ -1,0 +1,321 @@
+"""The device registry: which devices exist, what they last said, and when.
+
+Readings from every source end here. The registry
+
+* maps an advertisement to its configured device (by MAC) and decodes it with that
+  device's key;
+* drops a frame heard again (repeats, several receivers) without a second event, but
+  counts it as a sign of life;
+* drops an encrypted frame whose counter is not newer than the last accepted one (a
+  replay), with a rule for counter wrap and device reboot (:func:`counter_is_newer`,
+  :data:`REBOOT_CONFIRM`);
+* keeps last values, per-value times and last-seen times;
+* tells subscribers (the HomeKit accessories) about each accepted reading.
+
+Nothing here does I/O; time comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .catalog import DeviceModel, lookup, unknown_name
+from .decoders import decode_advertisement
+from .mi32cfg import DeviceEntry
+from .readings import DecodeResult, Event, KeyStatus, Value
+
+_LOGGER = logging.getLogger(__name__)
+
+COUNTER_MODULUS = 1 << 32
+#: A counter up to half the counter space ahead of the last accepted one is "newer";
+#: this keeps wrap-around (0xFFFFFFFF → 0) working.
+COUNTER_WINDOW = 1 << 31
+#: After a device reboot its counter restarts lower. That many consecutive frames with
+#: rising counters, each behind the last accepted one, are taken as a reboot and accepted.
+REBOOT_CONFIRM = 3
+#: How many recent raw frames per device are remembered to spot repeats.
+RECENT_FRAMES = 4
+#: Formats whose counters are 32-bit authenticated counters (replay protection applies).
+_REPLAY_PROTECTED_FORMATS = frozenset({"mibeacon", "bthome"})
+
+
+def counter_is_newer(counter: int, last: int) -> bool:
+    """True if ``counter`` comes after ``last`` in the 32-bit modular sense."""
+    return 0 < (counter - last) % COUNTER_MODULUS < COUNTER_WINDOW
+
+
+def compact_mac(mac: str) -> str:
+    """``a4:c1:38:12:34:56`` → ``A4C138123456`` (the registry's BLE device id)."""
+    return mac.replace(":", "").replace("-", "").upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One accepted reading of one device."""
+
+    device: Device
+    values: Mapping[str, Value]
+    events: tuple[Event, ...] = ()
+    heartbeat: bool = False
+
+
+Listener = Callable[[Update], None]
+
+
+@dataclass(eq=False, slots=True)
+class Device:
+    """A configured or discovered device and what it last reported."""
+
+    id: str
+    name: str
+    model: DeviceModel | None
+    source: str = "ble"
+    pid: int | None = None
+    key: bytes | None = None
+    values: dict[str, Value] = field(default_factory=dict)
+    value_times: dict[str, float] = field(default_factory=dict)
+    last_seen: float | None = None
+    rssi: int | None = None
+    key_status: KeyStatus = KeyStatus.NOT_NEEDED
+    last_counter: int | None = None
+    recent_frames: list[bytes] = field(default_factory=list)
+    reboot_run: list[int] = field(default_factory=list)
+    listeners: list[Listener] = field(default_factory=list)
+
+    @property
+    def bridged(self) -> bool:
+        """Known devices appear in HomeKit; unknown product ids are kept but not bridged."""
+        return self.model is not None
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+
+def default_name(model: DeviceModel | None, pid: int | None, device_id: str) -> str:
+    """``<MODEL>-<last 3 MAC bytes>`` (``LYWSD03MMC-52680F``), or Tasmota's ``MI_0B48`` style."""
+    base = model.model if model else unknown_name(pid or 0)
+    return f"{base}-{device_id[-6:].upper()}"
+
+
+class Registry:
+    """All devices of the bridge, by id (BLE: 12 uppercase hex; Zigbee: the gateway sid)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._devices: dict[str, Device] = {}
+        self.stats: Counter[str] = Counter()
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- devices -------------------------------------------------------------------------
+
+    def add_entry(self, entry: DeviceEntry) -> Device:
+        """Add a BLE device from an mi32cfg entry."""
+        model = lookup(entry.pid)
+        if model is None:
+            self._warn_once(
+                entry.mac,
+                "unknown-pid",
+                "device %s has unknown product id 0x%04x (%s): kept, not bridged",
+                entry.mac,
+                entry.pid,
+                unknown_name(entry.pid),
+            )
+        device = Device(
+            id=entry.mac,
+            name=entry.name or default_name(model, entry.pid, entry.mac),
+            model=model,
+            source="ble",
+            pid=entry.pid,
+            key=entry.key,
+        )
+        self._devices[device.id] = device
+        return device
+
+    def add_device(
+        self, device_id: str, model: DeviceModel | None, name: str | None, *, source: str
+    ) -> Device:
+        """Add (or return the existing) device of another source, such as a Zigbee sensor."""
+        existing = self._devices.get(device_id)
+        if existing is not None:
+            if existing.model is None and model is not None:
+                existing.model = model
+            if name and existing.name != name:
+                existing.name = name
+            return existing
+        device = Device(
+            id=device_id,
+            name=name or default_name(model, None, device_id),
+            model=model,
+            source=source,
+            pid=model.pid if model else None,
+        )
+        self._devices[device_id] = device
+        return device
+
+    def get(self, device_id: str) -> Device | None:
+        return self._devices.get(device_id)
+
+    def devices(self) -> list[Device]:
+        return list(self._devices.values())
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    # -- BLE -----------------------------------------------------------------------------
+
+    def handle_advertisement(
+        self, mac: str, service_uuid: int, data: bytes, rssi: int | None = None
+    ) -> DecodeResult | None:
+        """Decode one advertisement for its configured device and apply it.
+
+        Returns the decode result when the frame was decoded (accepted or not), None when it
+        was dropped before decoding (unknown device, repeat).
+        """
+        self.stats["advertisements"] += 1
+        device = self._devices.get(compact_mac(mac))
+        if device is None:
+            self.stats["dropped_unknown_device"] += 1
+            return None
+        now = self._clock()
+        if data in device.recent_frames:
+            # The same frame again: a sign of life, never a second event.
+            self.stats["dropped_duplicate"] += 1
+            device.last_seen = now
+            if rssi is not None:
+                device.rssi = rssi
+            return None
+        result = decode_advertisement(mac, service_uuid, data, device.key)
+        if not result.ok:
+            self._reject(device, result)
+            return result
+        if result.encrypted:
+            device.key_status = KeyStatus.OK
+        if not self._counter_accepts(device, result):
+            return result
+        frames = device.recent_frames
+        frames.append(data)
+        if len(frames) > RECENT_FRAMES:
+            del frames[0]
+        values: dict[str, Value] = dict(result.values)
+        if rssi is not None:
+            device.rssi = rssi
+        self.stats["accepted"] += 1
+        self._apply(device, values, result.events, heartbeat=False, now=now)
+        return result
+
+    def _reject(self, device: Device, result: DecodeResult) -> None:
+        status = result.key_status
+        if status in (KeyStatus.WRONG, KeyStatus.MISSING):
+            device.key_status = status
+            self.stats[f"dropped_{status.value}_key"] += 1
+            self._warn_once(
+                device.id,
+                status.value,
+                "%s (%s): %s",
+                device.name,
+                device.id,
+                result.error or f"{status.value} key",
+            )
+        else:
+            self.stats["dropped_decode_error"] += 1
+            _LOGGER.debug("%s: frame dropped: %s", device.id, result.error)
+
+    def _counter_accepts(self, device: Device, result: DecodeResult) -> bool:
+        counter = result.counter
+        if (
+            not result.encrypted
+            or counter is None
+            or result.format not in _REPLAY_PROTECTED_FORMATS
+        ):
+            return True
+        last = device.last_counter
+        if last is None or counter_is_newer(counter, last):
+            device.last_counter = counter
+            device.reboot_run.clear()
+            return True
+        if counter == last:
+            self.stats["dropped_duplicate"] += 1
+            return False
+        run = device.reboot_run
+        if run and not counter_is_newer(counter, run[-1]):
+            run.clear()
+        run.append(counter)
+        if len(run) >= REBOOT_CONFIRM:
+            _LOGGER.info(
+                "%s: counter restarted at %d (device reboot?), accepting", device.id, counter
+            )
+            self.stats["counter_restarts"] += 1
+            device.last_counter = counter
+            run.clear()
+            return True
+        self.stats["dropped_replay"] += 1
+        return False
+
+    # -- other sources -------------------------------------------------------------------
+
+    def ingest(
+        self,
+        device_id: str,
+        values: Mapping[str, Value],
+        events: Sequence[Event] = (),
+        *,
+        heartbeat: bool = False,
+    ) -> bool:
+        """Apply a reading from a non-BLE source. Heartbeats refresh values but fire no events."""
+        device = self._devices.get(device_id)
+        if device is None:
+            self.stats["dropped_unknown_device"] += 1
+            return False
+        self.stats["accepted"] += 1
+        self._apply(
+            device, dict(values), () if heartbeat else tuple(events), heartbeat, self._clock()
+        )
+        return True
+
+    # -- common --------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        device: Device,
+        values: dict[str, Value],
+        events: tuple[Event, ...],
+        heartbeat: bool,
+        now: float,
+    ) -> None:
+        device.last_seen = now
+        device.values.update(values)
+        times = device.value_times
+        for name in values:
+            times[name] = now
+        if not device.listeners:
+            return
+        update = Update(device, values, events, heartbeat)
+        for listener in device.listeners:
+            try:
+                listener(update)
+            except Exception:  # a broken listener must not stop the radio
+                self.stats["listener_errors"] += 1
+                _LOGGER.exception("listener failed for %s", device.id)
+
+    def restore(self, device_id: str, values: Mapping[str, Value], age: float | None) -> None:
+        """Put back persisted values at start; ``age`` = seconds since they were last heard."""
+        device = self._devices.get(device_id)
+        if device is None:
+            return
+        device.values.update(values)
+        if age is not None:
+            seen = self._clock() - max(0.0, age)
+            device.last_seen = seen
+            for name in values:
+                device.value_times[name] = seen
+
+    def _warn_once(self, device_id: str, cause: str, msg: str, *args: object) -> None:
+        if (device_id, cause) in self._warned:
+            _LOGGER.debug(msg, *args)
+            return
+        self._warned.add((device_id, cause))
+        _LOGGER.warning(msg, *args)

@@ -1,0 +1,214 @@
+"""``mihomekit run``: start the bridge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from .bridge import BridgeApp, BridgeConfig, SourceFactory
+from .errors import ConfigError
+from .mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
+from .network import default_address
+from .settings import Settings, load_settings
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Where ``mihomekit run`` looks for the mi32cfg when neither --config nor the settings
+#: name one (Tasmota's file name, in the working directory, then in /etc).
+DEFAULT_MI32CFG_PATHS = ("mi32cfg", "mi32cfg.json", "/etc/mihomekit/mi32cfg")
+DEFAULT_SETTINGS_PATH = "/etc/mihomekit/mihomekit.toml"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the HomeKit bridge",
+        description="Run the bridge: BLE sensors from the mi32cfg, Zigbee sensors from gateways.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="mi32cfg file (Tasmota format)")
+    parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--state-dir", metavar="DIR", help="pairings, accessory ids, last values")
+    parser.add_argument("--address", metavar="IP", help="listen and advertise on this address")
+    parser.add_argument("--port", type=int, metavar="N", help="HAP TCP port (default 51827)")
+    parser.add_argument("--mac", metavar="MAC", help="host MAC the setup code is derived from")
+    parser.add_argument(
+        "--demo", action="store_true", help="bundled devices, recording and gateway; no radio"
+    )
+    parser.add_argument("--replay", metavar="FILE", help="feed a recording instead of the radio")
+    parser.add_argument("--replay-speed", type=float, default=1.0, metavar="X")
+    parser.add_argument("--loop", action="store_true", help="with --replay: repeat forever")
+    parser.add_argument("--no-ble", action="store_true", help="do not scan for BLE devices")
+    parser.add_argument("--no-gateway", action="store_true", help="do not talk to gateways")
+    parser.set_defaults(func=run_bridge)
+
+
+def run_bridge(args: argparse.Namespace) -> int:
+    config = bridge_config_from_args(args)
+    asyncio.run(_serve(config))
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.settings
+    if path is None and os.path.exists(DEFAULT_SETTINGS_PATH) and not args.demo:
+        path = DEFAULT_SETTINGS_PATH
+    return load_settings(path)
+
+
+def _entries(args: argparse.Namespace, settings: Settings) -> list[DeviceEntry]:
+    if args.demo:
+        from .demo import demo_entries
+
+        return demo_entries()
+    path = args.config or settings.bridge.mi32cfg
+    if path is None:
+        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
+    if path is None:
+        _LOGGER.warning(
+            "no mi32cfg found (looked for %s); no BLE devices are bridged. "
+            "Write one with `mihomekit scan --write mi32cfg`.",
+            ", ".join(DEFAULT_MI32CFG_PATHS),
+        )
+        return []
+    return load_mi32cfg(path)
+
+
+def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
+    """Turn command-line options and settings into a :class:`BridgeConfig`."""
+    settings = _settings(args)
+    bridge = settings.bridge
+    entries = _entries(args, settings)
+    address = args.address or bridge.address or default_address()
+    state_dir = args.state_dir or bridge.state_dir
+    if args.demo and not args.state_dir:
+        state_dir = str(Path(bridge.state_dir).expanduser().parent / "mihomekit-demo")
+    mac = args.mac or bridge.mac
+    if mac is None:
+        from .setupcode import host_mac
+
+        mac = host_mac(address)
+    if mac is not None:
+        try:
+            normalize_mac(mac)
+        except ValueError as err:
+            raise ConfigError(f"--mac: {err}") from err
+    sources: list[SourceFactory] = []
+    if args.demo:
+        from .demo import demo_sources
+
+        sources.extend(demo_sources(speed=args.replay_speed))
+    elif args.replay:
+        sources.append(_replay_source(args.replay, args.replay_speed, args.loop))
+    elif settings.ble.enabled and not args.no_ble:
+        sources.append(_ble_source(settings))
+    gateways = settings.gateway
+    if (
+        gateways.enabled
+        and not args.no_gateway
+        and not args.demo
+        and (gateways.gateways or gateways.discover)
+    ):
+        sources.append(_gateway_source(settings))
+    staleness = settings.staleness
+    return BridgeConfig(
+        state_dir=Path(state_dir).expanduser(),
+        address=address,
+        port=args.port or bridge.port,
+        setup_code=bridge.setup_code,
+        setup_code_mac=mac,
+        name=bridge.name,
+        entries=entries,
+        battery_low_threshold=settings.battery_low_threshold,
+        motion_timeout=settings.motion_timeout,
+        staleness={
+            "climate": staleness.climate,
+            "motion": staleness.motion,
+            "contact": staleness.contact,
+            "leak": staleness.leak,
+            "smoke": staleness.smoke,
+            "button": staleness.button,
+            "default": staleness.default,
+        },
+        sources=sources,
+    )
+
+
+def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
+    from .adapters.recording import read_recording
+
+    records = read_recording(path)
+
+    def factory(app: BridgeApp) -> Any:
+        from .adapters.recording import ReplaySource
+
+        return _TaskSource(
+            ReplaySource(records, app.registry.handle_advertisement, speed=speed, loop=loop)
+        )
+
+    return factory
+
+
+def _ble_source(settings: Settings) -> SourceFactory:
+    def factory(app: BridgeApp) -> Any:
+        from .adapters.ble import BleAdapter
+
+        return BleAdapter(
+            app.registry.handle_advertisement,
+            adapter=settings.ble.adapter,
+            scan_mode=settings.ble.scan_mode,
+            watchdog_seconds=settings.ble.watchdog_seconds,
+        )
+
+    return factory
+
+
+def _gateway_source(settings: Settings) -> SourceFactory:
+    def factory(app: BridgeApp) -> Any:
+        from .gatewaylink import GatewaySource
+
+        return GatewaySource(app, settings.gateway)
+
+    return factory
+
+
+class _TaskSource:
+    """Runs something with ``async run()``/``async stop()`` as a background task."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.runner.run())
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+async def _serve(config: BridgeConfig) -> None:
+    app = BridgeApp(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    print(
+        f"mihomekit bridge {config.name!r} on {config.address}:{config.port}, "
+        f"{sum(1 for d in app.registry.devices() if d.bridged)} accessories, "
+        f"setup code {app.setup_code}" + (" (paired)" if app.paired else ""),
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()

@@ -1,0 +1,189 @@
+"""The HomeKit side: services per capability, motion hold, staleness, battery, buttons."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homekit_helpers import free_port
+
+from accessories import AccessoryOptions, BridgeDriver, DeviceAccessory, staleness_window
+from accessories.services import SENSOR_BY_READING
+from mihomekit.catalog import DeviceModel, all_models
+from mihomekit.readings import Event
+from mihomekit.registry import Device, Registry
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def driver(tmp_path: Path) -> Any:
+    drv = BridgeDriver(
+        loop=asyncio.get_running_loop(),
+        address="127.0.0.1",
+        port=free_port(),
+        persist_file=str(tmp_path / "accessory.state"),
+        pincode=b"182-11-234",
+        interface_choice=["127.0.0.1"],
+    )
+    yield drv
+
+
+def _service_names(acc: DeviceAccessory) -> list[str]:
+    return [s.display_name for s in acc.services]
+
+
+def _expected_services(model: DeviceModel) -> list[str]:
+    names = ["AccessoryInformation"]
+    for reading, spec in SENSOR_BY_READING.items():
+        if reading in model.measures:
+            names.append(spec.service)
+    if "battery" in model.measures or "low_battery" in model.measures:
+        names.append("BatteryService")
+    return names
+
+
+def test_every_catalog_model_builds_its_services(driver: Any) -> None:
+    models = list(all_models())
+    assert len(models) >= 95
+    for index, model in enumerate(models):
+        device = Device(id=f"A4C1380000{index:02X}", name=model.model, model=model)
+        acc = DeviceAccessory(driver, device, aid=2 + index, options=AccessoryOptions())
+        names = _service_names(acc)
+        sensors = [n for n in names if n not in ("StatelessProgrammableSwitch", "ServiceLabel")]
+        assert sorted(sensors) == sorted(_expected_services(model)), model.model
+        switches = names.count("StatelessProgrammableSwitch")
+        if model.buttons and {"press", "double_press", "long_press"} & set(model.button_events):
+            assert switches >= model.buttons, model.model
+        assert ("ServiceLabel" in names) == (switches > 1), model.model
+
+
+def _device(model: DeviceModel, clock: Clock | None = None) -> tuple[Registry, Device]:
+    registry = Registry(clock=clock or Clock())
+    device = registry.add_device("A4C138000001", model, "Test", source="ble")
+    return registry, device
+
+
+def _char(acc: DeviceAccessory, service: str, char: str) -> Any:
+    return acc.get_service(service).get_characteristic(char)
+
+
+MOTION_MODEL = DeviceModel(
+    model="MJYD02YL", name="Nightlight", measures=frozenset({"motion", "illuminance", "battery"})
+)
+
+
+async def test_motion_is_held_at_least_min_hold(driver: Any) -> None:
+    registry, device = _device(MOTION_MODEL)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions(motion_timeout=0.6))
+    detected = _char(acc, "MotionSensor", "MotionDetected")
+    registry.ingest(device.id, {"motion": True})
+    assert detected.value is True
+    registry.ingest(device.id, {"motion": False})  # "clear" right away: too short to see
+    assert detected.value is True
+    await asyncio.sleep(0.8)  # the timeout (0.6 s) clears it
+    assert detected.value is False
+
+
+async def test_motion_clears_after_timeout_and_rearms(driver: Any) -> None:
+    registry, device = _device(MOTION_MODEL)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions(motion_timeout=0.3))
+    detected = _char(acc, "MotionSensor", "MotionDetected")
+    registry.ingest(device.id, {"motion": True})
+    await asyncio.sleep(0.2)
+    registry.ingest(device.id, {"motion": True})  # new motion restarts the timer
+    await asyncio.sleep(0.2)
+    assert detected.value is True
+    await asyncio.sleep(0.25)
+    assert detected.value is False
+
+
+async def test_no_motion_report_clears_after_hold(driver: Any) -> None:
+    clock = Clock()
+    registry, device = _device(MOTION_MODEL, clock)
+    acc = DeviceAccessory(
+        driver, device, aid=2, options=AccessoryOptions(motion_timeout=60), clock=clock
+    )
+    detected = _char(acc, "MotionSensor", "MotionDetected")
+    registry.ingest(device.id, {"motion": True})
+    clock.now += 10
+    registry.ingest(device.id, {"motion": False})
+    assert detected.value is False
+
+
+def test_staleness_sets_status_active(driver: Any) -> None:
+    clock = Clock()
+    model = DeviceModel(
+        model="LYWSD03MMC", name="T/H", measures=frozenset({"temperature", "humidity", "battery"})
+    )
+    registry, device = _device(model, clock)
+    options = AccessoryOptions(staleness={"climate": 100.0, "default": 50.0})
+    acc = DeviceAccessory(driver, device, aid=2, options=options, clock=clock)
+    active = _char(acc, "TemperatureSensor", "StatusActive")
+    assert active.value is False  # never heard
+    registry.ingest(device.id, {"temperature": 21.0})
+    assert active.value is True
+    assert _char(acc, "HumiditySensor", "StatusActive").value is True
+    clock.now += 101
+    acc.refresh_active()
+    assert active.value is False
+    assert staleness_window(model, options) == 100.0
+
+
+def test_battery_level_and_low_threshold(driver: Any) -> None:
+    model = DeviceModel(model="X", name="X", measures=frozenset({"temperature", "battery"}))
+    registry, device = _device(model)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions(battery_low_threshold=15))
+    registry.ingest(device.id, {"battery": 40})
+    assert _char(acc, "BatteryService", "BatteryLevel").value == 40
+    assert _char(acc, "BatteryService", "StatusLowBattery").value == 0
+    registry.ingest(device.id, {"battery": 10})
+    assert _char(acc, "BatteryService", "StatusLowBattery").value == 1
+
+
+def test_contact_and_leak_mapping(driver: Any) -> None:
+    model = DeviceModel(model="X", name="X", measures=frozenset({"opening", "leak"}))
+    registry, device = _device(model)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    registry.ingest(device.id, {"opening": True, "leak": True})
+    assert _char(acc, "ContactSensor", "ContactSensorState").value == 1  # not detected = open
+    assert _char(acc, "LeakSensor", "LeakDetected").value == 1
+    registry.ingest(device.id, {"opening": False})
+    assert _char(acc, "ContactSensor", "ContactSensorState").value == 0
+
+
+def test_buttons_and_gestures_get_switches(driver: Any) -> None:
+    model = DeviceModel(
+        model="cube",
+        name="Cube",
+        buttons=0,
+        button_events=("flip90", "flip180", "shake"),
+    )
+    registry, device = _device(model)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    switches = [s for s in acc.services if s.display_name == "StatelessProgrammableSwitch"]
+    assert [s.get_characteristic("Name").value for s in switches] == ["Flip90", "Flip180", "Shake"]
+    published: list[tuple[dict[str, Any], bool]] = []
+    driver.publish = lambda data, client=None, immediate=False: published.append((data, immediate))
+    registry.ingest(device.id, {}, [Event("flip180")])
+    target = switches[1].get_characteristic("ProgrammableSwitchEvent")
+    assert published == [
+        ({"aid": 2, "iid": target.broker.iid_manager.get_iid(target), "value": 0}, True)
+    ]
+
+
+def test_unpaired_values_restored_silently(driver: Any) -> None:
+    model = DeviceModel(model="X", name="X", measures=frozenset({"temperature"}))
+    registry, device = _device(model)
+    registry.restore(device.id, {"temperature": 18.5}, age=10.0)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    assert _char(acc, "TemperatureSensor", "CurrentTemperature").value == 18.5
+    assert _char(acc, "TemperatureSensor", "StatusActive").value is True

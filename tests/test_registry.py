@@ -1,0 +1,165 @@
+"""The registry: routing by MAC, repeats, replays, counter wrap and device reboot."""
+
+from __future__ import annotations
+
+import struct
+
+from mihomekit.decoders import build
+from mihomekit.mi32cfg import DeviceEntry
+from mihomekit.readings import KeyStatus
+from mihomekit.registry import REBOOT_CONFIRM, Registry, Update, counter_is_newer
+
+KEY = bytes.fromhex("e9ea895fac7eea6d30532432a516f3a3")
+TH = DeviceEntry(mac="A4C138112233", pid=0x055B, key=KEY)
+MAC = "A4:C1:38:11:22:33"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _frame(counter: int, temp: float, key: bytes = KEY) -> bytes:
+    """An encrypted LYWSD03MMC temperature frame with a 32-bit counter."""
+    return build.mibeacon_frame(
+        0x055B,
+        counter & 0xFF,
+        [(0x1004, struct.pack("<h", round(temp * 10)))],
+        mac=MAC,
+        key=key,
+        ext_counter=counter >> 8,
+    )
+
+
+def _registry() -> tuple[Registry, Clock, list[Update]]:
+    clock = Clock()
+    registry = Registry(clock=clock)
+    device = registry.add_entry(TH)
+    updates: list[Update] = []
+    device.subscribe(updates.append)
+    return registry, clock, updates
+
+
+def test_counter_is_newer_handles_wrap() -> None:
+    assert counter_is_newer(2, 1)
+    assert not counter_is_newer(1, 2)
+    assert not counter_is_newer(5, 5)
+    assert counter_is_newer(0, 0xFFFFFFFF)
+    assert counter_is_newer(3, 0xFFFFFFF0)
+    assert not counter_is_newer(0xFFFFFFF0, 3)
+
+
+def test_reading_reaches_device_and_listener() -> None:
+    registry, clock, updates = _registry()
+    result = registry.handle_advertisement(MAC.lower(), 0xFE95, _frame(0x100, 21.5), -70)
+    assert result is not None and result.ok
+    device = registry.get("A4C138112233")
+    assert device is not None
+    assert device.values["temperature"] == 21.5
+    assert device.last_seen == clock.now
+    assert device.rssi == -70
+    assert device.key_status is KeyStatus.OK
+    assert [u.values["temperature"] for u in updates] == [21.5]
+
+
+def test_repeated_frame_refreshes_liveness_without_second_update() -> None:
+    registry, clock, updates = _registry()
+    frame = _frame(0x200, 20.0)
+    registry.handle_advertisement(MAC, 0xFE95, frame)
+    clock.now += 30
+    registry.handle_advertisement(MAC, 0xFE95, frame)
+    assert len(updates) == 1
+    assert registry.stats["dropped_duplicate"] == 1
+    assert registry.get(TH.mac).last_seen == clock.now  # type: ignore[union-attr]
+
+
+def test_older_counter_is_a_replay() -> None:
+    registry, _clock, updates = _registry()
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x300, 20.0))
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x2FF, 25.0))
+    assert [u.values["temperature"] for u in updates] == [20.0]
+    assert registry.stats["dropped_replay"] == 1
+
+
+def test_counter_wrap_is_accepted() -> None:
+    registry, _clock, updates = _registry()
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0xFFFFFFFE, 20.0))
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x00000001, 21.0))
+    assert [u.values["temperature"] for u in updates] == [20.0, 21.0]
+
+
+def test_device_reboot_is_accepted_after_confirming_frames() -> None:
+    registry, _clock, updates = _registry()
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x5000, 20.0))
+    for i in range(1, REBOOT_CONFIRM + 1):
+        registry.handle_advertisement(MAC, 0xFE95, _frame(i, 20.0 + i))
+    assert [u.values["temperature"] for u in updates] == [20.0, 20.0 + REBOOT_CONFIRM]
+    assert registry.stats["counter_restarts"] == 1
+    # ... and from then on the new sequence continues normally.
+    registry.handle_advertisement(MAC, 0xFE95, _frame(REBOOT_CONFIRM + 1, 30.0))
+    assert updates[-1].values["temperature"] == 30.0
+
+
+def test_single_old_frames_never_confirm_a_reboot() -> None:
+    registry, _clock, updates = _registry()
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x5000, 20.0))
+    # Replays that do not form a rising run are all dropped.
+    for counter in (0x10, 0x08, 0x20, 0x04, 0x30, 0x02):
+        registry.handle_advertisement(MAC, 0xFE95, _frame(counter, 99.0))
+    assert len(updates) == 1
+    assert registry.stats["dropped_replay"] == 6
+
+
+def test_wrong_key_gives_no_values_and_marks_device() -> None:
+    registry, _clock, updates = _registry()
+    result = registry.handle_advertisement(MAC, 0xFE95, _frame(0x10, 20.0, key=bytes(16)))
+    assert result is not None and not result.ok
+    device = registry.get(TH.mac)
+    assert device is not None
+    assert device.key_status is KeyStatus.WRONG
+    assert device.values == {}
+    assert updates == []
+    assert registry.stats["dropped_wrong_key"] == 1
+
+
+def test_unknown_device_is_counted_not_decoded() -> None:
+    registry, _clock, _updates = _registry()
+    assert registry.handle_advertisement("11:22:33:44:55:66", 0xFE95, b"\x00" * 12) is None
+    assert registry.stats["dropped_unknown_device"] == 1
+
+
+def test_unknown_pid_is_kept_but_not_bridged() -> None:
+    registry = Registry()
+    device = registry.add_entry(DeviceEntry(mac="A4C138000001", pid=0xFFFE, key=None))
+    assert not device.bridged
+    assert device.name == "MI_FFFE-000001"
+
+
+def test_heartbeat_fires_no_events_but_refreshes_values() -> None:
+    from mihomekit.catalog import DeviceModel
+    from mihomekit.readings import Event
+
+    registry = Registry()
+    model = DeviceModel(model="switch", name="Button", measures=frozenset({"battery"}), buttons=1)
+    device = registry.add_device("158d0001", model, None, source="zigbee")
+    updates: list[Update] = []
+    device.subscribe(updates.append)
+    registry.ingest("158d0001", {"battery": 90}, [Event("press")], heartbeat=True)
+    registry.ingest("158d0001", {}, [Event("press")])
+    assert updates[0].events == () and updates[0].values == {"battery": 90}
+    assert updates[1].events == (Event("press"),)
+
+
+def test_listener_error_does_not_stop_ingest() -> None:
+    registry, _clock, _updates = _registry()
+
+    def broken(_update: Update) -> None:
+        raise RuntimeError("boom")
+
+    registry.get(TH.mac).subscribe(broken)  # type: ignore[union-attr]
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x40, 20.0))
+    assert registry.stats["listener_errors"] == 1
+    assert registry.get(TH.mac).values["temperature"] == 20.0  # type: ignore[union-attr]

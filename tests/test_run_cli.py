@@ -1,0 +1,119 @@
+"""``mihomekit run`` as users start it: a real process, real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from homekit_helpers import free_port
+
+from mihomekit.demo.frames import MAC_ATC, MAC_TH
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "mihomekit" / "demo"
+
+
+def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mihomekit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def _base_args(state: Path) -> list[str]:
+    return [
+        "run",
+        "--state-dir",
+        str(state),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(free_port()),
+        "--mac",
+        "B8:27:EB:12:34:56",
+        "--no-gateway",
+    ]
+
+
+def test_replay_through_the_bridge_persists_values(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mihomekit",
+            *_base_args(state),
+            "--config",
+            str(DEMO / "mi32cfg.json"),
+            "--replay",
+            str(DEMO / "recording.jsonl"),
+            "--replay-speed",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while "setup code" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+        assert "182-11-234" in line, line
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    saved = json.loads((state / "bridge.json").read_text())
+    th = saved["last_values"][MAC_TH.replace(":", "")]["values"]
+    assert 15 < th["temperature"] < 30
+    assert "humidity" in th
+    atc = saved["last_values"][MAC_ATC.replace(":", "")]["values"]
+    assert atc["battery"] == 91
+    assert len(saved["aids"]) == 8
+    assert (state / "accessory.state").exists()
+
+
+def test_bad_mi32cfg_names_entry_and_field(tmp_path: Path) -> None:
+    config = tmp_path / "mi32cfg"
+    config.write_text(
+        '[{"MAC":"A4C138AABBCC","PID":"055b","key":""},{"MAC":"A4C138","PID":"055b"}]'
+    )
+    result = _run(*_base_args(tmp_path / "state"), "--config", str(config))
+    assert result.returncode == 1
+    assert "entry 1" in result.stderr and "MAC" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupted_state_is_refused_not_reset(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "accessory.state").write_text('{"mac": "AA:BB:CC:DD:EE:FF", "paired_clients": {')
+    result = _run(*_base_args(state), "--config", str(DEMO / "mi32cfg.json"))
+    assert result.returncode == 1
+    assert "pairing state" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (state / "accessory.state").read_text().endswith('"paired_clients": {')
+
+
+def test_qr_matches_the_running_bridge_code() -> None:
+    result = _run("qr", "--mac", "B8:27:EB:12:34:56", "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {
+        "setup_code": "182-11-234",
+        "setup_id": "MI32",
+        "uri": "X-HM://0023RRVZ6MI32",
+    }
