@@ -145,6 +145,21 @@ class EventLog:
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
 
+async def assert_sent_immediately(
+    log: EventLog,
+    alert: tuple[tuple[int, int], Any],
+    coalesced: tuple[tuple[int, int], Any],
+) -> None:
+    """The alert event came in an earlier EVENT message than a value changed right after it.
+
+    HAP-python holds ordinary changes for its coalescing window (~0.5 s) and sends them in
+    one message; an immediately sent alert arrives on its own, before that message.
+    """
+    alert_at = await log.wait_for(*alert)
+    coalesced_at = await log.wait_for(*coalesced)
+    assert alert_at < coalesced_at, (alert, coalesced, log.events)
+
+
 @asynccontextmanager
 async def controller_on_loopback() -> Any:
     """An aiohomekit controller whose mDNS is bound to 127.0.0.1 only."""

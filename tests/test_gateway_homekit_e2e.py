@@ -1,0 +1,148 @@
+"""End to end for Zigbee: simulated gateway → bridge → a real HomeKit controller.
+
+A door opened on the (simulated) gateway reaches the paired controller immediately; a plug
+switched from the controller is written to the gateway (with the LAN key) and the state
+HomeKit shows is the one the gateway reports back. Loopback only: the gateway simulator
+listens on 127.0.0.2, reports go unicast to the bridge on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homekit_helpers import (
+    AccessoryView,
+    EventLog,
+    assert_sent_immediately,
+    controller_on_loopback,
+    free_port,
+    pair,
+)
+
+from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.gateway.simulator import GatewaySimulator, SimDevice, demo_settings
+from mihomekit.gatewaylink import GatewaySource
+
+DOOR = "158d0001000001"
+PLUG = "158d0001000004"
+CLIMATE = "158d0001000003"
+GATEWAY = "7811dcb78b2f"
+
+
+def _devices() -> list[SimDevice]:
+    return [
+        SimDevice(DOOR, "magnet", {"voltage": 3015, "status": "close"}, 30033),
+        SimDevice(
+            CLIMATE,
+            "weather.v1",
+            {"voltage": 3005, "temperature": "2333", "humidity": "5521", "pressure": "100790"},
+            1201,
+        ),
+        SimDevice(PLUG, "plug", {"voltage": 3600, "status": "off", "inuse": "0"}, 38455),
+    ]
+
+
+class _Gateway:
+    """The simulator and the bridge's gateway link, started after the bridge."""
+
+    def __init__(self, simulator: GatewaySimulator) -> None:
+        self.simulator = simulator
+        self.link: GatewaySource | None = None
+
+    def factory(self, app: BridgeApp) -> Any:
+        self.link = GatewaySource(app, demo_settings(self.simulator))
+        return self
+
+    async def start(self) -> None:
+        assert self.link is not None
+        await self.link.start()
+        self.simulator.report_to = ("127.0.0.1", self.link.adapter.report_address[1])
+
+    async def stop(self) -> None:
+        assert self.link is not None
+        await self.link.stop()
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[GatewaySimulator]:
+    sim = GatewaySimulator(
+        host="127.0.0.2", port=0, discovery_port=0, devices=_devices(), heartbeat_interval=None
+    )
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_door_event_and_plug_control(tmp_path: Path, simulator: GatewaySimulator) -> None:
+    gateway = _Gateway(simulator)
+    app = BridgeApp(
+        BridgeConfig(
+            state_dir=tmp_path,
+            address="127.0.0.1",
+            port=free_port(),
+            setup_code_mac="B8:27:EB:12:34:56",
+            print_setup=False,
+            sources=[gateway.factory],
+        )
+    )
+    await app.start()
+    try:
+        async with controller_on_loopback() as controller:
+            pairing = await pair(controller, app.driver.state.mac, app.setup_code)
+            view = AccessoryView(await pairing.list_accessories_and_characteristics())
+            door = view.aid_by_serial(DOOR)
+            plug = view.aid_by_serial(PLUG)
+            climate = view.aid_by_serial(CLIMATE)
+            view.aid_by_serial(GATEWAY)  # the gateway itself: light and illuminance
+            assert view.info(door)["Manufacturer"] == "Aqara"
+            assert "ContactSensor" in view.service_names(door)
+            assert "Outlet" in view.service_names(plug)
+            assert "Lightbulb" in view.service_names(view.aid_by_serial(GATEWAY))
+            # Values read at start are there at once (23.33 °C from the gateway).
+            temp = view.char(climate, "TemperatureSensor", "CurrentTemperature")["value"]
+            assert temp == pytest.approx(23.3, abs=0.05)
+
+            contact = (door, view.iid(door, "ContactSensor", "ContactSensorState"))
+            outlet = (plug, view.iid(plug, "Outlet", "On"))
+            temperature = (climate, view.iid(climate, "TemperatureSensor", "CurrentTemperature"))
+            log = EventLog()
+            pairing.dispatcher_connect(log)
+            await pairing.subscribe([contact, outlet, temperature])
+
+            # The door goes out at once, before a climate change reported right after it
+            # (which HAP-python holds for its coalescing window).
+            simulator.report(DOOR, {"status": "open"})
+            simulator.report(CLIMATE, {"temperature": "2410"})
+            await assert_sent_immediately(log, (contact, 1), (temperature, 24.1))
+
+            # Switch the plug on from HomeKit: the write reaches the gateway with a valid
+            # key, and the gateway's report is what HomeKit then shows.
+            simulator.rotate_token()  # a missed heartbeat: the first key is stale
+            await pairing.put_characteristics([(plug, outlet[1], True)])
+            for _ in range(50):
+                if simulator.writes:
+                    break
+                await asyncio.sleep(0.05)
+            assert [w.properties for w in simulator.writes] == [{"status": "on"}]
+            assert simulator.rejected_writes == 1  # stale token → refreshed → retried once
+            assert simulator.devices[PLUG].properties["status"] == "on"
+            device = app.registry.get(PLUG)
+            assert device is not None
+            for _ in range(50):
+                if device.values.get("power") is True:
+                    break
+                await asyncio.sleep(0.05)
+            assert device.values["power"] is True
+            got = await pairing.get_characteristics([outlet])
+            assert got[outlet]["value"] is True
+
+            # The gateway switching it off (a button on the plug) shows up in HomeKit.
+            simulator.report(PLUG, {"status": "off"})
+            await log.wait_for(outlet, False, timeout=3)
+    finally:
+        await app.stop()
