@@ -285,7 +285,9 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         else:
             char = self._switch_chars.get((0, event.event))
             value = 0
-        if char is None:
+        if char is None or value not in char.properties["ValidValues"].values():
+            # A press type the switch does not declare would confuse controllers (HAP-python
+            # does not check ValidValues on this characteristic), so it is dropped.
             _LOGGER.debug("%s: event %s has no switch", self.device.id, event)
             return
         char.set_value(value)  # ProgrammableSwitchEvent is always sent at once

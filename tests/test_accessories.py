@@ -180,6 +180,20 @@ def test_buttons_and_gestures_get_switches(driver: Any) -> None:
     ]
 
 
+def test_undeclared_press_type_is_not_sent(driver: Any) -> None:
+    model = DeviceModel(
+        model="YLYK01YL", name="Remote", buttons=2, button_events=("press", "long_press")
+    )
+    registry, device = _device(model)
+    DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    published: list[Any] = []
+    driver.publish = lambda data, client=None, immediate=False: published.append(data["value"])
+    registry.ingest(device.id, {}, [Event("double_press", button=2)])
+    assert published == []
+    registry.ingest(device.id, {}, [Event("long_press", button=2), Event("press", button=3)])
+    assert published == [2]  # button 3 does not exist
+
+
 def test_unpaired_values_restored_silently(driver: Any) -> None:
     model = DeviceModel(model="X", name="X", measures=frozenset({"temperature"}))
     registry, device = _device(model)

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Run the three benchmarks one after the other (about 3 minutes in all).
+# Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
+# Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+python=${PYTHON:-"$here/../.venv/bin/python"}
+cd "$here/.."
+echo "== decode throughput (bench_decode.py)"
+"$python" "$here/bench_decode.py"
+echo
+echo "== advertisement -> HomeKit event latency (bench_latency.py)"
+"$python" "$here/bench_latency.py"
+echo
+echo "== whole bridge under load (bench_bridge_load.py)"
+"$python" "$here/bench_bridge_load.py"
