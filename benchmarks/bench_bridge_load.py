@@ -117,36 +117,65 @@ def new_frame(sim: Sim, rng: random.Random) -> bytes:
     sim.humidity = min(90.0, max(10.0, sim.humidity + rng.choice((-1, 0, 1))))
     entry = sim.entry
     if sim.kind == "atc":
-        return build.atc1441_frame(sim.mac, sim.temperature, int(sim.humidity), sim.battery,
-                                   2.9, sim.counter)
+        return build.atc1441_frame(
+            sim.mac, sim.temperature, int(sim.humidity), sim.battery, 2.9, sim.counter
+        )
     if sim.kind == "pvvx":
-        return build.pvvx_frame(sim.mac, sim.temperature, sim.humidity, 2.95, sim.battery,
-                                sim.counter)
+        return build.pvvx_frame(
+            sim.mac, sim.temperature, sim.humidity, 2.95, sim.battery, sim.counter
+        )
     if sim.kind == "lywsd03mmc":
         step = sim.counter % 3
-        objects = [build.obj_temperature(sim.temperature) if step == 0 else
-                   build.obj_humidity(sim.humidity) if step == 1 else
-                   build.obj_battery(sim.battery)]
-        return build.mibeacon_frame(entry.pid, sim.counter, objects, mac=sim.mac, key=entry.key,
-                                    ext_counter=sim.counter >> 8)
+        objects = [
+            build.obj_temperature(sim.temperature)
+            if step == 0
+            else build.obj_humidity(sim.humidity)
+            if step == 1
+            else build.obj_battery(sim.battery)
+        ]
+        return build.mibeacon_frame(
+            entry.pid,
+            sim.counter,
+            objects,
+            mac=sim.mac,
+            key=entry.key,
+            ext_counter=sim.counter >> 8,
+        )
     if sim.kind == "motion":
         step = sim.counter % 4
-        objects = [build.obj_motion_illuminance(rng.choice((1, 100))) if step == 0 else
-                   build.obj_no_motion(rng.choice((60, 120, 300))) if step == 1 else
-                   build.obj_illuminance(rng.choice((1, 100))) if step == 2 else
-                   build.obj_battery(sim.battery)]
+        objects = [
+            build.obj_motion_illuminance(rng.choice((1, 100)))
+            if step == 0
+            else build.obj_no_motion(rng.choice((60, 120, 300)))
+            if step == 1
+            else build.obj_illuminance(rng.choice((1, 100)))
+            if step == 2
+            else build.obj_battery(sim.battery)
+        ]
         return build.mibeacon_frame(entry.pid, sim.counter, objects, mac=sim.mac, version=4)
     if sim.kind == "door":
         sim.state = not sim.state
-        return build.mibeacon_frame(entry.pid, sim.counter, [build.obj_door(sim.state)],
-                                    mac=sim.mac, key=entry.key, ext_counter=sim.counter >> 8)
+        return build.mibeacon_frame(
+            entry.pid,
+            sim.counter,
+            [build.obj_door(sim.state)],
+            mac=sim.mac,
+            key=entry.key,
+            ext_counter=sim.counter >> 8,
+        )
     # remote
     objects = [build.obj_button(rng.randrange(6), rng.choice((0, 2)))]
     return build.mibeacon_frame(entry.pid, sim.counter, objects, mac=sim.mac, version=3)
 
 
-def write_recording(path: Path, sims: list[Sim], rate: float, duration: float,
-                    rng: random.Random, repeat_share: float) -> dict[str, int]:
+def write_recording(
+    path: Path,
+    sims: list[Sim],
+    rate: float,
+    duration: float,
+    rng: random.Random,
+    repeat_share: float,
+) -> dict[str, int]:
     weights = [s.weight for s in sims]
     counts = {"advertisements": 0, "repeats": 0}
     t = 0.0
@@ -215,13 +244,30 @@ class Bridge:
         cmd = [sys.executable]
         if profile:
             cmd += ["-m", "cProfile", "-o", str(self.workdir / "bridge.prof")]
-        cmd += ["-m", "mihomekit", "run", "--replay", str(self.recording),
-                "--config", str(self.config), "--state-dir", str(self.state_dir),
-                "--address", "127.0.0.1", "--port", str(self.port), "--mac", SETUP_MAC,
-                "--no-gateway"]
+        cmd += [
+            "-m",
+            "mihomekit",
+            "run",
+            "--replay",
+            str(self.recording),
+            "--config",
+            str(self.config),
+            "--state-dir",
+            str(self.state_dir),
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--mac",
+            SETUP_MAC,
+            "--no-gateway",
+        ]
         with open(self.stderr_path, "wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
-                *cmd, stdout=asyncio.subprocess.PIPE, stderr=err, cwd=str(self.workdir),
+                *cmd,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+                cwd=str(self.workdir),
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 
@@ -322,8 +368,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir = root / name
         workdir.mkdir()
         bridges.append(Bridge(name, workdir, rec, config, free_port()))
-    out: dict[str, Any] = {"recording": {**counts, "duration_s": duration, "rate": args.rate,
-                                         "devices": len(sims)}}
+    out: dict[str, Any] = {
+        "recording": {**counts, "duration_s": duration, "rate": args.rate, "devices": len(sims)}
+    }
     exit_codes: dict[str, int | None] = {}
     try:
         order = [bridges] if not args.sequential else [[b] for b in bridges]
@@ -344,7 +391,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stats["stderr_lines"] = len(stderr.splitlines())
         stats["stderr_warnings"] = sum(" WARNING " in ln for ln in stderr.splitlines())
         stats["stderr_errors"] = sum(
-            (" ERROR " in ln or "Traceback" in ln) for ln in stderr.splitlines())
+            (" ERROR " in ln or "Traceback" in ln) for ln in stderr.splitlines()
+        )
         stats["stderr_head"] = stderr.splitlines()[:15]
         saved = b.state_dir / "bridge.json"
         try:
@@ -421,11 +469,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat-share", type=float, default=1 / 3)
     parser.add_argument("--skip", type=float, default=10.0, help="seconds before the window")
     parser.add_argument("--window", type=float, default=60.0, help="measured seconds")
-    parser.add_argument("--sequential", action="store_true",
-                        help="run the idle bridge after the loaded one instead of alongside")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run the idle bridge after the loaded one instead of alongside",
+    )
     parser.add_argument("--no-controller", action="store_true", help="no paired controller")
-    parser.add_argument("--profile", action="store_true",
-                        help="run the bridges under cProfile (slower; for hot spots only)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the bridges under cProfile (slower; for hot spots only)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--tag", default="", help="results file bridge_load_<tag>.json")
@@ -435,13 +489,15 @@ def main(argv: list[str] | None = None) -> int:
     out = asyncio.run(run(args))
     loaded, idle = out["loaded"], out["idle"]
     rows = []
-    for key, label in (("cpu_pct_one_core", "CPU % of one core (window)"),
-                       ("cpu_pct_median_1s", "CPU % median of 1-s slices"),
-                       ("cpu_pct_max_1s", "CPU % max 1-s slice"),
-                       ("rss_mb_end", "VmRSS MB (end of window)"),
-                       ("hwm_mb", "VmHWM MB (peak)"),
-                       ("rss_mb_growth_in_window", "RSS growth in window MB"),
-                       ("events_received", "HAP events at the controller")):
+    for key, label in (
+        ("cpu_pct_one_core", "CPU % of one core (window)"),
+        ("cpu_pct_median_1s", "CPU % median of 1-s slices"),
+        ("cpu_pct_max_1s", "CPU % max 1-s slice"),
+        ("rss_mb_end", "VmRSS MB (end of window)"),
+        ("hwm_mb", "VmHWM MB (peak)"),
+        ("rss_mb_growth_in_window", "RSS growth in window MB"),
+        ("events_received", "HAP events at the controller"),
+    ):
         a, b = loaded.get(key), idle.get(key)
         diff = a - b if isinstance(a, int | float) and isinstance(b, int | float) else "-"
         rows.append([label, a, b, diff])
@@ -449,27 +505,34 @@ def main(argv: list[str] | None = None) -> int:
     print(table(["", "loaded", "idle", "loaded - idle"], rows))
     verdict_cpu = loaded["cpu_pct_one_core"] <= TARGET_CPU_PCT
     verdict_rss = max(loaded["rss_mb_end"], loaded["hwm_mb"]) <= TARGET_RSS_MB
-    print(f"\ntarget CPU <= {TARGET_CPU_PCT:g} %: {'yes' if verdict_cpu else 'NO'}; "
-          f"target RSS <= {TARGET_RSS_MB:g} MB: {'yes' if verdict_rss else 'NO'}")
+    print(
+        f"\ntarget CPU <= {TARGET_CPU_PCT:g} %: {'yes' if verdict_cpu else 'NO'}; "
+        f"target RSS <= {TARGET_RSS_MB:g} MB: {'yes' if verdict_rss else 'NO'}"
+    )
     for b in ("loaded", "idle"):
         s = out[b]
-        print(f"{b}: exit code {s['exit_code']}, stderr {s['stderr_lines']} lines "
-              f"({s['stderr_warnings']} warnings, {s['stderr_errors']} errors), "
-              f"devices with saved values {s['devices_with_saved_values']}, "
-              f"subscribed {s['subscribed_characteristics']}, "
-              f"characteristics that sent events {s['characteristics_with_events']}")
+        print(
+            f"{b}: exit code {s['exit_code']}, stderr {s['stderr_lines']} lines "
+            f"({s['stderr_warnings']} warnings, {s['stderr_errors']} errors), "
+            f"devices with saved values {s['devices_with_saved_values']}, "
+            f"subscribed {s['subscribed_characteristics']}, "
+            f"characteristics that sent events {s['characteristics_with_events']}"
+        )
         for line in s["stderr_head"][:5]:
             print(f"   {line}")
         if s.get("profile"):
             print(f"\ncProfile of the {b} bridge (top 25 by own time):\n{s['profile']}")
-    path = write_result(f"{NAME}_{args.tag}" if args.tag else NAME, {
-        "params": vars(args),
-        "targets": {"cpu_pct_one_core": TARGET_CPU_PCT, "rss_mb": TARGET_RSS_MB},
-        "controller": not args.no_controller,
-        "meets_target": {"cpu": verdict_cpu, "rss": verdict_rss},
-        **out,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    })
+    path = write_result(
+        f"{NAME}_{args.tag}" if args.tag else NAME,
+        {
+            "params": vars(args),
+            "targets": {"cpu_pct_one_core": TARGET_CPU_PCT, "rss_mb": TARGET_RSS_MB},
+            "controller": not args.no_controller,
+            "meets_target": {"cpu": verdict_cpu, "rss": verdict_rss},
+            **out,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+    )
     print(f"\nwrote {path} ({time.monotonic() - started:.0f} s)")
     return 0
 

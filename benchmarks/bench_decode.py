@@ -285,8 +285,13 @@ def generated_mix(count: int, seed: int = 20240601) -> list[Packet]:
 # ---- agreement ------------------------------------------------------------------------
 
 _NUMERIC = ("temperature", "humidity", "battery", "illuminance", "moisture", "conductivity")
-_BINARY = {"motion": "motion", "opening": "opening", "moisture": "leak", "light": "light",
-           "power": "power"}
+_BINARY = {
+    "motion": "motion",
+    "opening": "opening",
+    "moisture": "leak",
+    "light": "light",
+    "power": "power",
+}
 _REMOTE_BUTTONS = {"on": 1, "off": 2, "brightness": 3, "plus": 4, "M": 5, "min": 6}
 _BY_COUNT = {1: "press", 2: "double_press", 3: "triple_press"}
 
@@ -303,8 +308,13 @@ def normalise_ours(result: DecodeResult) -> Normal:
     for ev in result.events:
         props = dict(ev.properties)
         events.append(
-            (ev.button, ev.event, props.get("steps"), props.get("duration"),
-             bool(props.get("pressed", False)))
+            (
+                ev.button,
+                ev.event,
+                props.get("steps"),
+                props.get("duration"),
+                bool(props.get("pressed", False)),
+            )
         )
     return tuple(sorted(values.items())), tuple(sorted(events))
 
@@ -324,7 +334,7 @@ def normalise_xiaomi(update: Any) -> Normal:
         name = _plain_key(dkey.key)
         button = 1
         if name.startswith("button_"):
-            button = _REMOTE_BUTTONS.get(name[len("button_"):], 0)
+            button = _REMOTE_BUTTONS.get(name[len("button_") :], 0)
         kind = str(event.event_type)
         props = dict(event.event_properties or {})
         pressed = kind.endswith("_pressed")
@@ -361,9 +371,16 @@ def agreement(packets: Sequence[Packet]) -> dict[str, Any]:
         if same and ours_events == their_events:
             agree[p.category] += 1
         elif len(examples) < 10:
-            examples.append({"category": p.category, "model": result.model, "mac": p.mac,
-                             "data": p.data.hex(), "ours": repr((ours_values, ours_events)),
-                             "xiaomi_ble": repr((their_values, their_events))})
+            examples.append(
+                {
+                    "category": p.category,
+                    "model": result.model,
+                    "mac": p.mac,
+                    "data": p.data.hex(),
+                    "ours": repr((ours_values, ours_events)),
+                    "xiaomi_ble": repr((their_values, their_events)),
+                }
+            )
     return {
         "checked": sum(total.values()),
         "agree": sum(agree.values()),
@@ -563,19 +580,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     real = real_packets()
     mix = generated_mix(args.packets, args.seed)
-    print(f"real vectors: {len(real)} ({dict(Counter(p.category for p in real))}); "
-          f"generated mix: {len(mix)} ({dict(Counter(p.category for p in mix))})")
+    print(
+        f"real vectors: {len(real)} ({dict(Counter(p.category for p in real))}); "
+        f"generated mix: {len(mix)} ({dict(Counter(p.category for p in mix))})"
+    )
 
     agree = agreement(mix)
     for label, ag in (("the generated mix", agree),):
-        print(f"agreement with xiaomi-ble on {label}: {ag['agree']}/{ag['checked']} ("
-              + ", ".join(f"{c} {v['agree']}/{v['checked']}" for c, v in ag["by_category"].items())
-              + ")")
+        print(
+            f"agreement with xiaomi-ble on {label}: {ag['agree']}/{ag['checked']} ("
+            + ", ".join(f"{c} {v['agree']}/{v['checked']}" for c, v in ag["by_category"].items())
+            + ")"
+        )
         for ex in ag["disagreements"]:
             print("  differs:", ex)
         if ag["values_only_ours_reports"]:
-            print("  values only ours reports (not counted as disagreement): "
-                  + ", ".join(f"{k} x{n}" for k, n in ag["values_only_ours_reports"].items()))
+            print(
+                "  values only ours reports (not counted as disagreement): "
+                + ", ".join(f"{k} x{n}" for k, n in ag["values_only_ours_reports"].items())
+            )
 
     results: dict[str, dict[str, Any]] = {}
     sets = [("real", real), ("mix", mix)]
@@ -599,23 +622,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows = []
     for name, r in results.items():
-        rows.append([
-            name, r["distinct_packets"], r["packets"],
-            r["ours_us_median"], r["ours_pps"], r["xiaomi_us_median"], r["xiaomi_pps"],
-            f"x{r['ratio_median']:.1f}", f"x{r['ratio_best']:.1f}",
-            "yes" if r["ratio_median"] >= TARGET_RATIO else "NO",
-        ])
+        rows.append(
+            [
+                name,
+                r["distinct_packets"],
+                r["packets"],
+                r["ours_us_median"],
+                r["ours_pps"],
+                r["xiaomi_us_median"],
+                r["xiaomi_pps"],
+                f"x{r['ratio_median']:.1f}",
+                f"x{r['ratio_best']:.1f}",
+                "yes" if r["ratio_median"] >= TARGET_RATIO else "NO",
+            ]
+        )
     print()
-    print(table(
-        ["set/category", "distinct", "decodes", "ours us/pkt", "ours pkt/s",
-         "xiaomi us/pkt", "xiaomi pkt/s", "ratio(med)", "ratio(best)", ">=x4"],
-        rows,
-    ))
+    print(
+        table(
+            [
+                "set/category",
+                "distinct",
+                "decodes",
+                "ours us/pkt",
+                "ours pkt/s",
+                "xiaomi us/pkt",
+                "xiaomi pkt/s",
+                "ratio(med)",
+                "ratio(best)",
+                ">=x4",
+            ],
+            rows,
+        )
+    )
 
     mem = memory(args.packets)
     mem_rows = [
-        [kind, mem["ours"][kind], mem["xiaomi"][kind],
-         f"x{mem['xiaomi'][kind] / max(1, mem['ours'][kind]):.1f}"]
+        [
+            kind,
+            mem["ours"][kind],
+            mem["xiaomi"][kind],
+            f"x{mem['xiaomi'][kind] / max(1, mem['ours'][kind]):.1f}",
+        ]
         for kind in ("first_pass_peak", "retained_after_first_pass", "warm_pass_peak")
     ]
     print()
@@ -624,7 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     below = [name for name, r in results.items() if r["ratio_median"] < TARGET_RATIO]
     marginal = [
-        name for name, r in results.items()
+        name
+        for name, r in results.items()
         if TARGET_RATIO <= r["ratio_median"] < TARGET_RATIO * MARGIN
     ]
     profiles: dict[str, str] = {}
@@ -636,32 +684,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiles[name] = profile_ours(subset)
     print()
     if below:
-        print(f"BELOW TARGET (x{TARGET_RATIO:g}): " + ", ".join(
-            f"{n} x{results[n]['ratio_median']:.2f}" for n in below))
+        print(
+            f"BELOW TARGET (x{TARGET_RATIO:g}): "
+            + ", ".join(f"{n} x{results[n]['ratio_median']:.2f}" for n in below)
+        )
     else:
         print(f"all categories at or above the x{TARGET_RATIO:g} target")
     if marginal:
-        print(f"within {MARGIN - 1:.0%} of the target (profiled below): " + ", ".join(
-            f"{n} x{results[n]['ratio_median']:.2f}" for n in marginal))
+        print(
+            f"within {MARGIN - 1:.0%} of the target (profiled below): "
+            + ", ".join(f"{n} x{results[n]['ratio_median']:.2f}" for n in marginal)
+        )
     for name, text in profiles.items():
         print(f"\ncProfile of our decoder, {name} (top 15 by own time):\n{text}")
     for name, r in results.items():
         if r.get("decrypt_only_us"):
-            print(f"{name}: AES-CCM decrypt alone {r['decrypt_only_us']:.2f} us/packet of "
-                  f"ours {r['ours_us_median']:.2f} / xiaomi-ble {r['xiaomi_us_median']:.2f}")
+            print(
+                f"{name}: AES-CCM decrypt alone {r['decrypt_only_us']:.2f} us/packet of "
+                f"ours {r['ours_us_median']:.2f} / xiaomi-ble {r['xiaomi_us_median']:.2f}"
+            )
 
-    path = write_result(NAME, {
-        "params": {"packets": args.packets, "reps": args.reps, "seed": args.seed,
-                   "mix_share": MIX_SHARE},
-        "target_ratio": TARGET_RATIO,
-        "agreement": agree,
-        "throughput": results,
-        "memory_bytes": mem,
-        "below_target": below,
-        "marginal": marginal,
-        "profiles": profiles,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    })
+    path = write_result(
+        NAME,
+        {
+            "params": {
+                "packets": args.packets,
+                "reps": args.reps,
+                "seed": args.seed,
+                "mix_share": MIX_SHARE,
+            },
+            "target_ratio": TARGET_RATIO,
+            "agreement": agree,
+            "throughput": results,
+            "memory_bytes": mem,
+            "below_target": below,
+            "marginal": marginal,
+            "profiles": profiles,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+    )
     print(f"\nwrote {path} ({time.monotonic() - started:.0f} s)")
     return 0
 

@@ -123,11 +123,14 @@ class Arrivals:
     def expect(self, key: Key, value: Any) -> asyncio.Future[float]:
         fut: asyncio.Future[float] = self.loop.create_future()
         if isinstance(value, float):
+
             def matches(v: Any) -> bool:
                 return isinstance(v, int | float) and abs(v - value) < 1e-6
         else:
+
             def matches(v: Any) -> bool:
                 return bool(v == value)
+
         self.pending.setdefault(key, []).append((matches, fut))
         return fut
 
@@ -179,9 +182,13 @@ async def _feed_background(app: BridgeApp, sims: list[Sim], rate: float) -> int:
             await asyncio.sleep(rng.expovariate(rate))
             sim = rng.choice(sims)
             step = sim.counter % 3
-            objects = [build.obj_temperature(round(rng.uniform(18, 26), 1)) if step == 0 else
-                       build.obj_humidity(float(rng.randint(35, 60))) if step == 1 else
-                       build.obj_battery(rng.randint(50, 100))]
+            objects = [
+                build.obj_temperature(round(rng.uniform(18, 26), 1))
+                if step == 0
+                else build.obj_humidity(float(rng.randint(35, 60)))
+                if step == 1
+                else build.obj_battery(rng.randint(50, 100))
+            ]
             app.registry.handle_advertisement(sim.mac, UUID, sim.frame(objects), -70)
             sent += 1
     except asyncio.CancelledError:
@@ -270,8 +277,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 sim = motions[slot]
                 lux = rng.choice((1, 100))
                 data = sim.frame([build.obj_motion_illuminance(lux)], version=4)
-                await _sample(app, arrivals, motion_keys[slot], True, sim.mac, data, timeout,
-                              results["motion"] if i else None)
+                await _sample(
+                    app,
+                    arrivals,
+                    motion_keys[slot],
+                    True,
+                    sim.mac,
+                    data,
+                    timeout,
+                    results["motion"] if i else None,
+                )
                 clears[slot] = arrivals.expect(motion_keys[slot], False)
                 app.registry.handle_advertisement(
                     sim.mac, UUID, sim.frame([build.obj_no_motion(60)], version=4), -60
@@ -288,14 +303,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(n):
                 is_open = i % 2 == 0
                 data = door.frame([build.obj_door(is_open)])
-                await _sample(app, arrivals, door_key, 1 if is_open else 0, door.mac, data,
-                              timeout, results["contact"] if i else None)
+                await _sample(
+                    app,
+                    arrivals,
+                    door_key,
+                    1 if is_open else 0,
+                    door.mac,
+                    data,
+                    timeout,
+                    results["contact"] if i else None,
+                )
                 await _gap(rng, args.gap_min_ms, args.gap_max_ms)
             for i in range(n):
                 wet = i % 2 == 0
                 data = leak.frame([build.obj_leak(wet)])
-                await _sample(app, arrivals, leak_key, 1 if wet else 0, leak.mac, data,
-                              timeout, results["leak"] if i else None)
+                await _sample(
+                    app,
+                    arrivals,
+                    leak_key,
+                    1 if wet else 0,
+                    leak.mac,
+                    data,
+                    timeout,
+                    results["leak"] if i else None,
+                )
                 await _gap(rng, args.gap_min_ms, args.gap_max_ms)
 
             # -- remote buttons: every button, press and long press --------------------
@@ -303,16 +334,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 index = i % 6
                 press_type = (0, 2)[(i // 6) % 2]
                 data = remote.frame([build.obj_button(index, press_type)], version=3)
-                await _sample(app, arrivals, button_keys[index], press_type, remote.mac, data,
-                              timeout, results["button"] if i else None)
+                await _sample(
+                    app,
+                    arrivals,
+                    button_keys[index],
+                    press_type,
+                    remote.mac,
+                    data,
+                    timeout,
+                    results["button"] if i else None,
+                )
                 await _gap(rng, args.gap_min_ms, args.gap_max_ms)
 
             # -- climate reference: temperature (coalesced by HAP-python) ---------------
             for i in range(args.climate_samples + 1):
                 celsius = round(21.0 + ((i * 7) % 97) * 0.1, 1)  # never the initial 20.0
                 data = th.frame([build.obj_temperature(celsius)])
-                await _sample(app, arrivals, temp_key, celsius, th.mac, data, max(timeout, 3.0),
-                              results["climate"] if i else None)
+                await _sample(
+                    app,
+                    arrivals,
+                    temp_key,
+                    celsius,
+                    th.mac,
+                    data,
+                    max(timeout, 3.0),
+                    results["climate"] if i else None,
+                )
                 await _gap(rng, args.gap_min_ms, args.gap_max_ms)
 
             if feeder is not None:
@@ -329,12 +376,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for kind, res in results.items():
         summary: dict[str, Any] = dict(summary_ms(res.samples))
         summary["missed"] = res.missed
-        summary["in_handle_advertisement_ms_median"] = (
-            summary_ms(res.in_call).get("median", float("nan"))
+        summary["in_handle_advertisement_ms_median"] = summary_ms(res.in_call).get(
+            "median", float("nan")
         )
         if kind != "climate":
-            summary["meets_target"] = bool(res.samples) and res.missed == 0 and (
-                summary["p95"] <= TARGET_P95_MS
+            summary["meets_target"] = (
+                bool(res.samples) and res.missed == 0 and (summary["p95"] <= TARGET_P95_MS)
             )
         summary["samples_ms"] = [round(s * 1000, 3) for s in res.samples]
         kinds[kind] = summary
@@ -345,14 +392,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=40, help="per alert kind")
     parser.add_argument("--climate-samples", type=int, default=40)
-    parser.add_argument("--motion-sensors", type=int, default=8,
-                        help="motion sensors used in turn (each holds motion 2 s)")
+    parser.add_argument(
+        "--motion-sensors",
+        type=int,
+        default=8,
+        help="motion sensors used in turn (each holds motion 2 s)",
+    )
     parser.add_argument("--gap-min-ms", type=float, default=10.0)
     parser.add_argument("--gap-max-ms", type=float, default=40.0)
     parser.add_argument("--timeout", type=float, default=2.0, help="per event, seconds")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--background-rate", type=float, default=0.0,
-                        help="other advertisements per second fed during the samples")
+    parser.add_argument(
+        "--background-rate",
+        type=float,
+        default=0.0,
+        help="other advertisements per second fed during the samples",
+    )
     parser.add_argument("--background-devices", type=int, default=20)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -363,29 +418,60 @@ def main(argv: list[str] | None = None) -> int:
         if not s.get("n"):
             rows.append([kind, 0, "-", "-", "-", "-", "-", s["missed"], "NO EVENTS"])
             continue
-        verdict = "reference" if kind == "climate" else (
-            "yes" if s["meets_target"] else "NO")
-        rows.append([kind, s["n"], s["min"], s["median"], s["p95"], s["max"],
-                     s["in_handle_advertisement_ms_median"], s["missed"], verdict])
-    print(table(["kind", "n", "min ms", "median ms", "p95 ms", "max ms",
-                 "in call ms (med)", "missed", f"p95<={TARGET_P95_MS:g}ms"], rows))
+        verdict = "reference" if kind == "climate" else ("yes" if s["meets_target"] else "NO")
+        rows.append(
+            [
+                kind,
+                s["n"],
+                s["min"],
+                s["median"],
+                s["p95"],
+                s["max"],
+                s["in_handle_advertisement_ms_median"],
+                s["missed"],
+                verdict,
+            ]
+        )
+    print(
+        table(
+            [
+                "kind",
+                "n",
+                "min ms",
+                "median ms",
+                "p95 ms",
+                "max ms",
+                "in call ms (med)",
+                "missed",
+                f"p95<={TARGET_P95_MS:g}ms",
+            ],
+            rows,
+        )
+    )
     if args.background_rate > 0:
-        print(f"background: {out.get('background_advertisements')} advertisements from "
-              f"{args.background_devices} thermometers at {args.background_rate:g}/s")
-    print(f"\nevents received {out.get('events_received')}, pairing {out.get('pairing_s')} s, "
-          f"registry {out.get('registry_stats')}")
+        print(
+            f"background: {out.get('background_advertisements')} advertisements from "
+            f"{args.background_devices} thermometers at {args.background_rate:g}/s"
+        )
+    print(
+        f"\nevents received {out.get('events_received')}, pairing {out.get('pairing_s')} s, "
+        f"registry {out.get('registry_stats')}"
+    )
     if out.get("motion_clear_missed"):
         print(f"motion resets whose false event never came: {out['motion_clear_missed']}")
     name = NAME if args.background_rate <= 0 else f"{NAME}_background"
-    path = write_result(name, {
-        "params": vars(args),
-        "target_p95_ms": TARGET_P95_MS,
-        "setup": "bridge and aiohomekit controller in one process and asyncio loop, "
-                 "HAP over 127.0.0.1; t0 = loop time before handle_advertisement, "
-                 "t1 = loop time in the controller's event callback",
-        **out,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    })
+    path = write_result(
+        name,
+        {
+            "params": vars(args),
+            "target_p95_ms": TARGET_P95_MS,
+            "setup": "bridge and aiohomekit controller in one process and asyncio loop, "
+            "HAP over 127.0.0.1; t0 = loop time before handle_advertisement, "
+            "t1 = loop time in the controller's event callback",
+            **out,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+    )
     print(f"\nwrote {path} ({time.monotonic() - started:.0f} s)")
     return 0
 
