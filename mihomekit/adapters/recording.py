@@ -12,7 +12,6 @@ starting with ``#`` are skipped when reading.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -211,6 +210,7 @@ class ReplaySource:
         self._done = asyncio.Event()
         self._done.set()
         self._sink_error_logged = False
+        self._sleeper: asyncio.Future[None] | None = None
         self.stats = ReplayStats()
 
     @property
@@ -233,15 +233,26 @@ class ReplaySource:
     async def stop(self) -> None:
         """Stop a running replay and wait until it has returned."""
         self._stop.set()
+        if self._sleeper is not None and not self._sleeper.done():
+            self._sleeper.set_result(None)
         await self._done.wait()
 
     async def _wait(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; True if stop() was called meanwhile."""
+        """Sleep ``delay`` seconds; True if stop() was called meanwhile.
+
+        A plain future woken by a timer (or by :meth:`stop`): no task per advertisement.
+        """
         if delay <= 0:
             await asyncio.sleep(0)
             return self._stop.is_set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), delay)
+        loop = asyncio.get_running_loop()
+        sleeper = self._sleeper = loop.create_future()
+        timer = loop.call_later(delay, _wake, sleeper)
+        try:
+            await sleeper
+        finally:
+            timer.cancel()
+            self._sleeper = None
         return self._stop.is_set()
 
     async def _replay(self) -> None:
@@ -290,6 +301,11 @@ class ReplaySource:
                 _LOGGER.debug("replayed advertisement could not be handled", exc_info=True)
             return
         self.stats.delivered += 1
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 __all__ = [
