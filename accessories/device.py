@@ -38,6 +38,9 @@ _KIND_OF_READING = {
     "smoke": "smoke",
     "gas": "smoke",
 }
+#: Zigbee battery devices send a heartbeat only about once an hour (mains ones every 10
+#: minutes), so through a gateway nothing is stale before 2.5 heartbeats (150 min).
+ZIGBEE_MIN_STALENESS = 9000.0
 #: A motion "detected" is shown at least this long, even if the device says "clear" sooner.
 MIN_MOTION_HOLD = 2.0
 STALENESS_CHECK_INTERVAL = 30.0
@@ -100,6 +103,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._send_command = send_command
         self._clock = clock
         self._window = staleness_window(self.model, options)
+        if device.source == "zigbee":
+            self._window = max(self._window, ZIGBEE_MIN_STALENESS)
         self._sensor_chars: dict[str, tuple[SensorService, Characteristic]] = {}
         self._active_chars: list[Characteristic] = []
         self._battery: tuple[Characteristic, Characteristic] | None = None

@@ -138,6 +138,22 @@ def test_staleness_sets_status_active(driver: Any) -> None:
     assert staleness_window(model, options) == 100.0
 
 
+def test_zigbee_devices_are_not_stale_between_hourly_heartbeats(driver: Any) -> None:
+    clock = Clock()
+    model = DeviceModel(model="weather.v1", name="T/H", measures=frozenset({"temperature"}))
+    registry = Registry(clock=clock)
+    device = registry.add_device("158d0001000003", model, None, source="zigbee")
+    options = AccessoryOptions(staleness={"climate": 3600.0, "default": 3600.0})
+    acc = DeviceAccessory(driver, device, aid=2, options=options, clock=clock)
+    registry.ingest(device.id, {"temperature": 21.0}, heartbeat=True)
+    clock.now += 3700  # one heartbeat period and a bit: still alive
+    acc.refresh_active()
+    assert _char(acc, "TemperatureSensor", "StatusActive").value is True
+    clock.now += 6000  # more than 2.5 heartbeats: stale
+    acc.refresh_active()
+    assert _char(acc, "TemperatureSensor", "StatusActive").value is False
+
+
 def test_battery_level_and_low_threshold(driver: Any) -> None:
     model = DeviceModel(model="X", name="X", measures=frozenset({"temperature", "battery"}))
     registry, device = _device(model)
