@@ -6,6 +6,8 @@ Readings from every source end here. The registry
   device's key;
 * drops a frame heard again (repeats, several receivers) without a second event, but
   counts it as a sign of life;
+* ignores plain frames with values for a device that has a bind key (they cannot be
+  authenticated);
 * drops an encrypted frame whose counter is not newer than the last accepted one (a
   replay), with a rule for counter wrap and device reboot (:func:`counter_is_newer`,
   :data:`REBOOT_CONFIRM`);
@@ -194,6 +196,18 @@ class Registry:
             return result
         if result.encrypted:
             device.key_status = KeyStatus.OK
+        elif device.key is not None and (result.values or result.events):
+            # A device with a bind key only speaks encrypted: a plain frame with values
+            # under its address is not from it (or is forged) and must not move HomeKit.
+            self.stats["dropped_unencrypted"] += 1
+            self._warn_once(
+                device.id,
+                "unencrypted",
+                "%s (%s): unencrypted frame with values ignored (the device has a bind key)",
+                device.name,
+                device.id,
+            )
+            return result
         if not self._counter_accepts(device, result):
             return result
         frames = device.recent_frames

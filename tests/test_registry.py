@@ -125,6 +125,18 @@ def test_wrong_key_gives_no_values_and_marks_device() -> None:
     assert registry.stats["dropped_wrong_key"] == 1
 
 
+def test_plain_frames_cannot_speak_for_a_keyed_device() -> None:
+    registry, _clock, updates = _registry()
+    plain = build.mibeacon_frame(0x055B, 7, [build.obj_temperature(40.0)], mac=MAC)
+    registry.handle_advertisement(MAC, 0xFE95, plain)
+    pvvx = build.pvvx_frame(MAC, 40.0, 10.0, 3.0, 50, 1)
+    registry.handle_advertisement(MAC, 0x181A, pvvx)
+    assert updates == []
+    assert registry.stats["dropped_unencrypted"] == 2
+    registry.handle_advertisement(MAC, 0xFE95, _frame(0x10, 20.0))
+    assert [u.values["temperature"] for u in updates] == [20.0]
+
+
 def test_unknown_device_is_counted_not_decoded() -> None:
     registry, _clock, _updates = _registry()
     assert registry.handle_advertisement("11:22:33:44:55:66", 0xFE95, b"\x00" * 12) is None
