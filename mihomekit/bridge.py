@@ -72,6 +72,7 @@ class BridgeApp:
             str, Callable[[str, Mapping[str, Value]], Awaitable[None]]
         ] = {}
         self._persist_task: asyncio.Task[None] | None = None
+        self._driver_started = False
         self._options: Any = None
         for entry in config.entries:
             self.registry.add_entry(entry)
@@ -135,6 +136,7 @@ class BridgeApp:
         driver.state.setup_id = self.state.setup_id
         self.state.save()
         await driver.async_start()
+        self._driver_started = True
         self._persist_task = loop.create_task(self._persist_loop())
         for factory in config.sources:
             source = factory(self)
@@ -156,7 +158,8 @@ class BridgeApp:
             self._persist_task.cancel()
             self._persist_task = None
         self.persist_values()
-        if self.driver is not None:
+        if self._driver_started:
+            self._driver_started = False
             await self.driver.async_stop()
 
     @property

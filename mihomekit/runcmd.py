@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .bridge import BridgeApp, BridgeConfig, SourceFactory
-from .errors import ConfigError
+from .errors import AdapterError, ConfigError
 from .mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from .network import default_address
 from .settings import Settings, load_settings
@@ -201,7 +201,13 @@ async def _serve(config: BridgeConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
+    try:
+        await app.start()
+    except OSError as err:
+        await app.stop()
+        raise AdapterError(
+            f"cannot serve HomeKit on {config.address}:{config.port}: {err.strerror or err}"
+        ) from err
     print(
         f"mihomekit bridge {config.name!r} on {config.address}:{config.port}, "
         f"{sum(1 for d in app.registry.devices() if d.bridged)} accessories, "

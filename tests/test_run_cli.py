@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -117,3 +118,51 @@ def test_qr_matches_the_running_bridge_code() -> None:
         "setup_id": "MI32",
         "uri": "X-HM://0023RRVZ6MI32",
     }
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        args = _base_args(tmp_path / "state")
+        args[args.index("--port") + 1] = str(port)
+        result = _run(*args, "--config", str(DEMO / "mi32cfg.json"))
+    assert result.returncode == 1
+    assert f"cannot serve HomeKit on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_bridges_ble_and_gateway_devices(tmp_path: Path) -> None:
+    state = tmp_path / "demo-state"
+    args = _base_args(state)
+    args.remove("--no-gateway")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mihomekit", *args, "--demo", "--replay-speed", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while line and "setup code" not in line:
+            line = proc.stdout.readline()
+        assert "mihomekit bridge" in line, line
+        time.sleep(5.0)  # a full pass of the 120 s recording at 30x, and gateway reads
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    saved = json.loads((state / "bridge.json").read_text())
+    ble = [d for d in saved["aids"] if len(d) == 12 and d.isupper()]
+    zigbee = list(saved["known_devices"])
+    assert len(ble) == 8
+    assert len(zigbee) >= 5  # the gateway itself and its subdevices
+    values = saved["last_values"]
+    assert "temperature" in values[MAC_TH.replace(":", "")]["values"]
+    assert any("temperature" in values.get(sid, {}).get("values", {}) for sid in zigbee)
