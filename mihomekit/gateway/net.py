@@ -24,6 +24,14 @@ _SIOCGIFADDR = 0x8915
 RECEIVE_BUFFER = 1 << 20
 
 
+def bound_address(transport: asyncio.DatagramTransport | None, fallback: Address) -> Address:
+    """The ``(host, port)`` a socket is bound to; ``fallback`` while it is not open."""
+    if transport is None:
+        return fallback
+    host, port = transport.get_extra_info("sockname")[:2]
+    return str(host), int(port)
+
+
 def interface_address(interface: str | None) -> str | None:
     """The IPv4 address of ``interface`` (an address, or a name such as ``eth0``)."""
     if interface is None or not interface.strip():

@@ -35,6 +35,7 @@ from .codec import CodecError, DeviceRef, ListRequest, ReadRequest, Whois, Write
 from .keys import key_matches
 from .net import (
     Address,
+    bound_address,
     default_ttl,
     join_group,
     open_endpoint,
@@ -265,10 +266,7 @@ class GatewaySimulator:
     @property
     def address(self) -> Address:
         """Where the simulator takes commands."""
-        if self._command is None:
-            return self.host, self.port
-        host, port = self._command.get_extra_info("sockname")[:2]
-        return str(host), int(port)
+        return bound_address(self._command, (self.host, self.port))
 
     @property
     def discovery_address(self) -> Address:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import MiioError
-from ..gateway.net import Address, open_endpoint, udp_socket
+from ..gateway.net import Address, bound_address, open_endpoint, udp_socket
 from . import protocol
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,10 +85,7 @@ class MiioSimulator:
 
     @property
     def address(self) -> Address:
-        if self._transport is None:
-            return self.host, self.port
-        host, port = self._transport.get_extra_info("sockname")[:2]
-        return str(host), int(port)
+        return bound_address(self._transport, (self.host, self.port))
 
     @property
     def stamp(self) -> int:
