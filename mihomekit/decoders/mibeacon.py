@@ -44,6 +44,8 @@ CAP_IO = 0x20
 
 _HANDLER_ERRORS = (IndexError, ValueError, OverflowError, StructError)
 _HEADER = Struct("<HHB").unpack_from
+_OBJECT_HEADER = Struct("<HB").unpack_from
+_U32 = Struct("<I").unpack_from
 _pid_model = {pid: entry.model for pid, entry in BY_PID.items()}.get
 _ccm4_cached = ccm4_cache.get
 _handler = HANDLERS.get
@@ -126,13 +128,13 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
                 return _fail(
                     f"encrypted MiBeacon frame too short ({n} bytes)", mac, pid, model, True
                 )
-            ext = data[-7:-4]
-            counter = frame_counter | data[-7] << 8 | data[-6] << 16 | data[-5] << 24
+            # The 3 extended counter bytes are the top of the u32 that ends at data[-5].
+            counter = _U32(data, n - 8)[0] & 0xFFFFFF00 | frame_counter
             if key is None or len(key) != 16:
                 return _key_problem(key, fc, mac, pid, model, counter, 16)
             try:
                 payload = (_ccm4_cached(key) or ccm4(key)).decrypt(
-                    mac_le + data[2:5] + ext, data[i:-7] + data[-4:], AAD_11
+                    mac_le + data[2:5] + data[-7:-4], data[i:-7] + data[-4:], AAD_11
                 )
             except InvalidTag:
                 return _fail(
@@ -201,15 +203,15 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
     pos = 0
     end = len(payload)
     while end - pos >= 3:
-        oid = payload[pos] | payload[pos + 1] << 8
-        nxt = pos + 3 + payload[pos + 2]
+        oid, size = _OBJECT_HEADER(payload, pos)  # one call for id and length
+        nxt = pos + 3 + size
         if nxt > end:
             if pos == 0:
                 return _truncated(
                     oid, encrypted and fc < 0x4000, mac, pid, model, key_status, counter
                 )
             break
-        if nxt > pos + 3 or oid in EMPTY_OK:
+        if size or oid in EMPTY_OK:
             handler = _handler(oid)
             if handler is not None:
                 try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
