@@ -301,6 +301,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
 
     @property
     def stale(self) -> bool:
+        if self.device.liveness is not None:
+            return not self.device.liveness()
         seen = self.device.last_seen
         return seen is None or self._clock() - seen > self._window
 

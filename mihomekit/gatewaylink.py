@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,10 @@ class GatewaySource:
 
     def on_device(self, device_id: str, model: DeviceModel, name: str | None) -> None:
         self.app.on_device(device_id, model, name, source="zigbee")
+        device = self.app.registry.get(device_id)
+        if device is not None:
+            # A silent gateway makes all of its devices unreachable.
+            device.liveness = functools.partial(self.adapter.is_alive, device_id)
         if model.controls:
             self.app.register_commands([device_id], self.adapter.send_command)
 

@@ -87,6 +87,9 @@ class Device:
     recent_frames: list[bytes] = field(default_factory=list)
     reboot_run: list[int] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
+    #: Set by a source that knows better than the last-seen time whether the device can be
+    #: reached (a gateway adapter: the gateway's heartbeats and the device's own).
+    liveness: Callable[[], bool] | None = None
 
     @property
     def bridged(self) -> bool:

@@ -53,6 +53,9 @@ CHAR = {
     "ProgrammableSwitchEvent": "73",
     "ServiceLabelIndex": "CB",
     "On": "25",
+    "Brightness": "8",
+    "Hue": "13",
+    "Saturation": "2F",
 }
 
 

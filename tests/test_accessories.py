@@ -154,6 +154,24 @@ def test_zigbee_devices_are_not_stale_between_hourly_heartbeats(driver: Any) -> 
     assert _char(acc, "TemperatureSensor", "StatusActive").value is False
 
 
+def test_source_liveness_overrides_last_seen(driver: Any) -> None:
+    model = DeviceModel(model="magnet", name="Door", measures=frozenset({"opening"}))
+    registry = Registry()
+    device = registry.add_device("158d0001000001", model, None, source="zigbee")
+    gateway_alive = [True]
+    device.liveness = lambda: gateway_alive[0]
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    active = _char(acc, "ContactSensor", "StatusActive")
+    registry.ingest(device.id, {"opening": False})
+    assert active.value is True
+    gateway_alive[0] = False  # the gateway stopped sending heartbeats
+    acc.refresh_active()
+    assert active.value is False
+    gateway_alive[0] = True
+    registry.ingest(device.id, {"opening": True})
+    assert active.value is True
+
+
 def test_battery_level_and_low_threshold(driver: Any) -> None:
     model = DeviceModel(model="X", name="X", measures=frozenset({"temperature", "battery"}))
     registry, device = _device(model)

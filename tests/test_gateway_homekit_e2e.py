@@ -30,6 +30,7 @@ from mihomekit.gatewaylink import GatewaySource
 DOOR = "158d0001000001"
 PLUG = "158d0001000004"
 CLIMATE = "158d0001000003"
+WALL = "158d0001000005"
 GATEWAY = "7811dcb78b2f"
 
 
@@ -43,6 +44,7 @@ def _devices() -> list[SimDevice]:
             1201,
         ),
         SimDevice(PLUG, "plug", {"voltage": 3600, "status": "off", "inuse": "0"}, 38455),
+        SimDevice(WALL, "ctrl_neutral2", {"channel_0": "off", "channel_1": "off"}, 4343),
     ]
 
 
@@ -77,10 +79,8 @@ async def simulator() -> AsyncIterator[GatewaySimulator]:
     await sim.stop()
 
 
-@pytest.mark.timeout(120)
-async def test_door_event_and_plug_control(tmp_path: Path, simulator: GatewaySimulator) -> None:
-    gateway = _Gateway(simulator)
-    app = BridgeApp(
+def _app(tmp_path: Path, gateway: _Gateway) -> BridgeApp:
+    return BridgeApp(
         BridgeConfig(
             state_dir=tmp_path,
             address="127.0.0.1",
@@ -90,6 +90,19 @@ async def test_door_event_and_plug_control(tmp_path: Path, simulator: GatewaySim
             sources=[gateway.factory],
         )
     )
+
+
+async def _wait_until(condition: Any, what: str) -> None:
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.timeout(120)
+async def test_door_event_and_plug_control(tmp_path: Path, simulator: GatewaySimulator) -> None:
+    app = _app(tmp_path, _Gateway(simulator))
     await app.start()
     try:
         async with controller_on_loopback() as controller:
@@ -144,5 +157,55 @@ async def test_door_event_and_plug_control(tmp_path: Path, simulator: GatewaySim
             # The gateway switching it off (a button on the plug) shows up in HomeKit.
             simulator.report(PLUG, {"status": "off"})
             await log.wait_for(outlet, False, timeout=3)
+    finally:
+        await app.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_gateway_light_and_wall_switch(tmp_path: Path, simulator: GatewaySimulator) -> None:
+    app = _app(tmp_path, _Gateway(simulator))
+    await app.start()
+    try:
+        async with controller_on_loopback() as controller:
+            pairing = await pair(controller, app.driver.state.mac, app.setup_code)
+            view = AccessoryView(await pairing.list_accessories_and_characteristics())
+            gw = view.aid_by_serial(GATEWAY)
+            on = (gw, view.iid(gw, "Lightbulb", "On"))
+            brightness = (gw, view.iid(gw, "Lightbulb", "Brightness"))
+            hue = (gw, view.iid(gw, "Lightbulb", "Hue"))
+            saturation = (gw, view.iid(gw, "Lightbulb", "Saturation"))
+
+            # Green at 40 %: one PUT with all four characteristics, one rgb write.
+            await pairing.put_characteristics(
+                [(*on, True), (*brightness, 40), (*hue, 120), (*saturation, 100)]
+            )
+            await _wait_until(lambda: simulator.state["rgb"] != 0, "the light write")
+            assert simulator.state["rgb"] == 0x2800FF00
+            device = app.registry.get(GATEWAY)
+            assert device is not None
+            await _wait_until(lambda: device.values.get("light_on") is True, "the report")
+            got = await pairing.get_characteristics([on, brightness, hue])
+            assert got[on]["value"] is True
+            assert got[brightness]["value"] == 40
+            assert got[hue]["value"] == pytest.approx(120, abs=1)
+
+            await pairing.put_characteristics([(*on, False)])
+            await _wait_until(lambda: simulator.state["rgb"] == 0, "the light off write")
+            await _wait_until(lambda: device.values.get("light_on") is False, "the off report")
+
+            # Second channel of a double wall switch.
+            wall = view.aid_by_serial(WALL)
+            assert view.service_names(wall).count("Switch") == 2
+            channel_2 = (wall, view.iid(wall, "Switch", "On", 1))
+            await pairing.put_characteristics([(*channel_2, True)])
+            await _wait_until(
+                lambda: simulator.devices[WALL].properties["channel_1"] == "on", "the switch write"
+            )
+            assert simulator.devices[WALL].properties["channel_0"] == "off"
+            wall_device = app.registry.get(WALL)
+            assert wall_device is not None
+            await _wait_until(lambda: wall_device.values.get("power_2") is True, "its report")
+            got = await pairing.get_characteristics([channel_2])
+            assert got[channel_2]["value"] is True
     finally:
         await app.stop()
