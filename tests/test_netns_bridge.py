@@ -1,11 +1,10 @@
 """The bridge on a host with no default route, found and paired over mDNS only.
 
-Two network namespaces joined by a veth pair, addresses that exist only inside them,
-no default route. The
-bridge is started without ``--address``: it must pick the veth address (never touching a
-default route), advertise it over mDNS on that interface only, and a HomeKit controller in
-the other namespace must find it by device id and pair with the MAC-derived code. Needs
-root (``ip netns``); CI runs as root.
+Two network namespaces joined by a veth pair, addresses that exist only inside them, no
+default route. The bridge is started without ``--address``: it must pick the veth
+address (never touching a default route), advertise it over mDNS on that interface only,
+and a HomeKit controller in the other namespace must find it by device id and pair with
+the MAC-derived code. Needs root (``ip netns``); CI runs as root.
 """
 
 from __future__ import annotations
