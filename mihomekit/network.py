@@ -36,6 +36,11 @@ def default_address() -> str:
             continue
         return address
     if fallback:
+        _LOGGER.warning(
+            "only a link-local address (%s) found: HomeKit controllers ignore those; "
+            "give the host a LAN address (DHCP or static) or pass --address",
+            fallback,
+        )
         return fallback
     _LOGGER.warning("no network address found; listening on 127.0.0.1 only")
     return "127.0.0.1"
