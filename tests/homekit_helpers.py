@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -63,6 +64,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def ready_line(proc: subprocess.Popen[str]) -> str:
+    """Read a ``mihomekit run`` process's output up to its "... setup code ..." line."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    while line and "setup code" not in line:
+        line = proc.stdout.readline()
+    return line
 
 
 def same_type(value: str, short: str) -> bool:

@@ -10,50 +10,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 from gateway_helpers import GATEWAY_SID, ROOT
+from netns import veth_namespaces
 
 HELPER = str(ROOT / "tests" / "gateway_netns_helper.py")
 GW_ADDR, CL_ADDR = "169.254.98.1", "169.254.98.2"
 
 
-def _ip(*args: str) -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
-    assert result.returncode == 0, f"ip {' '.join(args)}: {result.stderr}"
-
-
 @pytest.fixture
 def namespaces() -> Iterator[tuple[str, str]]:
     """Two namespaces with a veth pair and a multicast route on each side."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.fail(
-            "test_gateway_netns needs root and iproute2 (ip netns) to create network "
-            "namespaces; run the suite as root, as CI does"
-        )
-    gw_ns, cl_ns = f"mhk-gw-{os.getpid()}", f"mhk-cl-{os.getpid()}"
-    try:
-        _ip("netns", "add", gw_ns)
-        _ip("netns", "add", cl_ns)
-        _ip(
-            "link", "add", "veth-gw", "netns", gw_ns, "type", "veth",
-            "peer", "name", "veth-cl", "netns", cl_ns,
-        )  # fmt: skip
-        _ip("-n", gw_ns, "addr", "add", f"{GW_ADDR}/24", "dev", "veth-gw")
-        _ip("-n", cl_ns, "addr", "add", f"{CL_ADDR}/24", "dev", "veth-cl")
-        for ns, dev in ((gw_ns, "veth-gw"), (cl_ns, "veth-cl")):
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "link", "set", dev, "up")
-            # For the adapter's default configuration (no interface chosen).
-            _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
-        yield gw_ns, cl_ns
-    finally:
-        for ns in (gw_ns, cl_ns):
-            subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=10)
+    with veth_namespaces(
+        "gw", ("veth-gw", f"{GW_ADDR}/24"), ("veth-cl", f"{CL_ADDR}/24"), multicast_route=True
+    ) as names:
+        yield names
 
 
 def _in_ns(ns: str, *args: str) -> list[str]:

@@ -10,8 +10,6 @@ the MAC-derived code. Needs root (``ip netns``); CI runs as root.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from homekit_helpers import ready_line
+from netns import veth_namespaces
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "mihomekit" / "demo"
@@ -29,35 +29,12 @@ CONTROLLER = str(ROOT / "tests" / "netns_homekit_controller.py")
 BRIDGE_ADDR, CONTROLLER_ADDR = "198.51.100.1", "198.51.100.2"
 
 
-def _ip(*args: str) -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
-    assert result.returncode == 0, f"ip {' '.join(args)}: {result.stderr}"
-
-
 @pytest.fixture
 def namespaces() -> Iterator[tuple[str, str]]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.fail(
-            "test_netns_bridge needs root and iproute2 (ip netns) to create network "
-            "namespaces; run the suite as root, as CI does"
-        )
-    bridge_ns, controller_ns = f"mhk-br-{os.getpid()}", f"mhk-hk-{os.getpid()}"
-    try:
-        _ip("netns", "add", bridge_ns)
-        _ip("netns", "add", controller_ns)
-        _ip(
-            "link", "add", "veth-br", "netns", bridge_ns, "type", "veth",
-            "peer", "name", "veth-hk", "netns", controller_ns,
-        )  # fmt: skip
-        _ip("-n", bridge_ns, "addr", "add", f"{BRIDGE_ADDR}/24", "dev", "veth-br")
-        _ip("-n", controller_ns, "addr", "add", f"{CONTROLLER_ADDR}/24", "dev", "veth-hk")
-        for ns, dev in ((bridge_ns, "veth-br"), (controller_ns, "veth-hk")):
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "link", "set", dev, "up")
-        yield bridge_ns, controller_ns
-    finally:
-        for ns in (bridge_ns, controller_ns):
-            subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=10)
+    with veth_namespaces(
+        "br", ("veth-br", f"{BRIDGE_ADDR}/24"), ("veth-hk", f"{CONTROLLER_ADDR}/24")
+    ) as names:
+        yield names
 
 
 def test_no_default_route_discovery_and_pairing(
@@ -99,10 +76,7 @@ def test_no_default_route_discovery_and_pairing(
         cwd=ROOT,
     )
     try:
-        assert bridge.stdout is not None
-        line = bridge.stdout.readline()
-        while line and "setup code" not in line:
-            line = bridge.stdout.readline()
+        line = ready_line(bridge)
         assert f"on {BRIDGE_ADDR}:51827" in line, line
         controller = subprocess.run(
             [

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from homekit_helpers import free_port
+from homekit_helpers import free_port, ready_line
 
 from mihomekit.demo.frames import MAC_ATC, MAC_TH
 
@@ -64,11 +64,7 @@ def test_replay_through_the_bridge_persists_values(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     try:
-        deadline = time.monotonic() + 20
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        while "setup code" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()
+        line = ready_line(proc)
         assert "182-11-234" in line, line
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
@@ -146,10 +142,7 @@ def test_demo_bridges_ble_and_gateway_devices(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        while line and "setup code" not in line:
-            line = proc.stdout.readline()
+        line = ready_line(proc)
         assert "mihomekit bridge" in line, line
         time.sleep(5.0)  # a full pass of the 120 s recording at 30x, and gateway reads
         proc.send_signal(signal.SIGTERM)
