@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -147,9 +146,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
     def factory(app: BridgeApp) -> Any:
         from .adapters.recording import ReplaySource
 
-        return _TaskSource(
-            ReplaySource(records, app.registry.handle_advertisement, speed=speed, loop=loop)
-        )
+        return ReplaySource(records, app.registry.handle_advertisement, speed=speed, loop=loop)
 
     return factory
 
@@ -175,24 +172,6 @@ def _gateway_source(settings: Settings) -> SourceFactory:
         return GatewaySource(app, settings.gateway)
 
     return factory
-
-
-class _TaskSource:
-    """Runs something with ``async run()``/``async stop()`` as a background task."""
-
-    def __init__(self, runner: Any) -> None:
-        self.runner = runner
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.runner.run())
-
-    async def stop(self) -> None:
-        await self.runner.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
 
 
 async def _serve(config: BridgeConfig) -> None:

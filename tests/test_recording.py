@@ -33,6 +33,24 @@ RECORDS = [
 ]
 
 
+async def test_start_and_stop_as_a_bridge_source() -> None:
+    got: list[str] = []
+    records = [
+        RecordedAdvertisement(t=0.05 * i, mac=f"A4:C1:38:00:00:{i:02X}", uuid=0xFE95, data=b"\x01")
+        for i in range(40)
+    ]
+    replay = ReplaySource(records, lambda mac, uuid, data, rssi: got.append(mac), speed=1.0)
+    await replay.start()
+    await replay.stop()  # at once, before the background task ran
+    await asyncio.sleep(0.2)
+    assert got == [] and not replay.running
+    replay = ReplaySource(records, lambda mac, uuid, data, rssi: got.append(mac), speed=0)
+    await replay.start()
+    await asyncio.sleep(0.1)
+    await replay.stop()
+    assert len(got) == 40
+
+
 def test_write_read_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "rec.jsonl"
     with RecordingWriter(path) as writer:

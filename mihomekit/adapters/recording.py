@@ -12,6 +12,7 @@ starting with ``#`` are skipped when reading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -211,6 +212,7 @@ class ReplaySource:
         self._done.set()
         self._sink_error_logged = False
         self._sleeper: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self.stats = ReplayStats()
 
     @property
@@ -230,12 +232,21 @@ class ReplaySource:
             self._running = False
             self._done.set()
 
+    async def start(self) -> None:
+        """Replay in the background (as a bridge source); :meth:`stop` ends it."""
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
     async def stop(self) -> None:
         """Stop a running replay and wait until it has returned."""
         self._stop.set()
         if self._sleeper is not None and not self._sleeper.done():
             self._sleeper.set_result(None)
         await self._done.wait()
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()  # started but not yet running: it must not start after stop
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _wait(self, delay: float) -> bool:
         """Sleep ``delay`` seconds; True if stop() was called meanwhile.

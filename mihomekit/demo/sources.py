@@ -40,33 +40,18 @@ class Restamper:
         return record if index is None else self._frames[index]
 
 
-class _ReplayTask:
-    def __init__(self, replay: ReplaySource) -> None:
-        self.replay = replay
-        self._task: Any = None
-
-    async def start(self) -> None:
-        import asyncio
-
-        self._task = asyncio.get_running_loop().create_task(self.replay.run())
-
-    async def stop(self) -> None:
-        await self.replay.stop()
-
-
 def replay_source(speed: float = 1.0) -> Callable[[BridgeApp], Any]:
     """The bundled recording, looped, through the bridge's real decoder and registry."""
 
     def factory(app: BridgeApp) -> Any:
         records = bundled_recording()
-        replay = ReplaySource(
+        return ReplaySource(
             records,
             app.registry.handle_advertisement,
             speed=speed,
             loop=True,
             transform=Restamper(records),
         )
-        return _ReplayTask(replay)
 
     return factory
 
