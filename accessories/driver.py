@@ -65,7 +65,3 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
                 "a backup. Moving it away resets the bridge (it must then be added to Apple "
                 "Home again)."
             ) from err
-
-    def setup_hash_inputs(self) -> dict[str, Any]:
-        """What the mDNS ``sh`` is computed from (for diagnostics)."""
-        return {"setup_id": self.state.setup_id, "device_id": self.state.mac}

@@ -44,11 +44,3 @@ def default_address() -> str:
         return fallback
     _LOGGER.warning("no network address found; listening on 127.0.0.1 only")
     return "127.0.0.1"
-
-
-def interface_for(address: str) -> str | None:
-    """The name of the interface that carries ``address``."""
-    for name, ip in ipv4_addresses():
-        if ip == address:
-            return name
-    return None

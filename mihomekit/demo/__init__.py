@@ -10,7 +10,6 @@ through the real LAN protocol.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -40,7 +39,3 @@ def demo_sources(*, speed: float = 1.0) -> list[SourceFactory]:
     from .sources import gateway_source, replay_source
 
     return [replay_source(speed), gateway_source()]
-
-
-def _check() -> None:  # pragma: no cover - a maintenance aid
-    print(json.dumps([e.display_mac for e in demo_entries()]))
