@@ -82,7 +82,7 @@ class BridgeApp:
 
     async def start(self) -> None:
         """Build every accessory, start the HAP server and mDNS, then the sources."""
-        from accessories import AccessoryOptions, BridgeDriver, build_bridge
+        from mihomekit.accessories import AccessoryOptions, BridgeDriver, build_bridge
 
         from .setupcode import setup_code_from_mac, setup_uri, valid_setup_code_from_mac
 
@@ -198,7 +198,7 @@ class BridgeApp:
             }
         if known or self.bridge is None or not device.bridged:
             return
-        from accessories import add_device_accessory
+        from mihomekit.accessories import add_device_accessory
 
         if (
             add_device_accessory(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from homekit_helpers import free_port
 
-from accessories import AccessoryOptions, BridgeDriver, DeviceAccessory, staleness_window
-from accessories.services import SENSOR_BY_READING
+from mihomekit.accessories import AccessoryOptions, BridgeDriver, DeviceAccessory, staleness_window
+from mihomekit.accessories.services import SENSOR_BY_READING
 from mihomekit.catalog import DeviceModel, all_models
 from mihomekit.readings import Event
 from mihomekit.registry import Device, Registry

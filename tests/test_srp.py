@@ -17,7 +17,7 @@ from pyhap.hsrp import Server
 from pyhap.params import get_srp_context
 from pyhap.util import long_to_bytes
 
-from accessories.srp import PaddedSrpServer, SessionKey, install
+from mihomekit.accessories.srp import PaddedSrpServer, SessionKey, install
 
 CTX = get_srp_context(3072, hashlib.sha512, 16)
 SALT = bytes(range(1, 17))

@@ -19,7 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
     """An AccessoryDriver whose pairing works the first time and survives a power cut.
 
-    Pair-setup uses :class:`~accessories.srp.PaddedSrpServer`: HAP-python's own fails
+    Pair-setup uses :class:`~mihomekit.accessories.srp.PaddedSrpServer`: HAP-python's own fails
     about 3 in 256 pairings with a correct setup code.
 
     HAP-python replaces the state file without fsync; here the temp file and the directory
@@ -33,7 +33,7 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
         srp.install()
 
     def setup_srp_verifier(self) -> None:
-        """Pair-setup with fixed-length SRP values (see :mod:`accessories.srp`)."""
+        """Pair-setup with fixed-length SRP values (see :mod:`mihomekit.accessories.srp`)."""
         self.srp_verifier = srp.pair_setup_server(self.state.pincode)
 
     def persist(self) -> None:
