@@ -15,9 +15,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-VECTORS_DIR = Path(
-    os.environ.get("MIHOMEKIT_VECTORS", Path(__file__).resolve().parents[2] / "shared" / "vectors")
-)
+VECTORS_DIR = Path(os.environ.get("MIHOMEKIT_VECTORS", REPO_DIR / "tests" / "data"))
 
 
 def machine_info() -> dict[str, Any]:

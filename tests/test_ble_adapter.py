@@ -30,7 +30,7 @@ from mihomekit.errors import AdapterError
 
 BASE_UUID = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 
-# Real advertisements (service data after the UUID) from the shared test vectors.
+# Real advertisements (service data after the UUID) from the test vectors in tests/data.
 LYWSD03MMC_ENCRYPTED = (
     "A4:C1:38:02:83:F4",
     0xFE95,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-from vectors import mibeacon_vectors, reference_dir
+from vectors import mibeacon_vectors, reference_devices, tasmota_types
 
 from mihomekit import catalog
 from mihomekit._catalog_table import BY_PID, MIBEACON_PID_COUNT, MODELS
@@ -14,32 +13,15 @@ from mihomekit.catalog import SENSOR_CAPABILITIES, DeviceModel
 from mihomekit.decoders import buttons
 from mihomekit.readings import EventType
 
-_ROW = re.compile(r"^\| 0x([0-9A-F]{4}) \| (\d+) \| ([^|]+?) \| ([^|]+?) \|.*\| *(yes)? *\|$")
-_TASMOTA_ROW = re.compile(r"^\| (?:\(2024\) )?(\d+) \| `([A-Za-z0-9_]+)` \| (0x[0-9A-F]{4})")
-
 
 def _device_table() -> list[tuple[int, str, str, bool]]:
-    text = (reference_dir() / "mibeacon.md").read_text(encoding="utf-8")
-    section = text.split("## 6. Device table", 1)[1].split("### 6.1", 1)[0]
-    rows = []
-    for line in section.splitlines():
-        m = _ROW.match(line)
-        if m:
-            pid, dec, model, name, sleepy = m.groups()
-            assert int(pid, 16) == int(dec)
-            rows.append((int(pid, 16), model.strip(), name.strip(), sleepy == "yes"))
-    return rows
+    """xiaomi-ble 1.21.2's product ids: (pid, model, name, sleepy)."""
+    return [(int(d["pid"], 16), d["model"], d["name"], d["sleepy"]) for d in reference_devices()]
 
 
 def _tasmota_table() -> dict[int, str]:
-    text = (reference_dir() / "tasmota-mi32.md").read_text(encoding="utf-8")
-    section = text.split("## 3. Device type table", 1)[1].split("\n## ", 1)[0]
-    found = {}
-    for line in section.splitlines():
-        m = _TASMOTA_ROW.match(line)
-        if m:
-            found[int(m.group(3), 16)] = m.group(2)
-    return found
+    """Tasmota MI32's device types: pid → Tasmota name."""
+    return {int(t["pid"], 16): t["name"] for t in tasmota_types()}
 
 
 DEVICE_TABLE = _device_table()

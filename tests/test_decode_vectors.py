@@ -62,11 +62,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from typing import Any
 
 import pytest
-from vectors import args, custom_vectors, derived_negatives, mibeacon_vectors, reference_dir
+from vectors import (
+    args,
+    custom_vectors,
+    derived_negatives,
+    mibeacon_vectors,
+    reference_objects,
+)
 
 from mihomekit import decode_advertisement
 from mihomekit.decoders.objects import HANDLERS
@@ -507,14 +512,8 @@ def test_custom_encrypted_key_problems() -> None:
 
 
 def test_every_reference_object_has_a_handler() -> None:
-    """Every object id of mibeacon.md §5.1/§5.2 is decoded, except those the reference
-    marks "not exposed" (modes, reset)."""
-    text = (reference_dir() / "mibeacon.md").read_text(encoding="utf-8")
-    section = text.split("### 5.1", 1)[1].split("### 5.3", 1)[0]
-    wanted: set[int] = set()
-    for line in section.splitlines():
-        if line.startswith("| 0x") and "not exposed" not in line:
-            ids = line.split("|")[1]
-            wanted |= {int(x, 16) for x in re.findall(r"0x[0-9A-F]{4}", ids)}
+    """Every MiBeacon object id of the reference table (tests/data/reference-tables.json)
+    is decoded, except those it marks not exposed (modes, reset)."""
+    wanted = {int(o["id"], 16) for o in reference_objects() if o["exposed"]}
     assert len(wanted) > 70
     assert wanted <= set(HANDLERS), sorted(hex(x) for x in wanted - set(HANDLERS))

@@ -20,7 +20,7 @@ from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import load_mi32cfg
 from mihomekit.readings import KeyStatus
 
-# (vector id, mac, uuid, data) — real packets from the shared test vectors.
+# (vector id, mac, uuid, data) — real packets from the test vectors in tests/data.
 PACKETS = [
     # LYWSD03MMC, MiBeacon v5 encrypted, humidity 46 with key E9EA...
     (

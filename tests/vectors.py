@@ -1,8 +1,8 @@
-"""Loading the real advertisement test vectors.
+"""Loading the real advertisement test vectors and the reference tables.
 
-The vectors live outside the repository: ``$MIHOMEKIT_VECTORS`` or, by default,
-``<repo>/../shared/vectors``. A missing directory is an error (the tests fail), never a
-reason to skip.
+They live in ``tests/data`` (origin: ``tests/data/README.md``); ``$MIHOMEKIT_VECTORS``
+may name another directory holding the two vector files. A missing file is an error (the
+tests fail), never a reason to skip.
 """
 
 from __future__ import annotations
@@ -14,31 +14,52 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
 
 
 def vectors_dir() -> Path:
     """The directory holding ``mibeacon-real.json`` and ``custom-formats-real.json``."""
-    path = Path(os.environ.get("MIHOMEKIT_VECTORS", REPO.parent / "shared" / "vectors"))
+    path = Path(os.environ.get("MIHOMEKIT_VECTORS", DATA))
     if not (path / "mibeacon-real.json").is_file():
         raise FileNotFoundError(
-            f"test vectors not found in {path} (set MIHOMEKIT_VECTORS to their directory)"
+            f"test vectors not found in {path} (MIHOMEKIT_VECTORS names their directory)"
         )
     return path
 
 
-def reference_dir() -> Path:
-    """The reference documents next to the vectors (``../reference``)."""
-    path = vectors_dir().parent / "reference"
-    if not (path / "mibeacon.md").is_file():
-        raise FileNotFoundError(f"reference documents not found in {path}")
-    return path
-
-
 @functools.cache
-def _load(name: str) -> dict[str, Any]:
-    with open(vectors_dir() / name, encoding="utf-8") as f:
+def _read(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
     return data
+
+
+def _load(name: str) -> dict[str, Any]:
+    return _read(vectors_dir() / name)
+
+
+def reference_objects() -> list[dict[str, Any]]:
+    """MiBeacon object ids (``{"id": "0x1004", "meaning", "exposed"}``), classic and MIoT."""
+    objects: list[dict[str, Any]] = _read(DATA / "reference-tables.json")["mibeacon_objects"][
+        "objects"
+    ]
+    return objects
+
+
+def reference_devices() -> list[dict[str, Any]]:
+    """xiaomi-ble 1.21.2's product ids (``{"pid": "0x055B", "model", "name", "sleepy"}``)."""
+    devices: list[dict[str, Any]] = _read(DATA / "reference-tables.json")["xiaomi_ble_devices"][
+        "devices"
+    ]
+    return devices
+
+
+def tasmota_types() -> list[dict[str, Any]]:
+    """Tasmota MI32's device types (``{"type": 4, "name": "LYWSD03", "pid": "0x055B"}``)."""
+    types: list[dict[str, Any]] = _read(DATA / "reference-tables.json")["tasmota_mi32_types"][
+        "types"
+    ]
+    return types
 
 
 def mibeacon_vectors() -> list[dict[str, Any]]:
