@@ -338,9 +338,14 @@ class PairingError(Exception):
         super().__init__(f"state {state}, error {name} {detail}".strip())
 
 
+def state_error(reply: dict[int, bytes]) -> tuple[int | None, int | None]:
+    """The state and error (None when absent) of a pairing reply."""
+    return tlv_int(reply, Tag.STATE), tlv_int(reply, Tag.ERROR)
+
+
 def check_reply(reply: dict[int, bytes], state: int) -> dict[int, bytes]:
     """Raise PairingError unless ``reply`` is an error-free message of ``state``."""
-    got_state, error = tlv_int(reply, Tag.STATE), tlv_int(reply, Tag.ERROR)
+    got_state, error = state_error(reply)
     if error is not None or got_state != state:
         raise PairingError(got_state, error)
     return reply
@@ -599,10 +604,14 @@ class PairSetup:
             raise PairingError(6, None, "bad accessory signature in M6") from err
         return PairingRecord(self.controller, accessory_id.decode(), ltpk)
 
-    async def run(self) -> PairingRecord:
-        """The whole honest exchange; PairingError on any error reply."""
+    async def up_to_m4(self) -> None:
+        """M1 to M4 with the code; PairingError on any error reply."""
         check_reply(await self.m1(), 2)
         self.check_m4(await self.m3())
+
+    async def run(self) -> PairingRecord:
+        """The whole honest exchange; PairingError on any error reply."""
+        await self.up_to_m4()
         return self.check_m6(await self.m5())
 
 
@@ -622,7 +631,7 @@ async def pair_verify(
 ) -> None:
     """Pair-verify on ``conn`` and switch it to the encrypted session.
 
-    With ``accessory_ltpk`` the accessory's signature in M2 is checked too.
+    Given ``accessory_ltpk`` (not empty), the accessory's signature in M2 is checked too.
     """
     ephemeral = x25519.X25519PrivateKey.generate()
     mine = raw_public(ephemeral.public_key())
@@ -640,7 +649,7 @@ async def pair_verify(
         sub = tlv_dict(key.decrypt(nonce(b"PV-Msg02"), m2.get(Tag.ENCRYPTED_DATA, b""), None))
     except InvalidTag as err:
         raise PairingError(2, None, "M2 does not decrypt") from err
-    if accessory_ltpk is not None:
+    if accessory_ltpk:
         material = theirs + sub.get(Tag.IDENTIFIER, b"") + mine
         try:
             ed25519.Ed25519PublicKey.from_public_bytes(accessory_ltpk).verify(
