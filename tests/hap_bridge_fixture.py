@@ -48,6 +48,12 @@ class Endpoint:
     async def verified(self, pairing: hapraw.PairingRecord) -> hapraw.HapConnection:
         return await hapraw.open_verified(LOOPBACK, self.port, pairing)
 
+    async def remove(self, pairing: hapraw.PairingRecord) -> None:
+        """``pairing``'s controller removes its own pairing (acknowledged)."""
+        async with await self.verified(pairing) as conn:
+            reply = await hapraw.remove_pairing(conn, pairing.controller.pairing_id)
+        assert hapraw.state_error(reply) == (2, None), reply
+
     async def assert_serves(self, pairing: hapraw.PairingRecord) -> None:
         """A new connection of ``pairing``'s controller pair-verifies and reads the switch."""
         async with await self.verified(pairing) as conn:
@@ -126,6 +132,7 @@ class BridgeProcess(Endpoint):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        self._close_stdout()
 
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL if it hangs)."""
@@ -135,6 +142,9 @@ class BridgeProcess(Endpoint):
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close_stdout()
+
+    def _close_stdout(self) -> None:
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
 
