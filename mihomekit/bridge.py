@@ -82,7 +82,8 @@ class BridgeApp:
 
     async def start(self) -> None:
         """Build every accessory, start the HAP server and mDNS, then the sources."""
-        from mihomekit.accessories import AccessoryOptions, BridgeDriver, build_bridge
+        from mihomekit.accessories import AccessoryOptions, build_bridge
+        from mihomekit.homekit import BridgeDriver
 
         from .setupcode import setup_code_from_mac, setup_uri, valid_setup_code_from_mac
 

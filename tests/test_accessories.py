@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from homekit_helpers import free_port
 
-from mihomekit.accessories import AccessoryOptions, BridgeDriver, DeviceAccessory, staleness_window
+from mihomekit.accessories import AccessoryOptions, DeviceAccessory, staleness_window
 from mihomekit.accessories.services import SENSOR_BY_READING
 from mihomekit.catalog import DeviceModel, all_models
+from mihomekit.homekit import BridgeDriver
 from mihomekit.readings import Event
 from mihomekit.registry import Device, Registry
 

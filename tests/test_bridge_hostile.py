@@ -10,8 +10,9 @@ from homekit_helpers import free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mihomekit.accessories import AccessoryOptions, BridgeDriver, DeviceAccessory
+from mihomekit.accessories import AccessoryOptions, DeviceAccessory
 from mihomekit.decoders import build
+from mihomekit.homekit import BridgeDriver
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.registry import Registry
 

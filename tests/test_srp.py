@@ -1,25 +1,24 @@
-"""Pair-setup SRP: the bridge agrees with a controller even when a value starts with 0x00.
+"""Pair-setup SRP: fixed-length values, every refusal, and agreement with a real controller.
 
-The cases below were found by search: a server secret whose B has a leading zero byte, and
-controller/server secrets whose premaster secret S, or session key K, does. HAP-python's
-own server disagrees with the controller on each (pairing fails as if the code were
-wrong); the bridge's server agrees on the proof, the server's answer and the session key.
+The pinned secrets were found by search: a server secret whose B has a leading zero byte,
+and controller/server secrets whose premaster secret S, or session key K, does. HAP-python's
+own SRP server (5.2) strips those zeros and disagrees with the controller on each, so
+pairing fails as if the code were wrong; mihomekit's agrees.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from aiohomekit.crypto.srp import SrpClient, pad_left, to_byte_array
-from pyhap import hap_handler
-from pyhap.hsrp import Server
+from pyhap.hsrp import Server as HapPythonServer
 from pyhap.params import get_srp_context
 from pyhap.util import long_to_bytes
 
-from mihomekit.accessories.srp import PaddedSrpServer, SessionKey, install
+from mihomekit.homekit.srp import GROUP_BYTES, N, SrpError, SrpServer
 
-CTX = get_srp_context(3072, hashlib.sha512, 16)
 SALT = bytes(range(1, 17))
 PIN = "182-11-234"
 B_SHORT = 0x82F7C3694DC25119326400FF2DF2AB4DA288672512F4A87BCB0FCFEABFFDA638
@@ -34,55 +33,91 @@ K_SHORT = (
 CLIENT_SECRET = 0x5EED
 
 
-def _handshake(server: Server, client_secret: int) -> tuple[bool, bool]:
-    """Run M1-M4 as on the wire; (server accepts the proof, both derive the same key)."""
-    install()
-    client = SrpClient("Pair-Setup", PIN)
-    client.a = client_secret
-    client.A = pow(client.g, client_secret, client.n)
-    client.A_b = pad_left(to_byte_array(client.A), 384)
-    salt, public_b = server.get_challenge()
-    client.set_salt(bytearray(salt))
-    client.set_server_public_key(long_to_bytes(public_b))  # what M2 carries
-    server.set_A(bytes(client.A_b))
+def _client(secret: int | None = None, pin: str = PIN) -> SrpClient:
+    client = SrpClient("Pair-Setup", pin)
+    if secret is not None:
+        client.a = secret
+        client.A = pow(client.g, secret, client.n)
+        client.A_b = pad_left(to_byte_array(client.A), GROUP_BYTES)
+    return client
+
+
+def _handshake(server: SrpServer, client: SrpClient) -> tuple[bool, bool]:
+    """M1-M4 as on the wire: (both proofs accepted, both derived the same session key)."""
+    client.set_salt(bytearray(server.salt))
+    client.set_server_public_key(server.public_key)  # what M2 carries
+    server.set_client_public_key(bytes(client.get_public_key_bytes()))
     answer = server.verify(client.get_proof_bytes())
     accepted = answer is not None and client.verify_servers_proof_bytes(answer)
-    same_key = hap_handler.long_to_bytes(server.get_session_key()) == bytes(
-        client.get_session_key_bytes()
-    )
-    return accepted, same_key
+    return accepted, server.session_key == bytes(client.get_session_key_bytes())
 
 
-def _padded(secret: int) -> PaddedSrpServer:
-    return PaddedSrpServer(CTX, b"Pair-Setup", PIN.encode(), salt=SALT, secret=secret)
+def _hap_python_handshake(server_secret: int, client: SrpClient) -> bool:
+    """The same exchange against HAP-python's server, as its pair-setup handler runs it."""
+    ctx = get_srp_context(3072, hashlib.sha512, 16)
+    server = HapPythonServer(ctx, b"Pair-Setup", PIN.encode(), s=SALT, b=server_secret)
+    salt, public_b = server.get_challenge()
+    client.set_salt(bytearray(salt))
+    client.set_server_public_key(long_to_bytes(public_b))
+    server.set_A(bytes(client.get_public_key_bytes()))
+    answer = server.verify(client.get_proof_bytes())
+    same_key = long_to_bytes(server.get_session_key()) == bytes(client.get_session_key_bytes())
+    return bool(answer is not None and client.verify_servers_proof_bytes(answer) and same_key)
 
 
-def _original(secret: int) -> Server:
-    return Server(CTX, b"Pair-Setup", PIN.encode(), s=SALT, b=secret)
-
-
-def test_public_key_with_leading_zero() -> None:
-    assert len(long_to_bytes(_original(B_SHORT).B)) < 384
-    assert _handshake(_original(B_SHORT), CLIENT_SECRET)[0] is False
-    server = _padded(B_SHORT)
-    assert len(long_to_bytes(server.B)) == 384  # a new secret was drawn
-    assert _handshake(server, CLIENT_SECRET) == (True, True)
+def test_public_key_with_leading_zero_is_sent_at_full_length() -> None:
+    server = SrpServer(PIN.encode(), salt=SALT, secret=B_SHORT)
+    assert server.public_key[0] == 0 and len(server.public_key) == GROUP_BYTES
+    assert _handshake(server, _client(CLIENT_SECRET)) == (True, True)
+    assert _hap_python_handshake(B_SHORT, _client(CLIENT_SECRET)) is False
 
 
 @pytest.mark.parametrize(("case", "secrets"), [("S", S_SHORT), ("K", K_SHORT)])
 def test_shared_secret_or_key_with_leading_zero(case: str, secrets: tuple[int, int]) -> None:
     client_secret, server_secret = secrets
-    assert _handshake(_original(server_secret), client_secret) != (True, True), case
-    assert _handshake(_padded(server_secret), client_secret) == (True, True), case
+    server = SrpServer(PIN.encode(), salt=SALT, secret=server_secret)
+    assert _handshake(server, _client(client_secret)) == (True, True), case
+    assert _hap_python_handshake(server_secret, _client(client_secret)) is False, case
 
 
-def test_ordinary_values_and_key_conversion() -> None:
-    assert _handshake(_padded(B_SHORT + 1), CLIENT_SECRET) == (True, True)
-    install()
-    assert hap_handler.long_to_bytes(SessionKey(1)) == bytes(63) + b"\x01"
-    assert hap_handler.long_to_bytes(0x0102) == b"\x01\x02"  # everything else unchanged
+def test_wrong_code_is_refused() -> None:
+    server = SrpServer(b"111-22-333", salt=SALT, secret=B_SHORT + 1)
+    assert _handshake(server, _client(CLIENT_SECRET)) == (False, False)
+    assert server.verify(b"\x00" * 64) is None
 
 
-def test_wrong_code_is_still_refused() -> None:
-    server = PaddedSrpServer(CTX, b"Pair-Setup", b"111-22-333", salt=SALT, secret=B_SHORT + 1)
-    assert _handshake(server, CLIENT_SECRET)[0] is False
+@pytest.mark.parametrize(
+    "public_a",
+    [
+        b"",
+        bytes(GROUP_BYTES),
+        N.to_bytes(GROUP_BYTES, "big"),
+        (2 * N).to_bytes(GROUP_BYTES + 1, "big"),
+        b"\x01" * (GROUP_BYTES + 1),
+    ],
+    ids=["empty", "zero", "N", "2N", "oversized"],
+)
+def test_unsafe_client_keys_are_refused(public_a: bytes) -> None:
+    server = SrpServer(PIN.encode(), salt=SALT)
+    with pytest.raises(SrpError):
+        server.set_client_public_key(public_a)
+    assert server.session_key is None
+    # An attacker's proof computed from S = 0 is never accepted.
+    key = hashlib.sha512(bytes(GROUP_BYTES)).digest()
+    assert server.verify(hashlib.sha512(key).digest()) is None
+
+
+def _random_handshakes(count: int) -> list[tuple[bool, bool]]:
+    """Handshakes with fresh random secrets on both sides (the salt is fixed: it does not
+    change the lengths of B, S or K, and fixing it spares recomputing the verifier)."""
+    code = PIN.encode()
+    return [_handshake(SrpServer(code, salt=SALT), _client()) for _ in range(count)]
+
+
+def test_random_handshakes_with_a_real_controller_all_succeed() -> None:
+    """1,500 random handshakes with aiohomekit's client (HAP-python's server fails ~1 in 100)."""
+    with ProcessPoolExecutor(2) as pool:
+        parts = list(pool.map(_random_handshakes, [750, 750]))
+    results = [result for part in parts for result in part]
+    assert len(results) == 1500
+    assert [r for r in results if r != (True, True)] == []

@@ -1,16 +1,14 @@
 """The HomeKit side of mihomekit: HAP-python accessories built from device capabilities.
 
-This is the only package that imports ``pyhap``.
+With :mod:`mihomekit.homekit`, the only packages that import ``pyhap``.
 """
 
 from .bridge import MAX_BRIDGED, MiBridge, add_device_accessory, build_bridge
 from .device import AccessoryOptions, DeviceAccessory, staleness_window
-from .driver import BridgeDriver
 
 __all__ = [
     "MAX_BRIDGED",
     "AccessoryOptions",
-    "BridgeDriver",
     "DeviceAccessory",
     "MiBridge",
     "add_device_accessory",

@@ -1,0 +1,133 @@
+"""HAP-python's AccessoryDriver with mihomekit's own HAP server and durable pairing state.
+
+HAP-python models the accessories (services, characteristics, the /accessories listing,
+reads, writes, subscriptions, mDNS); the network-facing server and all of pairing are
+mihomekit's (:mod:`.server`, :mod:`.pairing`, :mod:`.srp`), so that pair-setup cannot be
+hijacked or guessed and a pairing is acknowledged only once it is saved.
+
+HAP-python surface relied on (check these on every HAP-python upgrade; tested floor 5.2):
+
+* ``AccessoryDriver.http_server`` — the attribute replaced here. The driver calls its
+  ``async_start(loop)``, ``async_stop()`` and ``push_event(data, client_addr, immediate)``
+  (``derive_session_key`` reads ``connections``, used only by cameras).
+* ``AccessoryDriver.get_accessories()``, ``get_characteristics(ids)``,
+  ``set_characteristics(body, client_addr)``, ``prepare(body, client_addr)``,
+  ``connection_lost(client_addr)``, ``async_update_advertisement()``, ``persist()`` /
+  ``load()`` / ``async_persist()`` (overridden), ``persist_file``, ``encoder.persist`` /
+  ``encoder.load_into``, ``accessory.reset_accessory_state()``.
+* ``pyhap.state.State``: ``mac``, ``pincode``, ``private_key``, ``public_key``,
+  ``paired``, ``paired_clients``, ``client_properties``, ``uuid_to_bytes``,
+  ``accessory_states``, ``is_admin()``, ``add_paired_client()``, ``remove_paired_client()``.
+
+Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``, ``hsrp``,
+``setup_srp_verifier``/``srp_verifier``, ``pair``/``unpair`` and its pair-setup lockout
+(the same lockout, plus a persisted limit, lives in :mod:`.attempts`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from pyhap.accessory_driver import AccessoryDriver
+
+from mihomekit.errors import StateError
+
+from .attempts import ATTEMPTS_FILE, PairingAttempts
+from .limits import ServerLimits
+from .server import HapServer
+
+__all__ = ["BridgeDriver"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
+    """An AccessoryDriver served by :class:`~mihomekit.homekit.server.HapServer`.
+
+    Takes HAP-python's keyword arguments plus ``limits``. The pairing state file is
+    written durably (temp file, fsync, rename, directory fsync); an unreadable one stops
+    the start with a :class:`StateError` and is never overwritten.
+    """
+
+    def __init__(self, *, limits: ServerLimits | None = None, **kwargs: Any) -> None:
+        listen = kwargs.get("listen_address") or kwargs.get("address")
+        super().__init__(**kwargs)
+        self.limits = limits or ServerLimits()
+        self._persist_lock = threading.Lock()
+        self._save_error: str | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        state_dir = Path(os.path.abspath(self.persist_file)).parent
+        self.pairing_attempts = PairingAttempts(state_dir / ATTEMPTS_FILE, self.limits)
+        self.http_server = HapServer(self, listen, int(self.state.port), self.limits)
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def persist(self) -> None:
+        """Write the pairing state durably; raises OSError if it cannot be written."""
+        with self._persist_lock:
+            directory = os.path.dirname(os.path.abspath(self.persist_file))
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".accessory.state.")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    os.fchmod(handle.fileno(), 0o600)
+                    self.encoder.persist(handle, self.state)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.persist_file)
+                tmp = ""
+                dir_fd = os.open(directory, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+            finally:
+                if tmp and os.path.exists(tmp):
+                    os.remove(tmp)
+
+    async def async_save(self) -> None:
+        """Write the pairing state in a worker thread; raises OSError on failure."""
+        await asyncio.get_running_loop().run_in_executor(None, self.persist)
+
+    def async_persist(self) -> None:
+        """Save in the background (configuration changes); a failure is one log line."""
+        task = self.loop.create_task(self._persist_logged())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _persist_logged(self) -> None:
+        try:
+            await self.async_save()
+        except OSError as err:
+            message = f"cannot save the pairing state {self.persist_file}: {err}"
+            if message != self._save_error:
+                _LOGGER.error("%s", message)
+            self._save_error = message
+        else:
+            self._save_error = None
+
+    def load(self) -> None:
+        try:
+            super().load()
+            self._check_loaded()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise StateError(
+                f"pairing state {self.persist_file} is unreadable ({err}); restore it from "
+                "a backup. Moving it away resets the bridge (it must then be added to Apple "
+                "Home again)."
+            ) from err
+
+    def _check_loaded(self) -> None:
+        state = self.state
+        if not isinstance(state.mac, str) or len(state.mac) != 17:
+            raise ValueError("mac is not a device id")
+        for controller, key in state.paired_clients.items():
+            if not isinstance(key, bytes) or len(key) != 32:
+                raise ValueError(f"controller {controller} has no valid public key")
+            if controller not in state.client_properties:
+                raise ValueError(f"controller {controller} has no permissions")
