@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "mihomekit.decodecmd",
     "mihomekit.scan",
     "mihomekit.gateway.cli",
+    "mihomekit.pairingcmd",
 )
 
 

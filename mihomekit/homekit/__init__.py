@@ -4,7 +4,7 @@ HAP-python still models the accessories; this package serves them. Every private
 HAP-python it relies on is listed in :mod:`mihomekit.homekit.driver`.
 """
 
-from .attempts import ATTEMPTS_FILE, Lock, PairingAttempts
+from .attempts import ATTEMPTS_FILE, Lock, PairingAttempts, reset_attempts
 from .driver import BridgeDriver
 from .limits import ServerLimits
 from .server import HapServer, ServerStats
@@ -17,4 +17,5 @@ __all__ = [
     "PairingAttempts",
     "ServerLimits",
     "ServerStats",
+    "reset_attempts",
 ]

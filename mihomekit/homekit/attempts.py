@@ -19,7 +19,7 @@ from mihomekit.errors import StateError
 
 from .limits import ServerLimits
 
-__all__ = ["ATTEMPTS_FILE", "Lock", "PairingAttempts"]
+__all__ = ["ATTEMPTS_FILE", "Lock", "PairingAttempts", "reset_attempts"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +64,16 @@ class PairingAttempts:
             raise StateError(f"{self.path}: failed_attempts must be a whole number")
         return total
 
+    def _reload(self) -> None:
+        try:
+            total = self._load()
+        except StateError:
+            return
+        if total < self.total:
+            _LOGGER.warning("pair-setup allowed again (the failed-attempt count was reset)")
+            self.total = total
+            self._consecutive = 0
+
     def _save(self) -> None:
         try:
             write_atomic(self.path, json.dumps({"failed_attempts": self.total}) + "\n")
@@ -77,6 +87,8 @@ class PairingAttempts:
     @property
     def lock(self) -> Lock:
         """Whether pair-setup must be refused now, and how."""
+        if self.total >= self._limits.max_failed_attempts:
+            self._reload()  # `mihomekit pairing unlock` may have reset the file meanwhile
         if self.total >= self._limits.max_failed_attempts:
             return Lock.MAX_TRIES
         if time.monotonic() < self._locked_until:
@@ -119,3 +131,12 @@ class PairingAttempts:
         self._save()
         if self._save_failed:
             raise StateError(f"cannot write {self.path}")
+
+
+def reset_attempts(path: Path) -> None:
+    """Write a zero count to ``path`` (also over a damaged file); a running bridge reads it
+    at the next pair-setup."""
+    try:
+        write_atomic(path, json.dumps({"failed_attempts": 0}) + "\n")
+    except OSError as err:
+        raise StateError(f"cannot write {path}: {err}") from err

@@ -146,6 +146,10 @@ class Connection(asyncio.Protocol):
                     return
                 if isinstance(event, h11.Request):
                     self._request, self._body, self._body_size = event, [], 0
+                    head = len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers)
+                    if head > self._limits.max_header:
+                        self._fatal(431, f"request head of {head} bytes")
+                        return
                     length = _content_length(event)
                     if length is not None and length > self._limits.max_body:
                         self._fatal(413, f"body of {length} bytes declared")

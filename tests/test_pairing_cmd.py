@@ -1,0 +1,60 @@
+"""``mihomekit pairing``: status of a state directory, and unlock while the bridge runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hap_bridge_fixture import (
+    SETUP_CODE,
+    aiohomekit_controller,
+    assert_aiohomekit_reads,
+    running_bridge,
+)
+from hapraw import PairSetup, TlvError, state_error
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mihomekit", "pairing", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_unlock_reaches_a_running_bridge(tmp_path: Path) -> None:
+    (tmp_path / "pair-setup.json").write_text(json.dumps({"failed_attempts": 100}))
+    async with running_bridge(tmp_path) as bridge:
+        async with await bridge.connect() as conn:
+            assert state_error(await PairSetup(conn, SETUP_CODE).m1()) == (2, TlvError.MAX_TRIES)
+
+        status = await asyncio.to_thread(_cli, "--state-dir", str(tmp_path))
+        assert status.returncode == 0, status.stderr
+        assert "paired controllers: none" in status.stdout
+        assert "failed pair-setup attempts: 100 of 100" in status.stdout
+        assert "pairing unlock" in status.stdout
+
+        unlock = await asyncio.to_thread(_cli, "unlock", "--state-dir", str(tmp_path))
+        assert unlock.returncode == 0, unlock.stderr
+        async with aiohomekit_controller(bridge.port) as controller:
+            await assert_aiohomekit_reads(controller)
+
+        status = await asyncio.to_thread(_cli, "status", "--state-dir", str(tmp_path))
+        assert "failed pair-setup attempts: 0 of 100" in status.stdout
+        assert "(admin)" in status.stdout
+
+
+def test_a_broken_counter_file_is_one_line_and_unlock_repairs_it(tmp_path: Path) -> None:
+    (tmp_path / "pair-setup.json").write_text("{not json")
+    status = _cli("--state-dir", str(tmp_path))
+    assert status.returncode != 0
+    assert "Traceback" not in status.stderr
+    assert len(status.stderr.strip().splitlines()) == 1
+    assert "pair-setup.json" in status.stderr
+    unlock = _cli("unlock", "--state-dir", str(tmp_path))
+    assert unlock.returncode == 0, unlock.stderr
+    assert "failed pair-setup attempts: 0 of 100" in _cli("--state-dir", str(tmp_path)).stdout
