@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import MihomekitError
+from .errors import EXIT_INTERRUPTED, MihomekitError
 
 #: Modules that add sub-commands; each has ``register(subparsers) -> None`` and sets
 #: ``func(args) -> int`` on its parser.
@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``mihomekit`` command; returns its exit status (see :mod:`mihomekit.errors`).
+
+    An error mihomekit raises on purpose is one line on stderr, never a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -50,10 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except MihomekitError as err:
-        print(f"mihomekit: {err}", file=sys.stderr)
-        return 1
+        print(f"mihomekit: {one_line(str(err))}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def one_line(message: str) -> str:
+    """``message`` with its line breaks turned into spaces (error messages are one line)."""
+    return " ".join(message.splitlines())
 
 
 if __name__ == "__main__":  # pragma: no cover

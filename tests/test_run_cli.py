@@ -13,6 +13,7 @@ from pathlib import Path
 from homekit_helpers import free_port, ready_line
 
 from mihomekit.demo.frames import MAC_ATC, MAC_TH
+from mihomekit.errors import EXIT_CONFIG, EXIT_STATE_UNREADABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "mihomekit" / "demo"
@@ -90,7 +91,7 @@ def test_bad_mi32cfg_names_entry_and_field(tmp_path: Path) -> None:
         '[{"MAC":"A4C138AABBCC","PID":"055b","key":""},{"MAC":"A4C138","PID":"055b"}]'
     )
     result = _run(*_base_args(tmp_path / "state"), "--config", str(config))
-    assert result.returncode == 1
+    assert result.returncode == EXIT_CONFIG
     assert "entry 1" in result.stderr and "MAC" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -100,7 +101,7 @@ def test_corrupted_state_is_refused_not_reset(tmp_path: Path) -> None:
     state.mkdir()
     (state / "accessory.state").write_text('{"mac": "AA:BB:CC:DD:EE:FF", "paired_clients": {')
     result = _run(*_base_args(state), "--config", str(DEMO / "mi32cfg.json"))
-    assert result.returncode == 1
+    assert result.returncode == EXIT_STATE_UNREADABLE
     assert "pairing state" in result.stderr
     assert "Traceback" not in result.stderr
     assert (state / "accessory.state").read_text().endswith('"paired_clients": {')
