@@ -1,18 +1,34 @@
-"""``mihomekit qr``: show the bridge's setup code, setup URI and QR code."""
+"""``mihomekit qr``: show the bridge's setup code, setup URI and QR code.
+
+The code is resolved exactly as ``mihomekit run`` resolves it
+(:func:`~mihomekit.setupcode.resolve_setup_code`), so both show the same code for the same
+settings and state directory, even before the bridge's first start.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 from .mi32cfg import normalize_mac
+from .network import default_address
 from .settings import load_settings
-from .setupcode import SETUP_ID, qr_terminal, resolve_setup_code, setup_uri, write_qr_svg
+from .setupcode import SETUP_ID, qr_for_stream, resolve_setup_code, setup_uri, write_qr_svg
+from .state import BridgeState, check_hap_state, load_state
 
 __all__ = ["register", "run_qr"]
+
+_SOURCES = {
+    "settings": "From the settings (bridge.setup_code)",
+    "random": "A random code, made once and kept in {state_dir}",
+    "mac": "Derived from MAC {mac}",
+    "host": "Derived from MAC {mac} (this host's)",
+    "identity": "Derived from the bridge's own id {mac}, kept in {state_dir} (no host MAC)",
+}
 
 
 def register(subparsers: Any) -> None:
@@ -23,13 +39,16 @@ def register(subparsers: Any) -> None:
         description=(
             "Print the bridge's HomeKit setup code, setup ID, X-HM:// URI and a QR code to "
             "scan with the Home app. The code comes from the settings (bridge.setup_code) or "
-            "is derived from a MAC address the way Tasmota's MI32 bridge does it."
+            "is derived from a MAC address the way Tasmota's MI32 bridge does it: --mac, "
+            "else the host's, else the bridge's own id kept in the state directory."
         ),
     )
     parser.add_argument(
         "--mac", help="derive the code from this MAC (default: bridge.mac, else this host's)"
     )
     parser.add_argument("--settings", metavar="FILE", help="settings file (TOML)")
+    parser.add_argument("--address", metavar="IP", help="the bridge's address, as for run")
+    parser.add_argument("--state-dir", metavar="DIR", help="the bridge's state, as for run")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON line: setup_code, setup_id, uri"
     )
@@ -48,16 +67,34 @@ def run_qr(args: argparse.Namespace) -> int:
             raise ConfigError(f"--mac: {err}") from None
     else:
         mac = settings.bridge.mac
+    state_dir = Path(args.state_dir or settings.bridge.state_dir).expanduser()
+    loaded: list[BridgeState] = []
+
+    def state() -> BridgeState:
+        # Read (and, for a new identity or random code, written) only when needed.
+        if not loaded:
+            loaded.append(load_state(state_dir))
+        return loaded[0]
+
     choice = resolve_setup_code(
-        configured=settings.bridge.setup_code, mac=mac, address=settings.bridge.address
+        configured=settings.bridge.setup_code,
+        mac=mac,
+        address=args.address or settings.bridge.address or default_address(),
+        state=state,
     )
     uri = setup_uri(choice.code, SETUP_ID)
 
     notes: list[str] = []
     if choice.note:
         notes.append(f"Note: {choice.note}.")
-    if choice.source == "settings" and args.mac is not None:
+    if choice.source in ("settings", "random") and args.mac is not None:
         notes.append("Note: --mac is ignored because the settings fix bridge.setup_code.")
+    hap = check_hap_state(state_dir / "accessory.state") if state_dir.is_dir() else None
+    if hap is not None and hap.paired:
+        notes.append(
+            f"Note: the bridge is paired ({hap.paired} controller(s)); the code is only "
+            f"needed again after it is removed from Apple Home."
+        )
 
     if args.svg:
         write_qr_svg(uri, args.svg)
@@ -73,12 +110,9 @@ def run_qr(args: argparse.Namespace) -> int:
     print(f"Setup code: {choice.code}")
     print(f"Setup ID:   {SETUP_ID}")
     print(f"Setup URI:  {uri}")
-    if choice.source == "mac":
-        print(f"Derived from MAC {choice.mac}")
-    else:
-        print("From the settings (bridge.setup_code)")
+    print(_SOURCES[choice.source].format(mac=choice.mac, state_dir=state_dir))
     print()
-    print(qr_terminal(uri))
+    print(qr_for_stream(uri, sys.stdout))
     if args.svg:
         print(f"\nQR code written to {args.svg}")
     return 0

@@ -20,6 +20,14 @@ Making such a code acceptable to HomeKit (mihomekit's rule)
     ``MAC`` is the 12 upper-case hex digits without separators. The same MAC always gives
     the same code, and a valid Tasmota code is never changed.
 
+Where the code comes from (:func:`resolve_setup_code`, used by ``run`` and ``qr`` alike)
+    1. ``setup_code`` in the settings: that code; ``setup_code = "random"``: a random
+       valid code made once with :mod:`secrets` and kept in ``bridge.json``;
+    2. otherwise Tasmota's rule above, applied to the first MAC found of: ``--mac`` (or
+       ``mac`` in the settings), the host MAC (:func:`host_mac` of the bridge address),
+       the bridge's persisted HAP device id (:func:`mihomekit.state.bridge_identity`, for
+       hosts without a MAC such as containers and network namespaces).
+
 Setup URI
     ``X-HM://`` + the 46-bit payload in 9 upper-case base-36 digits + the setup ID, where the
     payload is ``version(3)=0 | reserved(4)=0 | category(8) | flags(4) | code(27)`` (most
@@ -34,17 +42,23 @@ import ipaddress
 import logging
 import os
 import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TextIO
 
 import segno
 
 from .atomicfile import write_atomic
-from .errors import ConfigError
+from .errors import ConfigError, StateError
 from .mi32cfg import normalize_mac
+from .state import BridgeState, bridge_identity
 
 __all__ = [
     "BRIDGE_CATEGORY",
     "FLAG_IP",
+    "QUIET_ZONE",
+    "RANDOM",
     "SETUP_ID",
     "SetupCodeChoice",
     "host_mac",
@@ -52,9 +66,12 @@ __all__ = [
     "is_valid_setup_code",
     "parse_setup_code",
     "parse_setup_uri",
+    "qr_for_stream",
     "qr_terminal",
+    "random_setup_code",
     "resolve_setup_code",
     "setup_code_from_mac",
+    "setup_code_mac",
     "setup_uri",
     "valid_setup_code_from_mac",
     "write_qr_svg",
@@ -68,6 +85,10 @@ SETUP_ID = "MI32"
 BRIDGE_CATEGORY = 2
 #: Setup payload flag: the accessory is reached over IP.
 FLAG_IP = 2
+#: ``setup_code`` setting that asks for a random code (made once, kept in the state).
+RANDOM = "random"
+#: Light modules around a QR code; the QR standard asks for 4.
+QUIET_ZONE = 4
 
 _DASHED = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{3}")
 _PLAIN = re.compile(r"[0-9]{8}")
@@ -144,12 +165,23 @@ def parse_setup_code(text: str) -> str:
     return candidate
 
 
+def random_setup_code() -> str:
+    """A random setup code HomeKit accepts, from :mod:`secrets`."""
+    while True:
+        digits = f"{secrets.randbelow(10**8):08d}"
+        code = f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
+        if is_valid_setup_code(code):
+            return code
+
+
 @dataclass(frozen=True, slots=True)
 class SetupCodeChoice:
     """The bridge's setup code and where it came from.
 
-    ``source`` is ``"settings"`` (configured code) or ``"mac"`` (derived from ``mac``).
-    ``note`` explains a change made to the derived code, else ``None``.
+    ``source`` is ``"settings"`` (configured code), ``"random"`` (the persisted random
+    code), ``"mac"`` (``--mac`` or the settings' ``mac``), ``"host"`` (the host MAC) or
+    ``"identity"`` (the bridge's persisted device id); ``mac`` is the MAC the code was
+    derived from. ``note`` explains a change made to the derived code, else ``None``.
     """
 
     code: str
@@ -158,28 +190,69 @@ class SetupCodeChoice:
     note: str | None = None
 
 
+#: Gives the bridge's state when (and only when) it is needed.
+StateLoader = Callable[[], BridgeState]
+
+
+def setup_code_mac(
+    *, mac: str | None = None, address: str | None = None, state: StateLoader | None = None
+) -> tuple[str, str]:
+    """The MAC the setup code is derived from, and where it came from.
+
+    In order: ``mac`` (``--mac``/settings) as ``"mac"``; the host MAC of ``address`` as
+    ``"host"``; the persisted identity of ``state`` (made and saved on first use) as
+    ``"identity"``. Raises :class:`ConfigError` if there is none of them.
+    """
+    if mac is not None:
+        return mac, "mac"
+    found = host_mac(address)
+    if found is not None:
+        return found, "host"
+    if state is None:
+        raise ConfigError("no host MAC found; pass --mac")
+    return bridge_identity(state()), "identity"
+
+
 def resolve_setup_code(
-    *, configured: str | None = None, mac: str | None = None, address: str | None = None
+    *,
+    configured: str | None = None,
+    mac: str | None = None,
+    address: str | None = None,
+    state: StateLoader | None = None,
 ) -> SetupCodeChoice:
     """Pick the bridge's setup code the same way everywhere (``run`` and ``qr``).
 
-    A ``configured`` code wins. Otherwise the code is derived from ``mac``, or, if that is
-    ``None``, from :func:`host_mac` of ``address``. Raises :class:`ConfigError` if the
-    configured code or the MAC is invalid, or no MAC can be found.
+    A ``configured`` code wins; ``"random"`` is the random code kept in ``state`` (made
+    and saved on first use). Otherwise the code is derived from the MAC that
+    :func:`setup_code_mac` finds. Raises :class:`ConfigError` if the configured code or
+    the MAC is invalid or no MAC can be found, :class:`StateError` if the state holds an
+    invalid code.
     """
+    if configured and configured.lower() == RANDOM:
+        if state is None:
+            raise ConfigError('setup_code = "random" needs the state directory')
+        return SetupCodeChoice(code=_persisted_random_code(state()), source="random")
     if configured:
         return SetupCodeChoice(code=parse_setup_code(configured), source="settings")
-    if mac is None:
-        mac = host_mac(address)
-    if mac is None:
-        raise ConfigError("no host MAC found; pass --mac")
+    chosen, source = setup_code_mac(mac=mac, address=address, state=state)
     try:
-        hexmac = normalize_mac(mac)
+        hexmac = normalize_mac(chosen)
     except ValueError as err:
         raise ConfigError(str(err), field="mac") from None
     code, note = valid_setup_code_from_mac(hexmac)
     display = ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
-    return SetupCodeChoice(code=code, source="mac", mac=display, note=note)
+    return SetupCodeChoice(code=code, source=source, mac=display, note=note)
+
+
+def _persisted_random_code(state: BridgeState) -> str:
+    code = state.random_setup_code
+    if code is None:
+        state.random_setup_code = code = random_setup_code()
+        state.save()
+    why = invalid_reason(code)
+    if why is not None:
+        raise StateError(f"state file {state.path}: the random setup code {code} is invalid: {why}")
+    return code
 
 
 # --------------------------------------------------------------------------- setup URI
@@ -240,21 +313,52 @@ def _qr(uri: str) -> segno.QRCode:
     return segno.make_qr(uri, error="m")
 
 
-def qr_terminal(uri: str, *, border: int = 2, light_on_dark: bool = True) -> str:
+#: Black on white (256-colour palette entries 16 and 231), and back to normal.
+_DARK_ON_LIGHT = "\x1b[38;5;16;48;5;231m"
+_RESET = "\x1b[0m"
+
+
+def qr_terminal(
+    uri: str, *, border: int = QUIET_ZONE, light_on_dark: bool = True, color: bool = False
+) -> str:
     """A QR code of ``uri`` drawn with half-block characters, two module rows per line.
 
-    With ``light_on_dark`` (the usual dark terminal) the glyphs paint the light modules and
-    the quiet zone, so the code appears dark on light; pass ``False`` for terminals with a
-    light background. Plain UTF-8, no colour escapes; lines are joined by ``\\n``.
+    With ``color`` every line sets black on white itself (ANSI colours), so the code is
+    dark on light on any terminal. Without it the text is plain UTF-8: with
+    ``light_on_dark`` (a dark terminal) the glyphs paint the light modules and the quiet
+    zone, so the code appears dark on light; pass ``False`` for a light background.
+    Lines are joined by ``\\n``.
     """
+    if color:
+        light_on_dark = False  # the glyphs paint the dark modules, in black
     rows = [[bool(module) for module in row] for row in _qr(uri).matrix_iter(border=border)]
     lit = [[dark != light_on_dark for dark in row] for row in rows]
     if len(lit) % 2:
         lit.append([False] * len(lit[0]))  # outside the quiet zone: leave the cells empty
     lines = []
     for top, bottom in zip(lit[0::2], lit[1::2], strict=True):
-        lines.append("".join(_BLOCKS[(a, b)] for a, b in zip(top, bottom, strict=True)))
+        line = "".join(_BLOCKS[(a, b)] for a, b in zip(top, bottom, strict=True))
+        lines.append(f"{_DARK_ON_LIGHT}{line}{_RESET}" if color else line)
     return "\n".join(lines)
+
+
+def qr_for_stream(uri: str, stream: TextIO) -> str:
+    """:func:`qr_terminal` drawn to scan on whatever shows ``stream``.
+
+    A terminal gets explicit black on white (unless ``NO_COLOR`` is set or ``TERM`` is
+    ``dumb``). Anything else (a pipe, the journal) gets plain text, light modules painted
+    for a dark background, unless ``COLORFGBG`` says the background is light.
+    """
+    term = os.environ.get("TERM", "")
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty and term != "dumb" and "NO_COLOR" not in os.environ:
+        return qr_terminal(uri, color=True)
+    background = os.environ.get("COLORFGBG", "").rsplit(";", 1)[-1]
+    light_background = background in ("7", "15")
+    return qr_terminal(uri, light_on_dark=not light_background)
 
 
 def write_qr_svg(uri: str, path: str | os.PathLike[str]) -> None:

@@ -118,10 +118,20 @@ def test_host_mac_fallback_uses_bridge_address(
     assert seen == ["192.168.1.20"]
 
 
-def test_no_mac_found(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_host_mac_uses_the_persisted_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(setupcode, "host_mac", lambda address=None: None)
-    with pytest.raises(ConfigError, match="no host MAC found; pass --mac"):
-        _run(["qr"])
+    state = tmp_path / "state"
+    assert _run(["qr", "--state-dir", str(state), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    saved = json.loads((state / "bridge.json").read_text())
+    code, _ = setupcode.valid_setup_code_from_mac(saved["device_id"])
+    assert first["setup_code"] == code
+    assert _run(["qr", "--state-dir", str(state)]) == 0
+    out, _ = capsys.readouterr()
+    assert f"Setup code: {code}" in out
+    assert f"the bridge's own id {saved['device_id']}" in out
 
 
 def test_bad_mac_and_bad_settings(tmp_path: Path) -> None:

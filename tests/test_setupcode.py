@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 from pathlib import Path
 
@@ -12,21 +14,25 @@ import segno
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mihomekit.errors import ConfigError
+from mihomekit.errors import ConfigError, StateError
 from mihomekit.setupcode import (
+    QUIET_ZONE,
     SETUP_ID,
     host_mac,
     invalid_reason,
     is_valid_setup_code,
     parse_setup_code,
     parse_setup_uri,
+    qr_for_stream,
     qr_terminal,
+    random_setup_code,
     resolve_setup_code,
     setup_code_from_mac,
     setup_uri,
     valid_setup_code_from_mac,
     write_qr_svg,
 )
+from mihomekit.state import BridgeState, load_state
 
 # tasmota-mi32.md §2.4 (all with setup ID MI32, category 2, flags 2)
 TASMOTA_EXAMPLES = [
@@ -264,11 +270,55 @@ def test_terminal_qr_matches_the_symbol(light_on_dark: bool, border: int) -> Non
         assert all(char in " ▀" for char in lines[-1])
 
 
-def test_terminal_qr_default_has_light_quiet_zone() -> None:
+def test_terminal_qr_default_has_the_standard_quiet_zone() -> None:
+    assert QUIET_ZONE == 4
     text = qr_terminal("X-HM://0023RRVZ6MI32")
     lines = text.split("\n")
-    assert lines[0] == "█" * len(lines[0])  # two light quiet-zone rows
-    assert all(line.startswith("██") and line.endswith("██") for line in lines[:-1])
+    assert lines[0] == lines[1] == "█" * len(lines[0])  # four light quiet-zone rows
+    assert lines[2] != lines[1]
+    assert all(line.startswith("████") and line.endswith("████") for line in lines[:-1])
+
+
+def test_colour_qr_paints_dark_modules_black_on_white() -> None:
+    uri = "X-HM://0023RRVZ6MI32"
+    text = qr_terminal(uri, color=True)
+    lines = text.split("\n")
+    start, end = "\x1b[38;5;16;48;5;231m", "\x1b[0m"
+    assert all(line.startswith(start) and line.endswith(end) for line in lines)
+    glyphs = "\n".join(line[len(start) : -len(end)] for line in lines)
+    # Glyphs paint dark modules: the same drawing as for a light terminal.
+    assert glyphs == qr_terminal(uri, light_on_dark=False)
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.mark.parametrize(
+    ("tty", "env", "expected"),
+    [
+        (True, {"TERM": "xterm"}, {"color": True}),
+        (True, {"TERM": "xterm", "NO_COLOR": "1"}, {"light_on_dark": True}),
+        (True, {"TERM": "dumb"}, {"light_on_dark": True}),
+        (False, {"TERM": "xterm"}, {"light_on_dark": True}),
+        (False, {"COLORFGBG": "0;15"}, {"light_on_dark": False}),
+        (False, {"COLORFGBG": "15;0"}, {"light_on_dark": True}),
+    ],
+)
+def test_qr_for_stream_picks_a_drawing_that_scans(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, env: dict[str, str], expected: dict[str, bool]
+) -> None:
+    for name in ("TERM", "NO_COLOR", "COLORFGBG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    uri = "X-HM://0023RRVZ6MI32"
+    assert qr_for_stream(uri, _Stream(tty)) == qr_terminal(uri, **expected)
 
 
 def test_qr_is_a_regular_qr_code() -> None:
@@ -420,6 +470,58 @@ def test_resolve_without_mac(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen == ["192.168.1.20"]
     with pytest.raises(ConfigError):
         resolve_setup_code(mac="nonsense")
+
+
+def test_random_codes_are_valid_and_differ() -> None:
+    codes = {random_setup_code() for _ in range(200)}
+    assert len(codes) > 190
+    assert all(is_valid_setup_code(code) for code in codes)
+
+
+def test_resolve_random_code_is_made_once(tmp_path: Path) -> None:
+    state = load_state(tmp_path)
+    first = resolve_setup_code(configured="random", mac="B8:27:EB:12:34:56", state=lambda: state)
+    assert first.source == "random" and is_valid_setup_code(first.code)
+    again = load_state(tmp_path)
+    assert again.random_setup_code == first.code
+    assert resolve_setup_code(configured="RANDOM", state=lambda: again).code == first.code
+
+
+def test_resolve_random_code_needs_a_state() -> None:
+    with pytest.raises(ConfigError, match="state directory"):
+        resolve_setup_code(configured="random")
+
+
+def test_resolve_refuses_an_invalid_persisted_random_code(tmp_path: Path) -> None:
+    (tmp_path / "bridge.json").write_text(json.dumps({"setup_code": "111-11-111"}))
+    state = load_state(tmp_path)
+    with pytest.raises(StateError, match="all eight digits are equal"):
+        resolve_setup_code(configured="random", state=lambda: state)
+
+
+def test_resolve_order_mac_then_host_then_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mihomekit.setupcode as module
+
+    loads: list[BridgeState] = []
+
+    def state() -> BridgeState:
+        loads.append(load_state(tmp_path))
+        return loads[-1]
+
+    monkeypatch.setattr(module, "host_mac", lambda address=None: "24:6F:28:12:34:56")
+    explicit = resolve_setup_code(mac="B8:27:EB:12:34:56", state=state)
+    assert (explicit.code, explicit.source) == ("182-11-234", "mac")
+    host = resolve_setup_code(address="192.168.1.20", state=state)
+    assert (host.code, host.source, host.mac) == ("246-28-234", "host", "24:6F:28:12:34:56")
+    assert loads == []  # the state is not touched while a MAC is found
+    monkeypatch.setattr(module, "host_mac", lambda address=None: None)
+    identity = resolve_setup_code(address="192.168.1.20", state=state)
+    assert identity.source == "identity"
+    assert identity.mac == loads[0].device_id
+    assert identity.code == valid_setup_code_from_mac(loads[0].device_id or "")[0]
+    assert resolve_setup_code(state=state).code == identity.code  # kept
 
 
 def test_setup_id_constant() -> None:
