@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .catalog import DeviceModel
-from .errors import GatewayError
+from .errors import GatewayError, NothingToBridgeError, StateWriteError
 from .mi32cfg import DeviceEntry
 from .readings import Event, Value
 from .registry import Registry
-from .state import BridgeState, check_hap_state, load_state, restorable
+from .setupcode import qr_for_stream, resolve_setup_code, setup_uri
+from .state import BridgeState, bridge_identity, check_writable, load_state, restorable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,21 +55,44 @@ class BridgeConfig:
     staleness: Mapping[str, float] | None = None
     print_setup: bool = True
     sources: list[SourceFactory] = field(default_factory=list)
+    #: Refuse to start (:class:`NothingToBridgeError`) rather than offer HomeKit a bridge
+    #: without a single device.
+    require_devices: bool = False
+    #: With ``require_devices`` and no device known: how long the sources (gateway
+    #: discovery) may look for one before the start fails; 0 = they cannot find any.
+    discovery_wait: float = 0.0
 
 
 class BridgeApp:
     """Owns the registry, the persistent state, the HAP driver and the sources."""
 
     def __init__(self, config: BridgeConfig) -> None:
+        """Read the state and settle the identity and setup code; nothing starts yet.
+
+        Raises :class:`~mihomekit.errors.StateError` for an unreadable state file,
+        :class:`~mihomekit.errors.StateWriteError` if the state directory cannot be
+        written (checked here, before any file is replaced) and
+        :class:`~mihomekit.errors.ConfigError` for a bad setup code or MAC.
+        """
         self.config = config
         self.registry = Registry()
         self.state: BridgeState = load_state(config.state_dir)
-        check_hap_state(self.state.hap_state_path)
+        check_writable(self.state.path.parent)
+        #: The HAP device id, persisted before the first start (also the SerialNumber).
+        self.device_id = bridge_identity(self.state)
+        choice = resolve_setup_code(
+            configured=config.setup_code,
+            mac=config.setup_code_mac,
+            address=config.address,
+            state=lambda: self.state,
+        )
+        if choice.note:
+            _LOGGER.warning("setup code: %s", choice.note)
+        self.setup_code = choice.code
+        self.setup_uri = setup_uri(choice.code, self.state.setup_id)
         self.sources: list[Source] = []
         self.driver: Any = None
         self.bridge: Any = None
-        self.setup_code = ""
-        self.setup_uri = ""
         self._command_handlers: dict[
             str, Callable[[str, Mapping[str, Value]], Awaitable[None]]
         ] = {}
@@ -81,15 +106,21 @@ class BridgeApp:
     # -- start / stop --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Build every accessory, start the HAP server and mDNS, then the sources."""
+        """Build every accessory, start the HAP server and mDNS, then the sources.
+
+        With ``require_devices`` and no device known yet, the sources start first and get
+        ``discovery_wait`` seconds to find one (else :class:`NothingToBridgeError`). The
+        setup code and QR code are printed only while the bridge is unpaired.
+        """
         from mihomekit.accessories import AccessoryOptions, build_bridge
         from mihomekit.homekit import BridgeDriver
-
-        from .setupcode import setup_code_from_mac, setup_uri, valid_setup_code_from_mac
 
         loop = asyncio.get_running_loop()
         config = self.config
         self._restore_values()
+        searched = config.require_devices and not self._has_devices()
+        if searched:
+            await self._look_for_devices()
         driver = BridgeDriver(
             loop=loop,
             address=config.address,
@@ -97,24 +128,11 @@ class BridgeApp:
             advertised_address=config.address,
             port=config.port,
             persist_file=str(self.state.hap_state_path),
-            pincode=b"000-00-001",  # replaced below, once the device id is known
+            pincode=self.setup_code.encode(),
+            mac=self.device_id,
             interface_choice=config.zeroconf_interfaces or [config.address],
         )
         driver.state.setup_id = self.state.setup_id
-        if config.setup_code:
-            code = config.setup_code
-        elif config.setup_code_mac:
-            code, reason = valid_setup_code_from_mac(config.setup_code_mac)
-            if reason:
-                _LOGGER.warning(
-                    "setup code changed from %s: %s",
-                    setup_code_from_mac(config.setup_code_mac),
-                    reason,
-                )
-        else:
-            code, _ = valid_setup_code_from_mac(driver.state.mac)
-        self.setup_code = code
-        self.setup_uri = setup_uri(code, self.state.setup_id)
         options = AccessoryOptions(
             battery_low_threshold=config.battery_low_threshold,
             motion_timeout=config.motion_timeout,
@@ -130,16 +148,21 @@ class BridgeApp:
             name=config.name,
             options=options,
             send_command=self.send_command,
-            on_setup_message=self._print_setup if config.print_setup else None,
+            on_setup_message=None,  # printed below, while unpaired only
         )
         driver.add_accessory(self.bridge)
-        driver.state.pincode = code.encode()
         driver.state.setup_id = self.state.setup_id
         self.state.save()
         await driver.async_start()
         self._driver_started = True
         self._persist_task = loop.create_task(self._persist_loop())
-        for factory in config.sources:
+        if config.print_setup and not self.paired:
+            self._print_setup()
+        if not searched:
+            await self._start_sources()
+
+    async def _start_sources(self) -> None:
+        for factory in self.config.sources:
             source = factory(self)
             try:
                 await source.start()
@@ -148,13 +171,39 @@ class BridgeApp:
                 continue
             self.sources.append(source)
 
-    async def stop(self) -> None:
+    def _has_devices(self) -> bool:
+        return any(device.bridged for device in self.registry.devices())
+
+    async def _look_for_devices(self) -> None:
+        """No device known: give the sources ``discovery_wait`` seconds to find one first.
+
+        HomeKit is offered nothing before there is a device; if none turns up the
+        sources are stopped again and :class:`NothingToBridgeError` is raised.
+        """
+        wait = self.config.discovery_wait
+        if wait <= 0:
+            raise NothingToBridgeError("no device configured")
+        await self._start_sources()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not self._has_devices() and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        if not self._has_devices():
+            await self._stop_sources()
+            raise NothingToBridgeError(f"no device found within {wait:g} s")
+        await asyncio.sleep(1.0)  # the rest of a gateway's devices, as one batch
+
+    async def _stop_sources(self) -> None:
         for source in reversed(self.sources):
             try:
                 await source.stop()
             except Exception:
                 _LOGGER.exception("stopping %s failed", type(source).__name__)
         self.sources.clear()
+
+    async def stop(self) -> None:
+        """Stop the sources, save the values, stop the HAP server (safe after a failed start)."""
+        await self._stop_sources()
         if self._persist_task is not None:
             self._persist_task.cancel()
             self._persist_task = None
@@ -166,6 +215,11 @@ class BridgeApp:
     @property
     def paired(self) -> bool:
         return bool(self.driver is not None and self.driver.state.paired)
+
+    @property
+    def paired_controllers(self) -> int:
+        """How many controllers are paired (0 before the start)."""
+        return 0 if self.driver is None else len(self.driver.state.paired_clients)
 
     # -- commands (HomeKit → device) -----------------------------------------------------
 
@@ -213,7 +267,10 @@ class BridgeApp:
             )
             is not None
         ):
-            self.state.save()
+            try:
+                self.state.save()
+            except StateWriteError as err:
+                _LOGGER.error("could not save the new accessory id: %s", err)
 
     def on_reading(
         self,
@@ -259,7 +316,7 @@ class BridgeApp:
             self.state.remember_values(device.id, values, seen_wall)
         try:
             self.state.save()
-        except OSError as err:
+        except StateWriteError as err:
             _LOGGER.error("could not save state: %s", err)
 
     async def _persist_loop(self) -> None:
@@ -268,11 +325,9 @@ class BridgeApp:
             self.persist_values()
 
     def _print_setup(self) -> None:
-        from .setupcode import qr_terminal
-
         print(
             f"\nAdd the bridge in Apple Home: scan this code, or enter {self.setup_code}\n"
-            f"{qr_terminal(self.setup_uri)}\n"
+            f"{qr_for_stream(self.setup_uri, sys.stdout)}\n"
             f"Setup code: {self.setup_code}   Setup URI: {self.setup_uri}\n",
             flush=True,
         )

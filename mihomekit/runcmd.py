@@ -1,20 +1,28 @@
-"""``mihomekit run``: start the bridge."""
+"""``mihomekit run``: start the bridge.
+
+Failures are one line on stderr with their own exit status (:mod:`mihomekit.errors`):
+configuration 2, unreadable state 3, state directory not writable or disk full 4, HomeKit
+port in use 5, nothing to bridge 6.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .bridge import BridgeApp, BridgeConfig, SourceFactory
-from .errors import AdapterError, ConfigError
+from .errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from .mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from .network import default_address
 from .settings import Settings, load_settings
+from .state import state_write_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -22,6 +30,19 @@ _LOGGER = logging.getLogger(__name__)
 #: name one (Tasmota's file name, in the working directory, then in /etc).
 DEFAULT_MI32CFG_PATHS = ("mi32cfg", "mi32cfg.json", "/etc/mihomekit/mi32cfg")
 DEFAULT_SETTINGS_PATH = "/etc/mihomekit/mihomekit.toml"
+#: With no device configured or known: how long gateway discovery may look for one
+#: before ``mihomekit run`` gives up (exit status 6) instead of offering an empty bridge.
+DISCOVERY_WAIT = 10.0
+
+
+@dataclass
+class RunPlan:
+    """What ``mihomekit run`` starts: the bridge's config and what the messages need."""
+
+    config: BridgeConfig
+    #: The mi32cfg read, or ``None`` when none was found.
+    mi32cfg: str | None
+    demo: bool = False
 
 
 def register(subparsers: Any) -> None:
@@ -48,8 +69,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_bridge(args: argparse.Namespace) -> int:
-    config = bridge_config_from_args(args)
-    asyncio.run(_serve(config))
+    """Entry point of ``mihomekit run``: serve until SIGINT/SIGTERM, then print "stopped"."""
+    plan = plan_from_args(args)
+    asyncio.run(_serve(plan))
     return 0
 
 
@@ -60,38 +82,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(path)
 
 
-def _entries(args: argparse.Namespace, settings: Settings) -> list[DeviceEntry]:
+def _entries(args: argparse.Namespace, settings: Settings) -> tuple[list[DeviceEntry], str | None]:
+    """The mi32cfg's devices and its path (``None``: no mi32cfg found)."""
     if args.demo:
         from .demo import demo_entries
 
-        return demo_entries()
+        return demo_entries(), "<demo>"
     path = args.config or settings.bridge.mi32cfg
     if path is None:
         path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
     if path is None:
-        _LOGGER.warning(
-            "no mi32cfg found (looked for %s); no BLE devices are bridged. "
-            "Write one with `mihomekit scan --write mi32cfg`.",
-            ", ".join(DEFAULT_MI32CFG_PATHS),
-        )
-        return []
-    return load_mi32cfg(path)
+        return [], None
+    return load_mi32cfg(path), path
 
 
-def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
-    """Turn command-line options and settings into a :class:`BridgeConfig`."""
+def plan_from_args(args: argparse.Namespace) -> RunPlan:
+    """Turn command-line options and settings into what ``mihomekit run`` starts."""
     settings = _settings(args)
     bridge = settings.bridge
-    entries = _entries(args, settings)
+    entries, mi32cfg = _entries(args, settings)
     address = args.address or bridge.address or default_address()
     state_dir = args.state_dir or bridge.state_dir
     if args.demo and not args.state_dir:
         state_dir = str(Path(bridge.state_dir).expanduser().parent / "mihomekit-demo")
     mac = args.mac or bridge.mac
-    if mac is None:
-        from .setupcode import host_mac
-
-        mac = host_mac(address)
     if mac is not None:
         try:
             normalize_mac(mac)
@@ -107,15 +121,16 @@ def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
     elif settings.ble.enabled and not args.no_ble:
         sources.append(_ble_source(settings))
     gateways = settings.gateway
-    if (
+    gateway_on = bool(
         gateways.enabled
         and not args.no_gateway
         and not args.demo
         and (gateways.gateways or gateways.discover)
-    ):
+    )
+    if gateway_on:
         sources.append(_gateway_source(settings))
     staleness = settings.staleness
-    return BridgeConfig(
+    config = BridgeConfig(
         state_dir=Path(state_dir).expanduser(),
         address=address,
         port=args.port or bridge.port,
@@ -135,7 +150,10 @@ def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
             "default": staleness.default,
         },
         sources=sources,
+        require_devices=True,
+        discovery_wait=DISCOVERY_WAIT if gateway_on else 0.0,
     )
+    return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
 
 def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
@@ -174,7 +192,8 @@ def _gateway_source(settings: Settings) -> SourceFactory:
     return factory
 
 
-async def _serve(config: BridgeConfig) -> None:
+async def _serve(plan: RunPlan) -> None:
+    config = plan.config
     app = BridgeApp(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -182,18 +201,67 @@ async def _serve(config: BridgeConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
-    except OSError as err:
+    except Exception as err:
         await app.stop()
-        raise AdapterError(
-            f"cannot serve HomeKit on {config.address}:{config.port}: {err.strerror or err}"
-        ) from err
+        if isinstance(err, NothingToBridgeError):
+            raise NothingToBridgeError(_nothing_to_bridge(plan)) from err
+        if isinstance(err, OSError):
+            raise _start_error(config, err) from err
+        raise
+    if plan.mi32cfg is None:
+        _LOGGER.warning(
+            "no mi32cfg found (looked for %s); no BLE devices are bridged. "
+            "Write one with `mihomekit scan --write mi32cfg`.",
+            ", ".join(DEFAULT_MI32CFG_PATHS),
+        )
+    accessories = sum(1 for d in app.registry.devices() if d.bridged)
+    if app.paired:
+        pairing = f"paired with {_controllers(app.paired_controllers)} (setup code not shown)"
+    else:
+        pairing = f"setup code {app.setup_code}"
     print(
         f"mihomekit bridge {config.name!r} on {config.address}:{config.port}, "
-        f"{sum(1 for d in app.registry.devices() if d.bridged)} accessories, "
-        f"setup code {app.setup_code}" + (" (paired)" if app.paired else ""),
+        f"{accessories} accessories, {pairing}",
         flush=True,
     )
     try:
         await stop.wait()
     finally:
         await app.stop()
+    print(f"mihomekit bridge {config.name!r} stopped", flush=True)
+
+
+def _controllers(count: int) -> str:
+    return f"{count} controller" + ("" if count == 1 else "s")
+
+
+def _start_error(config: BridgeConfig, err: OSError) -> Exception:
+    """The one-line error for an OSError while starting the HAP server."""
+    where = f"{config.address}:{config.port}"
+    if err.errno == errno.EADDRINUSE:
+        return PortInUseError(
+            f"cannot serve HomeKit on {where}: the port is in use (another mihomekit or "
+            f"HomeKit bridge?); stop it or choose another port with --port"
+        )
+    state_dir = os.path.abspath(config.state_dir)
+    in_state = isinstance(err.filename, str) and os.path.abspath(err.filename).startswith(
+        state_dir + os.sep
+    )
+    if err.errno in (errno.ENOSPC, errno.EDQUOT) or in_state:
+        return state_write_error(Path(state_dir), err)
+    return AdapterError(f"cannot serve HomeKit on {where}: {err.strerror or err}")
+
+
+def _nothing_to_bridge(plan: RunPlan) -> str:
+    """Why the bridge has no device, and what to do: one line."""
+    if plan.mi32cfg is None:
+        ble = f"no mi32cfg found (looked for {', '.join(DEFAULT_MI32CFG_PATHS)})"
+    else:
+        ble = f"{plan.mi32cfg} lists no device mihomekit can bridge"
+    wait = plan.config.discovery_wait
+    zigbee = f"no gateway reported a device within {wait:g} s" if wait > 0 else "gateways are off"
+    return (
+        f"nothing to bridge: {ble}, and {zigbee}. Write a device list with "
+        f"`mihomekit scan --write mi32cfg` (or pass --config PATH), name a gateway in the "
+        f"settings ([[gateway.gateways]]), or try `mihomekit run --demo`"
+    )

@@ -30,7 +30,7 @@ from typing import Any, Literal, cast
 
 from .errors import ConfigError
 from .mi32cfg import normalize_mac
-from .setupcode import parse_setup_code
+from .setupcode import RANDOM, parse_setup_code
 
 __all__ = [
     "BleSettings",
@@ -77,7 +77,8 @@ class BridgeSettings:
     address: str | None = None
     port: int = 51827
     state_dir: str = field(default_factory=default_state_dir)
-    #: Fixed setup code (``XXX-XX-XXX``); ``None`` = derived from ``mac``.
+    #: Fixed setup code (``XXX-XX-XXX``), or ``"random"`` for a random one made once and
+    #: kept in the state directory; ``None`` = derived from ``mac``.
     setup_code: str | None = None
     #: MAC (``AA:BB:CC:DD:EE:FF``) the setup code is derived from; ``None`` = the host's.
     mac: str | None = None
@@ -276,7 +277,9 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
             raise table.error("address", f"not an IP address: {address!r}") from None
     state_dir = table.optional("state_dir")
     setup_code = table.optional("setup_code")
-    if setup_code is not None:
+    if setup_code is not None and setup_code.lower() == RANDOM:
+        setup_code = RANDOM
+    elif setup_code is not None:
         try:
             setup_code = parse_setup_code(setup_code)
         except ConfigError as err:

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from homekit_helpers import free_port, ready_line
+from run_helpers import run_args
 
 from mihomekit.demo.frames import MAC_ATC, MAC_TH
-from mihomekit.errors import EXIT_CONFIG, EXIT_STATE_UNREADABLE
+from mihomekit.errors import EXIT_CONFIG, EXIT_PORT_IN_USE, EXIT_STATE_UNREADABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "mihomekit" / "demo"
@@ -30,18 +31,7 @@ def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 
 
 def _base_args(state: Path) -> list[str]:
-    return [
-        "run",
-        "--state-dir",
-        str(state),
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(free_port()),
-        "--mac",
-        "B8:27:EB:12:34:56",
-        "--no-gateway",
-    ]
+    return run_args(state, demo_config=False, ble=True)
 
 
 def test_replay_through_the_bridge_persists_values(tmp_path: Path) -> None:
@@ -126,15 +116,15 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         args = _base_args(tmp_path / "state")
         args[args.index("--port") + 1] = str(port)
         result = _run(*args, "--config", str(DEMO / "mi32cfg.json"))
-    assert result.returncode == 1
-    assert f"cannot serve HomeKit on 127.0.0.1:{port}" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode == EXIT_PORT_IN_USE
+    assert result.stderr.startswith(f"mihomekit: cannot serve HomeKit on 127.0.0.1:{port}: ")
+    assert "the port is in use" in result.stderr
+    assert result.stderr.count("\n") == 1  # one line, no traceback
 
 
 def test_demo_bridges_ble_and_gateway_devices(tmp_path: Path) -> None:
     state = tmp_path / "demo-state"
-    args = _base_args(state)
-    args.remove("--no-gateway")
+    args = run_args(state, demo_config=False, gateway=True, ble=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mihomekit", *args, "--demo", "--replay-speed", "30"],
         stdout=subprocess.PIPE,

@@ -71,6 +71,12 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_settings("").bridge.state_dir == "/var/lib/mihomekit"
 
 
+@pytest.mark.parametrize("value", ["random", "Random", " RANDOM "])
+def test_random_setup_code_is_a_setting(value: str) -> None:
+    s = parse_settings(f'[bridge]\nsetup_code = "{value}"')
+    assert s.bridge.setup_code == "random"
+
+
 def test_example_documents_the_defaults() -> None:
     assert load_settings(EXAMPLE) == Settings()
     assert load_settings(str(EXAMPLE)) == Settings()

@@ -1,0 +1,144 @@
+"""First run: a QR code that scans on any terminal, hints instead of silence, a talkative demo.
+
+Real ``mihomekit`` processes; terminals are pseudo-terminals (``pty``).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import segno
+from gateway_helpers import GATEWAY_HOST, simulators_in_thread
+from homekit_helpers import free_port
+from run_helpers import (
+    MIHOMEKIT,
+    ROOT,
+    hap_state,
+    lines_until,
+    run,
+    run_args,
+    running,
+    stop,
+    write_hap_state,
+)
+
+from mihomekit.gateway.simulator import GatewaySimulator
+from mihomekit.setupcode import QUIET_ZONE
+
+URI = "X-HM://0023RRVZ6MI32"  # 182-11-234
+ESC_DARK_ON_LIGHT = "\x1b[38;5;16;48;5;231m"
+
+
+def _read_pty(fd: int, until: str, timeout: float = 20.0) -> str:
+    """Read from a pty master until ``until`` shows up (or the other side closes)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while until.encode() not in data and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def _modules(lines: list[str], dark_glyphs: bool) -> list[list[bool]]:
+    """Half-block lines back into rows of dark modules."""
+    halves = {" ": (False, False), "▀": (True, False), "▄": (False, True), "█": (True, True)}
+    rows: list[list[bool]] = []
+    for line in lines:
+        pairs = [halves[char] for char in line]
+        rows.append([top == dark_glyphs for top, _ in pairs])
+        rows.append([bottom == dark_glyphs for _, bottom in pairs])
+    return rows
+
+
+def _expected() -> list[list[bool]]:
+    qr = segno.make_qr(URI, error="m")
+    return [[bool(m) for m in row] for row in qr.matrix_iter(border=QUIET_ZONE)]
+
+
+def test_qr_on_a_terminal_is_black_on_white_with_a_quiet_zone() -> None:
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLORFGBG")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [*MIHOMEKIT, "qr", "--mac", "B8:27:EB:12:34:56"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    try:
+        text = _read_pty(master, "\x1b[0m\n\n", timeout=20) + _read_pty(master, "\0", 2)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert "Setup code: 182-11-234" in text
+    lines = [line for line in text.split("\n") if line.startswith(ESC_DARK_ON_LIGHT)]
+    assert lines and all(line.endswith("\x1b[0m") for line in lines)
+    glyphs = [line[len(ESC_DARK_ON_LIGHT) : -len("\x1b[0m")] for line in lines]
+    expected = _expected()
+    # With explicit colours the glyphs paint the dark modules (black on white).
+    assert _modules(glyphs, dark_glyphs=True)[: len(expected)] == expected
+    assert glyphs[0].strip() == "" and glyphs[1].strip() == ""  # 4 light module rows
+
+
+def test_qr_in_a_pipe_is_plain_text_with_a_quiet_zone() -> None:
+    result = run("qr", "--mac", "B8:27:EB:12:34:56")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    lines = [line for line in result.stdout.split("\n") if line and set(line) <= set(" ▀▄█")]
+    expected = _expected()
+    assert len(lines) == (len(expected) + 1) // 2
+    # Plain text paints the light modules: a dark terminal shows dark on light.
+    assert _modules(lines, dark_glyphs=False)[: len(expected)] == expected
+    assert lines[0] == lines[1] == "█" * len(expected)
+
+
+def test_a_paired_bridge_does_not_show_its_code(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    write_hap_state(state, hap_state("1A:2B:3C:4D:5E:6F", paired=1))
+    with running(*run_args(state)) as proc:
+        lines = lines_until(proc, "mihomekit bridge")
+        out, _err = stop(proc)
+    assert lines[-1].endswith("paired with 1 controller (setup code not shown)"), lines
+    shown = "\n".join(lines) + out
+    assert "182-11-234" not in shown
+    assert "█" not in shown and "X-HM://" not in shown
+
+
+def test_a_gateway_alone_is_enough_to_start(tmp_path: Path) -> None:
+    """No mi32cfg: the gateway's devices are found before HomeKit is offered the bridge."""
+    sim = GatewaySimulator(host=GATEWAY_HOST, port=0, discovery_port=0, heartbeat_interval=None)
+    with simulators_in_thread(sim):
+        settings = tmp_path / "mihomekit.toml"
+        settings.write_text(
+            "[gateway]\n"
+            "discover = false\n"
+            'interface = "127.0.0.1"\n'
+            f"report_port = {free_port()}\n"
+            "[[gateway.gateways]]\n"
+            f'host = "{GATEWAY_HOST}"\n'
+            f"port = {sim.port}\n"
+        )
+        args = run_args(tmp_path / "state", demo_config=False, gateway=True)
+        with running(*args, "--settings", str(settings), cwd=tmp_path) as proc:
+            ready = lines_until(proc, "mihomekit bridge", timeout=20)[-1]
+            _out, err = stop(proc)
+    accessories = int(ready.split(", ")[1].split()[0])
+    assert accessories == len(sim.devices) + 1  # the subdevices and the gateway itself
+    assert "no mi32cfg found" in err  # said once the bridge is up
