@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +17,19 @@ from .catalog import DeviceModel
 from .errors import GatewayError, NothingToBridgeError, StateWriteError
 from .mi32cfg import DeviceEntry
 from .readings import Event, Value
-from .registry import Registry
+from .registry import Device, Registry, Update
 from .setupcode import qr_for_stream, resolve_setup_code, setup_uri
 from .state import BridgeState, bridge_identity, check_writable, load_state, restorable
 
 _LOGGER = logging.getLogger(__name__)
 
-#: How often last values are written to the state file (and at stop).
-PERSIST_INTERVAL = 300.0
+#: A changed value is written to the state file at most this many seconds after the
+#: change; changes within that time share one write. Everything is written at stop.
+PERSIST_DELAY = 10.0
+#: A device heard without any change gets its saved last-seen time refreshed this often.
+SEEN_REFRESH = 1800.0
+#: At stop, last-seen times that moved by more than this many seconds are saved.
+STOP_SEEN_SLACK = 1.0
 
 
 class Source(Protocol):
@@ -55,6 +61,8 @@ class BridgeConfig:
     staleness: Mapping[str, float] | None = None
     print_setup: bool = True
     sources: list[SourceFactory] = field(default_factory=list)
+    #: Seconds from a value change to its write (see :data:`PERSIST_DELAY`).
+    persist_delay: float = PERSIST_DELAY
     #: Refuse to start (:class:`NothingToBridgeError`) rather than offer HomeKit a bridge
     #: without a single device.
     require_devices: bool = False
@@ -93,15 +101,21 @@ class BridgeApp:
         self.sources: list[Source] = []
         self.driver: Any = None
         self.bridge: Any = None
+        #: Activity since start: ``events`` (button presses, motion, doors...).
+        self.counts: Counter[str] = Counter()
         self._command_handlers: dict[
             str, Callable[[str, Mapping[str, Value]], Awaitable[None]]
         ] = {}
-        self._persist_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._persist_handle: asyncio.TimerHandle | None = None
+        self._watched: set[str] = set()
         self._driver_started = False
         self._options: Any = None
         for entry in config.entries:
             self.registry.add_entry(entry)
         self._restore_known_devices()
+        for device in self.registry.devices():
+            self._watch(device)
 
     # -- start / stop --------------------------------------------------------------------
 
@@ -116,6 +130,7 @@ class BridgeApp:
         from mihomekit.homekit import BridgeDriver
 
         loop = asyncio.get_running_loop()
+        self._loop = loop
         config = self.config
         self._restore_values()
         searched = config.require_devices and not self._has_devices()
@@ -155,7 +170,6 @@ class BridgeApp:
         self.state.save()
         await driver.async_start()
         self._driver_started = True
-        self._persist_task = loop.create_task(self._persist_loop())
         if config.print_setup and not self.paired:
             self._print_setup()
         if not searched:
@@ -202,12 +216,12 @@ class BridgeApp:
         self.sources.clear()
 
     async def stop(self) -> None:
-        """Stop the sources, save the values, stop the HAP server (safe after a failed start)."""
+        """Stop the sources, save what changed, stop the HAP server (safe after a failed start)."""
         await self._stop_sources()
-        if self._persist_task is not None:
-            self._persist_task.cancel()
-            self._persist_task = None
-        self.persist_values()
+        if self._persist_handle is not None:
+            self._persist_handle.cancel()
+            self._persist_handle = None
+        self.persist_values(seen_slack=STOP_SEEN_SLACK)
         if self._driver_started:
             self._driver_started = False
             await self.driver.async_stop()
@@ -245,6 +259,7 @@ class BridgeApp:
         """A source found a device (a Zigbee sensor): add it, and to HomeKit if running."""
         known = self.registry.get(device_id) is not None
         device = self.registry.add_device(device_id, model, name, source=source)
+        self._watch(device)
         if model is not None:
             self.state.known_devices[device_id] = {
                 "source": source,
@@ -303,8 +318,33 @@ class BridgeApp:
             age = now - seen if isinstance(seen, (int, float)) else None
             self.registry.restore(device_id, entry["values"], age)
 
-    def persist_values(self) -> None:
-        """Write every device's last values (atomically)."""
+    def _watch(self, device: Device) -> None:
+        if device.id not in self._watched:
+            self._watched.add(device.id)
+            device.subscribe(self._on_update)
+
+    def _on_update(self, update: Update) -> None:
+        """Count events; a changed value schedules one coalesced write."""
+        if update.events:
+            self.counts["events"] += len(update.events)
+        if self._persist_handle is not None or self._loop is None:
+            return  # a write is already due (or the bridge is not running)
+        saved = self.state.last_values.get(update.device.id)
+        if saved is None or _news(saved, update.values):
+            self._persist_handle = self._loop.call_later(self.config.persist_delay, self._flush)
+
+    def _flush(self) -> None:
+        self._persist_handle = None
+        if not self.persist_values(seen_slack=SEEN_REFRESH) and self._loop is not None:
+            self._persist_handle = self._loop.call_later(self.config.persist_delay, self._flush)
+
+    def persist_values(self, *, seen_slack: float = STOP_SEEN_SLACK) -> bool:
+        """Save every device's last values, if any changed (atomically).
+
+        A last-seen time alone counts as a change when it moved by more than
+        ``seen_slack`` seconds. Nothing is written when nothing changed. Returns False if
+        the state could not be written (the error is logged; a later call retries).
+        """
         now_mono = time.monotonic()
         now_wall = time.time()
         for device in self.registry.devices():
@@ -313,16 +353,20 @@ class BridgeApp:
             seen = device.last_seen
             seen_wall = now_wall - (now_mono - seen) if seen is not None else None
             values = {k: v for k, v in device.values.items() if k != "rssi"}
+            saved = self.state.last_values.get(device.id)
+            if (
+                saved is not None
+                and saved.get("values") == values
+                and not _moved(saved.get("seen"), seen_wall, seen_slack)
+            ):
+                continue
             self.state.remember_values(device.id, values, seen_wall)
         try:
-            self.state.save()
+            self.state.save()  # writes only if the content differs from the file's
         except StateWriteError as err:
-            _LOGGER.error("could not save state: %s", err)
-
-    async def _persist_loop(self) -> None:
-        while True:
-            await asyncio.sleep(PERSIST_INTERVAL)
-            self.persist_values()
+            _LOGGER.error("could not save the last values: %s", err)
+            return False
+        return True
 
     def _print_setup(self) -> None:
         print(
@@ -331,3 +375,21 @@ class BridgeApp:
             f"Setup code: {self.setup_code}   Setup URI: {self.setup_uri}\n",
             flush=True,
         )
+
+
+def _news(saved: Mapping[str, Any], values: Mapping[str, Value]) -> bool:
+    """True if ``values`` differ from the ``saved`` entry, or its last-seen time is old."""
+    old = saved.get("values", {})
+    if any(name != "rssi" and old.get(name, _MISSING) != value for name, value in values.items()):
+        return True
+    seen = saved.get("seen")
+    return not isinstance(seen, int | float) or time.time() - seen > SEEN_REFRESH
+
+
+def _moved(old: Any, new: float | None, slack: float) -> bool:
+    if new is None:
+        return False
+    return not isinstance(old, int | float) or abs(new - old) > slack
+
+
+_MISSING = object()
