@@ -33,6 +33,8 @@ DEFAULT_SETTINGS_PATH = "/etc/mihomekit/mihomekit.toml"
 #: With no device configured or known: how long gateway discovery may look for one
 #: before ``mihomekit run`` gives up (exit status 6) instead of offering an empty bridge.
 DISCOVERY_WAIT = 10.0
+#: How often the demo prints its activity line.
+DEMO_ACTIVITY_INTERVAL = 5.0
 
 
 @dataclass
@@ -115,7 +117,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     if args.demo:
         from .demo import demo_sources
 
-        sources.extend(demo_sources(speed=args.replay_speed))
+        sources.extend(demo_sources(speed=args.replay_speed, activity=DEMO_ACTIVITY_INTERVAL))
     elif args.replay:
         sources.append(_replay_source(args.replay, args.replay_speed, args.loop))
     elif settings.ble.enabled and not args.no_ble:
@@ -195,6 +197,8 @@ def _gateway_source(settings: Settings) -> SourceFactory:
 async def _serve(plan: RunPlan) -> None:
     config = plan.config
     app = BridgeApp(config)
+    if plan.demo:
+        print(f"demo: state in {config.state_dir} (delete it to start over)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -107,6 +108,23 @@ def test_qr_in_a_pipe_is_plain_text_with_a_quiet_zone() -> None:
     # Plain text paints the light modules: a dark terminal shows dark on light.
     assert _modules(lines, dark_glyphs=False)[: len(expected)] == expected
     assert lines[0] == lines[1] == "█" * len(expected)
+
+
+def test_demo_tells_where_its_state_is_what_it_does_and_that_it_stopped(tmp_path: Path) -> None:
+    state = tmp_path / "demo-state"
+    args = [*run_args(state, demo_config=False), "--demo"]
+    with running(*args) as proc:
+        before = lines_until(proc, "mihomekit bridge")
+        assert f"demo: state in {state} (delete it to start over)" in before
+        assert any("Setup code: 182-11-234" in line for line in before)
+        activity = lines_until(proc, " paired controllers", timeout=15)[-1]
+        words = activity.split()
+        assert words[0] == "demo:" and words[2] == "advertisements,", activity
+        assert int(words[1]) > 0
+        assert activity.endswith(", 0 paired controllers")
+        out, err = stop(proc, signal.SIGINT)  # Ctrl-C
+    assert out.rstrip("\n").split("\n")[-1] == "mihomekit bridge 'Mi-Home-Bridge' stopped"
+    assert "Traceback" not in err
 
 
 def test_a_paired_bridge_does_not_show_its_code(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ the bundled recording (``recording.jsonl``, made by :mod:`mihomekit.demo.frames`
 through the real decoder and registry; on every later pass its frames are made again with
 newer counters and new values, so encrypted frames are not dropped as replays and the
 values keep changing. A simulated Aqara gateway on loopback adds Zigbee sensors and a plug
-through the real LAN protocol.
+through the real LAN protocol. Every few seconds a line tells what went through the bridge
+(advertisements, events) and how many controllers are paired.
 """
 
 from __future__ import annotations
@@ -34,8 +35,14 @@ def demo_recording_text() -> str:
     return _text("recording.jsonl")
 
 
-def demo_sources(*, speed: float = 1.0) -> list[SourceFactory]:
-    """Source factories for the bridge: the BLE replay and the simulated gateway."""
-    from .sources import gateway_source, replay_source
+def demo_sources(*, speed: float = 1.0, activity: float | None = None) -> list[SourceFactory]:
+    """Source factories for the bridge: the BLE replay and the simulated gateway.
 
-    return [replay_source(speed), gateway_source()]
+    With ``activity`` (seconds), also a line of activity printed that often.
+    """
+    from .sources import activity_source, gateway_source, replay_source
+
+    sources = [replay_source(speed), gateway_source()]
+    if activity is not None:
+        sources.append(activity_source(activity))
+    return sources

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -90,5 +92,43 @@ class DemoGateway:
 def gateway_source(activity_interval: float = 7.0) -> Callable[[BridgeApp], Any]:
     def factory(app: BridgeApp) -> Any:
         return DemoGateway(app, activity_interval=activity_interval)
+
+    return factory
+
+
+class ActivityLine:
+    """Prints what went through the bridge every ``interval`` seconds (for the demo)."""
+
+    def __init__(self, app: BridgeApp, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def line(self) -> str:
+        """``demo: 120 advertisements, 4 events, 0 paired controllers``."""
+        adverts = self.app.registry.stats["advertisements"]
+        events = self.app.counts["events"]
+        paired = self.app.paired_controllers
+        return f"demo: {adverts} advertisements, {events} events, {paired} paired controllers"
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            print(self.line(), flush=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def activity_source(interval: float) -> Callable[[BridgeApp], Any]:
+    def factory(app: BridgeApp) -> Any:
+        return ActivityLine(app, interval)
 
     return factory
