@@ -11,7 +11,8 @@ Without ``--data`` it reads JSON lines ``{"mac": ..., "uuid": ..., "data": ..., 
 from stdin (``uuid`` as ``"fe95"``, ``"0xfe95"``, a full 128-bit UUID string or an integer;
 ``key`` optional or null) and prints one JSON line per input line. Anything wrong with a
 line gives ``{"ok": false, ..., "error": "<reason>"}`` and the stream goes on; blank lines
-are skipped; the exit code is 0.
+are skipped; the exit code is 0. When stdin is a terminal, a hint on stderr says so first
+(instead of waiting silently).
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from .decoders import decode_advertisement
 from .readings import DecodeResult, failure
 
 _BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+#: Printed on stderr when ``mihomekit decode`` would read a terminal.
+TERMINAL_HINT = (
+    "mihomekit decode: reading JSON lines from the terminal, one advertisement each, like\n"
+    '  {"mac": "A4:C1:38:8D:18:B2", "uuid": "181a", "data": "11d603fbfa7b6dfb1e26fd", '
+    '"key": "b9ea895fac7eea6d30532432a516f3a3"}\n'
+    "(key only for encrypted devices). Ctrl-D ends. For one packet:\n"
+    "  mihomekit decode --mac MAC --uuid fe95 --data HEX [--key HEX]   (see --help)"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -134,6 +144,8 @@ def run_decode(args: argparse.Namespace) -> int:
         if args.mac is not None or args.key is not None:
             _emit(failure("--mac and --key need --data (or give JSON lines on stdin)"), sys.stdout)
             return 1
+        if _is_terminal(sys.stdin):
+            print(TERMINAL_HINT, file=sys.stderr, flush=True)
         if isinstance(sys.stdin, io.TextIOWrapper):
             sys.stdin.reconfigure(errors="replace")  # undecodable bytes fail their line only
         try:
@@ -144,6 +156,13 @@ def run_decode(args: argparse.Namespace) -> int:
     result = decode_request(args.mac, args.uuid, args.data, args.key)
     _emit(result, sys.stdout)
     return 0 if result.ok else 1
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _silence_stdout() -> None:

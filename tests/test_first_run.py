@@ -5,6 +5,7 @@ Real ``mihomekit`` processes; terminals are pseudo-terminals (``pty``).
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -33,6 +34,11 @@ from mihomekit.setupcode import QUIET_ZONE
 
 URI = "X-HM://0023RRVZ6MI32"  # 182-11-234
 ESC_DARK_ON_LIGHT = "\x1b[38;5;16;48;5;231m"
+#: The example of the README (a pvvx thermometer, encrypted).
+LINE = (
+    '{"mac": "A4:C1:38:8D:18:B2", "uuid": "181a", "data": "11d603fbfa7b6dfb1e26fd", '
+    '"key": "b9ea895fac7eea6d30532432a516f3a3"}\n'
+)
 
 
 def _read_pty(fd: int, until: str, timeout: float = 20.0) -> str:
@@ -108,6 +114,41 @@ def test_qr_in_a_pipe_is_plain_text_with_a_quiet_zone() -> None:
     # Plain text paints the light modules: a dark terminal shows dark on light.
     assert _modules(lines, dark_glyphs=False)[: len(expected)] == expected
     assert lines[0] == lines[1] == "█" * len(expected)
+
+
+def test_decode_on_a_terminal_explains_itself() -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*MIHOMEKIT, "decode"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        hint = proc.stderr.readline()
+        assert hint.startswith("mihomekit decode: reading JSON lines from the terminal")
+        os.write(master, LINE.encode())
+        result = json.loads(proc.stdout.readline())
+        assert result["ok"] is True and result["model"] == "PVVX"
+        os.write(master, b"\x04")  # Ctrl-D
+        assert proc.wait(timeout=20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_decode_from_a_pipe_prints_no_hint() -> None:
+    result = subprocess.run(
+        [*MIHOMEKIT, "decode"], input=LINE, capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["ok"] is True
 
 
 def test_demo_tells_where_its_state_is_what_it_does_and_that_it_stopped(tmp_path: Path) -> None:
