@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the three benchmarks one after the other (about 3 minutes in all).
+# Run the four benchmarks one after the other (about 5 minutes in all).
 # Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
 # Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
 set -eu
@@ -14,3 +14,6 @@ echo "== advertisement -> HomeKit event latency (bench_latency.py)"
 echo
 echo "== whole bridge under load (bench_bridge_load.py)"
 "$python" "$here/bench_bridge_load.py"
+echo
+echo "== pairing and the HAP server vs HAP-python's (bench_pairing.py)"
+"$python" "$here/bench_pairing.py"
