@@ -116,11 +116,12 @@ class HapServer:
             conn.close()
 
     def _evict(self, candidates: list[Connection], newcomer: Connection) -> bool:
-        """Close the oldest unverified connection (not one mid pair-setup, if avoidable)."""
+        """Close the oldest unverified connection; one mid pair-setup or pair-verify (a
+        controller proving itself) only when no other is left."""
         others = [c for c in candidates if c is not newcomer and not c.closed]
         if not others:
             return False
-        idle = [c for c in others if c.pairing.setup is None]
+        idle = [c for c in others if c.pairing.setup is None and c.pairing.verify is None]
         victim = min(idle or others, key=lambda c: c.created)
         self.stats.evicted += 1
         _LOGGER.debug("closing %s to make room for %s", victim.pairing.peer, newcomer.pairing.peer)
