@@ -128,9 +128,7 @@ class PairingAttempts:
         self._consecutive = 0
         self._locked_until = 0.0
         self.total = 0
-        self._save()
-        if self._save_failed:
-            raise StateError(f"cannot write {self.path}")
+        reset_attempts(self.path)
 
 
 def reset_attempts(path: Path) -> None:

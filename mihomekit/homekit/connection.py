@@ -216,12 +216,11 @@ class Connection(asyncio.Protocol):
     def _fatal(self, status: int, reason: str) -> None:
         """Answer ``status`` without reading further, count it, and close."""
         self._server.malformed(self, reason)
-        body = b""
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, b'').decode()}\r\n"
             "Content-Length: 0\r\nConnection: close\r\n\r\n"
         )
-        self._write(head.encode() + body)
+        self._write(head.encode())
         self.close()
 
     def start_session(self, secret: bytes) -> None:
