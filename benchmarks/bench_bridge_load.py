@@ -57,9 +57,9 @@ sys.path.insert(0, str(REPO_DIR / "tests"))
 
 from homekit_helpers import controller_on_loopback, free_port, pair
 
-from mihomekit.adapters.recording import RecordingWriter
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry, dump_mi32cfg
+from mihomekit.sources.recording import RecordingWriter
 
 NAME = "bridge_load"
 TARGET_CPU_PCT = 3.0

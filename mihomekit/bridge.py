@@ -300,7 +300,7 @@ class BridgeApp:
     # -- persistence ---------------------------------------------------------------------
 
     def _restore_known_devices(self) -> None:
-        from .gateway.models import device_model
+        from mihomekit.sources.gateway.models import device_model
 
         for device_id, info in self.state.known_devices.items():
             if self.registry.get(device_id) is not None:

@@ -14,12 +14,12 @@ from .errors import EXIT_INTERRUPTED, MihomekitError
 #: Modules that add sub-commands; each has ``register(subparsers) -> None`` and sets
 #: ``func(args) -> int`` on its parser.
 COMMAND_MODULES = (
-    "mihomekit.runcmd",
-    "mihomekit.qrcmd",
-    "mihomekit.decodecmd",
-    "mihomekit.scan",
-    "mihomekit.gateway.cli",
-    "mihomekit.pairingcmd",
+    "mihomekit.commands.run",
+    "mihomekit.commands.qr",
+    "mihomekit.commands.decode",
+    "mihomekit.commands.scan",
+    "mihomekit.commands.gateway",
+    "mihomekit.commands.pairing",
 )
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from mihomekit.catalog import DeviceModel
+from mihomekit.commands import gateway as gateway_cli
 from mihomekit.errors import MihomekitError
-from mihomekit.gateway import cli as gateway_cli
-from mihomekit.gateway.simulator import DEMO_PASSWORD, GatewaySimulator
-from mihomekit.gateway.transport import GatewayAdapter
 from mihomekit.readings import Event, Value
 from mihomekit.settings import GatewayNetworkSettings, GatewaySettings
+from mihomekit.sources.gateway.simulator import DEMO_PASSWORD, GatewaySimulator
+from mihomekit.sources.gateway.transport import GatewayAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_HOST = "127.0.0.2"
@@ -42,7 +42,7 @@ class Reading:
 
 @dataclass
 class RecordingSink:
-    """A :class:`~mihomekit.gateway.ReadingSink` that keeps everything it is given."""
+    """A :class:`~mihomekit.sources.gateway.ReadingSink` that keeps everything it is given."""
 
     devices: dict[str, DeviceModel] = field(default_factory=dict)
     readings: list[Reading] = field(default_factory=list)

@@ -16,10 +16,10 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from mihomekit.catalog import DeviceModel
-from mihomekit.gateway.simulator import DEMO_PASSWORD, GatewaySimulator
-from mihomekit.gateway.transport import GatewayAdapter
 from mihomekit.readings import Event, Value
 from mihomekit.settings import GatewayNetworkSettings, GatewaySettings
+from mihomekit.sources.gateway.simulator import DEMO_PASSWORD, GatewaySimulator
+from mihomekit.sources.gateway.transport import GatewayAdapter
 
 GATEWAY_SID = "7811dcb78b2f"
 PLUG = "158d0001000004"

@@ -24,9 +24,9 @@ from bleak.exc import (
     BleakError,
 )
 
-from mihomekit.adapters import ble
-from mihomekit.adapters.ble import OR_PATTERNS, BleAdapter, unavailable_reason
 from mihomekit.errors import AdapterError
+from mihomekit.sources import ble
+from mihomekit.sources.ble import OR_PATTERNS, BleAdapter, unavailable_reason
 
 BASE_UUID = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 

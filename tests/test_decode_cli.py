@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from vectors import REPO, args, mibeacon_vectors, vector_by_id
 
-from mihomekit import decode_advertisement, decodecmd
+from mihomekit import decode_advertisement
+from mihomekit.commands import decode as decodecmd
 
 LYWSDCGQ = vector_by_id("ble_monitor-001")  # plain 0x100D
 LYWSD02MMC = vector_by_id("xiaomi-ble-018")  # AES-CCM, needs its key
@@ -22,7 +23,7 @@ DIMMER = vector_by_id("xiaomi-ble-069")  # legacy, needs its 24-digit key
 #: Runs the sub-command through a parser of its own (independent of the other commands).
 DRIVER = (
     "import argparse, sys\n"
-    "from mihomekit import decodecmd\n"
+    "from mihomekit.commands import decode as decodecmd\n"
     "parser = argparse.ArgumentParser(prog='mihomekit')\n"
     "decodecmd.register(parser.add_subparsers())\n"
     "ns = parser.parse_args(sys.argv[1:])\n"

@@ -29,8 +29,8 @@ from run_helpers import (
     write_hap_state,
 )
 
-from mihomekit.gateway.simulator import GatewaySimulator
 from mihomekit.setupcode import QUIET_ZONE
+from mihomekit.sources.gateway.simulator import GatewaySimulator
 
 URI = "X-HM://0023RRVZ6MI32"  # 182-11-234
 ESC_DARK_ON_LIGHT = "\x1b[38;5;16;48;5;231m"

@@ -18,8 +18,8 @@ from gateway_helpers import (
     simulators_in_thread,
 )
 
-from mihomekit.gateway.simulator import GatewaySimulator
-from mihomekit.miio.simulator import MiioSimulator
+from mihomekit.sources.gateway.simulator import GatewaySimulator
+from mihomekit.sources.miio.simulator import MiioSimulator
 
 TOKEN = "00112233445566778899aabbccddeeff"
 MIHOMEKIT = (sys.executable, "-m", "mihomekit")

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from mihomekit.errors import GatewayError
-from mihomekit.gateway import codec, models
-from mihomekit.gateway.codec import (
+from mihomekit.readings import Event
+from mihomekit.sources.gateway import codec, models
+from mihomekit.sources.gateway.codec import (
     CodecError,
     DeviceList,
     DeviceMessage,
@@ -20,8 +21,7 @@ from mihomekit.gateway.codec import (
     Whois,
     WriteRequest,
 )
-from mihomekit.gateway.keys import WRITE_KEY_IV, key_matches, write_key
-from mihomekit.readings import Event
+from mihomekit.sources.gateway.keys import WRITE_KEY_IV, key_matches, write_key
 
 # --------------------------------------------------------------------------- write key
 
@@ -705,7 +705,7 @@ def test_models_table() -> None:
 
 
 def test_unknown_model_is_none_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("DEBUG", logger="mihomekit.gateway.models")
+    caplog.set_level("DEBUG", logger="mihomekit.sources.gateway.models")
     assert models.device_model("lumi.toaster.v7") is None
     assert models.device_model("lumi.toaster.v7") is None
     assert models.device_model(None) is None

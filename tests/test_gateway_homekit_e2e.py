@@ -24,8 +24,8 @@ from homekit_helpers import (
 )
 
 from mihomekit.bridge import BridgeApp, BridgeConfig
-from mihomekit.gateway.simulator import GatewaySimulator, SimDevice, demo_settings
-from mihomekit.gatewaylink import GatewaySource
+from mihomekit.sources.gateway.simulator import GatewaySimulator, SimDevice, demo_settings
+from mihomekit.sources.gateway.source import GatewaySource
 
 DOOR = "158d0001000001"
 PLUG = "158d0001000004"

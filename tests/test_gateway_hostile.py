@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from gateway_helpers import CLIENT_HOST, GATEWAY_HOST, unicast_pair, wait_for
 
-from mihomekit.gateway.transport import GatewayAdapter
+from mihomekit.sources.gateway.transport import GatewayAdapter
 
 MAGNET = "158d0001000001"
 

@@ -17,11 +17,16 @@ from gateway_helpers import (
 )
 
 from mihomekit.errors import GatewayError
-from mihomekit.gateway.client import GatewayClient
-from mihomekit.gateway.simulator import GatewaySimulator, SimDevice, demo_devices, demo_settings
-from mihomekit.gateway.transport import MAINS_WINDOW, SLEEPY_WINDOW, GatewayAdapter
 from mihomekit.readings import Event
 from mihomekit.settings import GatewayNetworkSettings, GatewaySettings
+from mihomekit.sources.gateway.client import GatewayClient
+from mihomekit.sources.gateway.simulator import (
+    GatewaySimulator,
+    SimDevice,
+    demo_devices,
+    demo_settings,
+)
+from mihomekit.sources.gateway.transport import MAINS_WINDOW, SLEEPY_WINDOW, GatewayAdapter
 
 MAGNET, MOTION, WEATHER, PLUG, RELAY, SWITCH, LEAK = (f"158d000100000{i}" for i in range(1, 8))
 STATUS = {1: "status", 2: "window_status"}

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gateway_helpers import MIIO_HOST
 
 from mihomekit.errors import MiioError
-from mihomekit.miio import DeviceError, MiioClient, discover, protocol
-from mihomekit.miio.simulator import MiioSimulator
+from mihomekit.sources.miio import DeviceError, MiioClient, discover, protocol
+from mihomekit.sources.miio.simulator import MiioSimulator
 
 TOKEN_HEX = "00112233445566778899aabbccddeeff"
 TOKEN = bytes.fromhex(TOKEN_HEX)

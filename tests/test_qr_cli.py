@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import mihomekit.setupcode as setupcode
-from mihomekit import qrcmd
+from mihomekit.commands import qr as qrcmd
 from mihomekit.errors import ConfigError
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mihomekit.adapters.recording import (
+from mihomekit.errors import ConfigError
+from mihomekit.sources.recording import (
     RecordedAdvertisement,
     RecordingWriter,
     ReplaySource,
     read_recording,
 )
-from mihomekit.errors import ConfigError
 
 Heard = list[tuple[str, int, bytes, int | None]]
 

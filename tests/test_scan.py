@@ -14,11 +14,11 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
 
-from mihomekit import scan
-from mihomekit.adapters.recording import RecordingWriter, read_recording
+from mihomekit.commands import scan
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import load_mi32cfg
 from mihomekit.readings import KeyStatus
+from mihomekit.sources.recording import RecordingWriter, read_recording
 
 # (vector id, mac, uuid, data) — real packets from the test vectors in tests/data.
 PACKETS = [

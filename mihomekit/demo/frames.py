@@ -12,7 +12,8 @@ import math
 import sys
 from pathlib import Path
 
-from ..adapters.recording import RecordedAdvertisement, RecordingWriter
+from mihomekit.sources.recording import RecordedAdvertisement, RecordingWriter
+
 from ..decoders import build
 
 PASS_SECONDS = 120.0

@@ -8,7 +8,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.recording import RecordedAdvertisement, ReplaySource, parse_record
+from mihomekit.sources.recording import RecordedAdvertisement, ReplaySource, parse_record
+
 from . import demo_recording_text
 from .frames import frames_for_pass
 
@@ -62,7 +63,7 @@ class DemoGateway:
     """A simulated Aqara gateway on 127.0.0.2 and the real adapter talking to it."""
 
     def __init__(self, app: BridgeApp, *, activity_interval: float = 7.0) -> None:
-        from ..gateway.simulator import GatewaySimulator
+        from mihomekit.sources.gateway.simulator import GatewaySimulator
 
         self.app = app
         self.simulator = GatewaySimulator(
@@ -75,8 +76,8 @@ class DemoGateway:
         self.link: Any = None
 
     async def start(self) -> None:
-        from ..gateway.simulator import demo_settings
-        from ..gatewaylink import GatewaySource
+        from mihomekit.sources.gateway.simulator import demo_settings
+        from mihomekit.sources.gateway.source import GatewaySource
 
         await self.simulator.start()
         self.link = GatewaySource(self.app, demo_settings(self.simulator))

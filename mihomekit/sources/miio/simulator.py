@@ -15,9 +15,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import MiioError
-from ..gateway.net import Address, bound_address, open_endpoint, udp_socket
-from . import protocol
+from mihomekit.errors import MiioError
+from mihomekit.sources.gateway.net import Address, bound_address, open_endpoint, udp_socket
+from mihomekit.sources.miio import protocol
 
 _LOGGER = logging.getLogger(__name__)
 

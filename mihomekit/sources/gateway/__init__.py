@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .sink import ReadingSink
+from mihomekit.sources.gateway.sink import ReadingSink
 
 __all__ = ["GatewayAdapter", "GatewayClient", "GatewaySimulator", "ReadingSink"]
 
@@ -18,11 +18,11 @@ __all__ = ["GatewayAdapter", "GatewayClient", "GatewaySimulator", "ReadingSink"]
 def __getattr__(name: str) -> object:
     # Sockets and asyncio are only imported when used.
     if name in ("GatewayAdapter", "GatewayClient"):
-        from . import transport
+        from mihomekit.sources.gateway import transport
 
         return getattr(transport, name)
     if name == "GatewaySimulator":
-        from .simulator import GatewaySimulator
+        from mihomekit.sources.gateway.simulator import GatewaySimulator
 
         return GatewaySimulator
     raise AttributeError(name)

@@ -16,11 +16,19 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GatewayError
-from . import codec
-from .codec import CodecError, DeviceList, DeviceMessage, DeviceRef, Iam, Message, normalize_sid
-from .keys import write_key
-from .net import (
+from mihomekit.errors import GatewayError
+from mihomekit.sources.gateway import codec
+from mihomekit.sources.gateway.codec import (
+    CodecError,
+    DeviceList,
+    DeviceMessage,
+    DeviceRef,
+    Iam,
+    Message,
+    normalize_sid,
+)
+from mihomekit.sources.gateway.keys import write_key
+from mihomekit.sources.gateway.net import (
     Address,
     default_ttl,
     interface_address,

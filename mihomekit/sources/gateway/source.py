@@ -6,15 +6,15 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .catalog import DeviceModel
-from .readings import Event, Value
+from mihomekit.catalog import DeviceModel
+from mihomekit.readings import Event, Value
 
 if TYPE_CHECKING:
-    from .bridge import BridgeApp
+    from mihomekit.bridge import BridgeApp
 
 
 class GatewaySource:
-    """Runs a :class:`~mihomekit.gateway.transport.GatewayAdapter` for the bridge.
+    """Runs a :class:`~mihomekit.sources.gateway.transport.GatewayAdapter` for the bridge.
 
     Zigbee devices the gateways report are added to the registry (and to HomeKit, if new);
     their readings go to the registry; HomeKit writes to plugs, switches and the gateway
@@ -22,7 +22,7 @@ class GatewaySource:
     """
 
     def __init__(self, app: BridgeApp, settings: Any, *, adapter: Any = None) -> None:
-        from .gateway.transport import GatewayAdapter
+        from mihomekit.sources.gateway.transport import GatewayAdapter
 
         self.app = app
         self.adapter = adapter or GatewayAdapter(settings, self)

@@ -24,8 +24,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from .decoders import decode_advertisement
-from .readings import DecodeResult, failure
+from mihomekit.decoders import decode_advertisement
+from mihomekit.readings import DecodeResult, failure
 
 _BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 

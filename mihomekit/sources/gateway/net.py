@@ -14,7 +14,7 @@ import socket
 import struct
 from collections.abc import Callable
 
-from ..errors import GatewayError
+from mihomekit.errors import GatewayError
 
 Address = tuple[str, int]
 DatagramHandler = Callable[[bytes, Address], None]

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import GatewayError
-from .properties import (
+from mihomekit.errors import GatewayError
+from mihomekit.sources.gateway.properties import (
     Reading,
     battery_percent,
     decode_properties,

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MiioError
-from . import protocol
-from .protocol import HELLO
+from mihomekit.errors import MiioError
+from mihomekit.sources.miio import protocol
+from mihomekit.sources.miio.protocol import HELLO
 
 DEFAULT_PORT = 54321
 #: Re-handshake after this long without traffic.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ..errors import GatewayError
+from mihomekit.errors import GatewayError
 
 #: The fixed IV every gateway uses for write keys.
 WRITE_KEY_IV = bytes.fromhex("17996d093d28ddb3ba695a2e6f58562e")

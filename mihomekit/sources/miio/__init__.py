@@ -7,6 +7,6 @@
 
 from __future__ import annotations
 
-from .client import DeviceError, HelloReply, MiioClient, discover
+from mihomekit.sources.miio.client import DeviceError, HelloReply, MiioClient, discover
 
 __all__ = ["DeviceError", "HelloReply", "MiioClient", "discover"]

@@ -2,7 +2,7 @@
 
 Every model of the LAN protocol that the bridge shows is listed, under its v1 and v2
 names. Each model belongs to a *family* (``magnet``, ``plug``, ...) that tells the codec
-how to read its properties; see :mod:`mihomekit.gateway.codec`.
+how to read its properties; see :mod:`mihomekit.sources.gateway.codec`.
 
 Battery-powered subdevices are ``sleepy`` (they send a heartbeat about every 60 min);
 mains-powered ones send one about every 10 min.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from ..catalog import DeviceModel
-from ..readings import EventType
+from mihomekit.catalog import DeviceModel
+from mihomekit.readings import EventType
 
 _LOGGER = logging.getLogger(__name__)
 

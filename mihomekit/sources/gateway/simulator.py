@@ -29,11 +29,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..settings import GatewayNetworkSettings, GatewaySettings
-from . import codec
-from .codec import CodecError, DeviceRef, ListRequest, ReadRequest, Whois, WriteRequest
-from .keys import key_matches
-from .net import (
+from mihomekit.settings import GatewayNetworkSettings, GatewaySettings
+from mihomekit.sources.gateway import codec
+from mihomekit.sources.gateway.codec import (
+    CodecError,
+    DeviceRef,
+    ListRequest,
+    ReadRequest,
+    Whois,
+    WriteRequest,
+)
+from mihomekit.sources.gateway.keys import key_matches
+from mihomekit.sources.gateway.net import (
     Address,
     bound_address,
     default_ttl,
@@ -42,7 +49,7 @@ from .net import (
     set_multicast_sender,
     udp_socket,
 )
-from .properties import family_of
+from mihomekit.sources.gateway.properties import family_of
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import json
 import sys
 from typing import Any
 
-from ..errors import GatewayError, MiioError
-from ..settings import load_settings
+from mihomekit.errors import GatewayError, MiioError
+from mihomekit.settings import load_settings
 
 _DEFAULT_MIIO_PORT = 54321
 
@@ -127,9 +127,9 @@ def _host_port(text: str, default: int) -> tuple[str, int]:
 
 
 async def _collect(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from .client import GatewayClient, GatewayInfo
-    from .models import device_model
-    from .net import interface_address
+    from mihomekit.sources.gateway.client import GatewayClient, GatewayInfo
+    from mihomekit.sources.gateway.models import device_model
+    from mihomekit.sources.gateway.net import interface_address
 
     settings = load_settings(args.settings).gateway
     interface = interface_address(args.interface or settings.interface)
@@ -185,7 +185,7 @@ async def _collect(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _values(model: str, properties: Any) -> dict[str, Any]:
-    from .codec import decode_properties
+    from mihomekit.sources.gateway.codec import decode_properties
 
     try:
         return dict(decode_properties(model, properties, heartbeat=True).values)
@@ -217,7 +217,7 @@ def _format(values: dict[str, Any]) -> str:
 
 
 def _gateway_key(args: argparse.Namespace) -> int:
-    from ..miio import MiioClient
+    from mihomekit.sources.miio import MiioClient
 
     new = args.set
     if new is not None and (len(new) != 16 or not new.isascii() or not new.isprintable()):
@@ -248,8 +248,8 @@ def _gateway_key(args: argparse.Namespace) -> int:
 
 
 def _miio_discover(args: argparse.Namespace) -> int:
-    from ..miio import discover
-    from .net import interface_address
+    from mihomekit.sources.gateway.net import interface_address
+    from mihomekit.sources.miio import discover
 
     interface = interface_address(args.interface)
     found = asyncio.run(discover(interface, timeout=args.timeout, port=args.port))
@@ -266,7 +266,7 @@ def _miio_discover(args: argparse.Namespace) -> int:
 
 
 def _miio_call(args: argparse.Namespace) -> int:
-    from ..miio import MiioClient
+    from mihomekit.sources.miio import MiioClient
 
     try:
         params = json.loads(args.params)

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import StateError
-from .homekit import ATTEMPTS_FILE, PairingAttempts, ServerLimits, reset_attempts
-from .settings import load_settings
-from .state import HAP_STATE_FILE
+from mihomekit.errors import StateError
+from mihomekit.homekit import ATTEMPTS_FILE, PairingAttempts, ServerLimits, reset_attempts
+from mihomekit.settings import load_settings
+from mihomekit.state import HAP_STATE_FILE
 
 
 def register(subparsers: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ..errors import MiioError
+from mihomekit.errors import MiioError
 
 MAGIC = 0x2131
 HEADER_SIZE = 32

@@ -23,8 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from ..errors import ConfigError
-from . import AdvertisementSink
+from mihomekit.errors import ConfigError
+from mihomekit.sources import AdvertisementSink
 
 _LOGGER = logging.getLogger(__name__)
 

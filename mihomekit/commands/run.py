@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bridge import BridgeApp, BridgeConfig, SourceFactory
-from .errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
-from .mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
-from .network import default_address
-from .settings import Settings, load_settings
-from .state import state_write_error
+from mihomekit.bridge import BridgeApp, BridgeConfig, SourceFactory
+from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
+from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
+from mihomekit.network import default_address
+from mihomekit.settings import Settings, load_settings
+from mihomekit.state import state_write_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _entries(args: argparse.Namespace, settings: Settings) -> tuple[list[DeviceEntry], str | None]:
     """The mi32cfg's devices and its path (``None``: no mi32cfg found)."""
     if args.demo:
-        from .demo import demo_entries
+        from mihomekit.demo import demo_entries
 
         return demo_entries(), "<demo>"
     path = args.config or settings.bridge.mi32cfg
@@ -115,7 +115,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
             raise ConfigError(f"--mac: {err}") from err
     sources: list[SourceFactory] = []
     if args.demo:
-        from .demo import demo_sources
+        from mihomekit.demo import demo_sources
 
         sources.extend(demo_sources(speed=args.replay_speed, activity=DEMO_ACTIVITY_INTERVAL))
     elif args.replay:
@@ -159,12 +159,12 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
 
 
 def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
-    from .adapters.recording import read_recording
+    from mihomekit.sources.recording import read_recording
 
     records = read_recording(path)
 
     def factory(app: BridgeApp) -> Any:
-        from .adapters.recording import ReplaySource
+        from mihomekit.sources.recording import ReplaySource
 
         return ReplaySource(records, app.registry.handle_advertisement, speed=speed, loop=loop)
 
@@ -173,7 +173,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
 
 def _ble_source(settings: Settings) -> SourceFactory:
     def factory(app: BridgeApp) -> Any:
-        from .adapters.ble import BleAdapter
+        from mihomekit.sources.ble import BleAdapter
 
         return BleAdapter(
             app.registry.handle_advertisement,
@@ -187,7 +187,7 @@ def _ble_source(settings: Settings) -> SourceFactory:
 
 def _gateway_source(settings: Settings) -> SourceFactory:
     def factory(app: BridgeApp) -> Any:
-        from .gatewaylink import GatewaySource
+        from mihomekit.sources.gateway.source import GatewaySource
 
         return GatewaySource(app, settings.gateway)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from ..catalog import DeviceModel
-from ..readings import Event, Value
+from mihomekit.catalog import DeviceModel
+from mihomekit.readings import Event, Value
 
 
 class ReadingSink(Protocol):

@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .mi32cfg import normalize_mac
-from .network import default_address
-from .settings import load_settings
-from .setupcode import SETUP_ID, qr_for_stream, resolve_setup_code, setup_uri, write_qr_svg
-from .state import BridgeState, check_hap_state, load_state
+from mihomekit.errors import ConfigError
+from mihomekit.mi32cfg import normalize_mac
+from mihomekit.network import default_address
+from mihomekit.settings import load_settings
+from mihomekit.setupcode import SETUP_ID, qr_for_stream, resolve_setup_code, setup_uri, write_qr_svg
+from mihomekit.state import BridgeState, check_hap_state, load_state
 
 __all__ = ["register", "run_qr"]
 

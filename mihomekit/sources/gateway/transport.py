@@ -22,16 +22,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..catalog import DeviceModel
-from ..errors import GatewayError
-from ..readings import Value
-from ..settings import GatewayNetworkSettings, GatewaySettings
-from . import codec
-from .client import GatewayClient, GatewayInfo, WarnOnce, new_stats
-from .codec import CodecError, DeviceMessage, family_of, normalize_sid
-from .models import device_model, is_gateway_model
-from .net import Address, interface_address, join_group, open_endpoint, udp_socket
-from .sink import ReadingSink
+from mihomekit.catalog import DeviceModel
+from mihomekit.errors import GatewayError
+from mihomekit.readings import Value
+from mihomekit.settings import GatewayNetworkSettings, GatewaySettings
+from mihomekit.sources.gateway import codec
+from mihomekit.sources.gateway.client import GatewayClient, GatewayInfo, WarnOnce, new_stats
+from mihomekit.sources.gateway.codec import CodecError, DeviceMessage, family_of, normalize_sid
+from mihomekit.sources.gateway.models import device_model, is_gateway_model
+from mihomekit.sources.gateway.net import (
+    Address,
+    interface_address,
+    join_group,
+    open_endpoint,
+    udp_socket,
+)
+from mihomekit.sources.gateway.sink import ReadingSink
 
 __all__ = ["GatewayAdapter", "GatewayClient", "GatewayInfo"]
 

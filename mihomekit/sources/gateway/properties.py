@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GatewayError
-from ..readings import Event, EventType, Value
-from .models import MODEL_FAMILIES, canonical
+from mihomekit.errors import GatewayError
+from mihomekit.readings import Event, EventType, Value
+from mihomekit.sources.gateway.models import MODEL_FAMILIES, canonical
 
 # --------------------------------------------------------------------------- readings
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import AdapterError
-from .mi32cfg import DeviceEntry, load_mi32cfg, save_mi32cfg
-from .readings import KeyStatus, Value
+from mihomekit.errors import AdapterError
+from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, save_mi32cfg
+from mihomekit.readings import KeyStatus, Value
 
 if TYPE_CHECKING:
-    from .readings import DecodeResult
+    from mihomekit.readings import DecodeResult
 
     Decoder = Callable[[str, int, bytes, bytes | None], DecodeResult]
 
@@ -102,7 +102,7 @@ def mi32cfg_pid(result: DecodeResult, uuid: int, data: bytes) -> int | None:
 
 
 def _model_for_pid(pid: int) -> str:
-    from .catalog import lookup, unknown_name
+    from mihomekit.catalog import lookup, unknown_name
 
     model = lookup(pid)
     return model.model if model is not None else unknown_name(pid)
@@ -183,7 +183,7 @@ class ScanTable:
         decode: Decoder | None = None,
     ) -> None:
         if decode is None:
-            from .decoders import decode_advertisement
+            from mihomekit.decoders import decode_advertisement
 
             decode = decode_advertisement
         self._decode: Decoder = decode
@@ -440,7 +440,7 @@ async def scan(
     scanner_factory: Callable[..., Any] | None = None,
 ) -> None:
     """Listen (or replay) for the configured time, feeding ``table`` and ``--record``."""
-    from .adapters.recording import RecordingWriter, ReplaySource, read_recording
+    from mihomekit.sources.recording import RecordingWriter, ReplaySource, read_recording
 
     records = read_recording(options.replay) if options.replay else None
     loop = asyncio.get_running_loop()
@@ -470,7 +470,7 @@ async def scan(
                 await source.stop()
                 await task
         else:
-            from .adapters.ble import BleAdapter
+            from mihomekit.sources.ble import BleAdapter
 
             adapter = BleAdapter(
                 sink,

@@ -35,8 +35,8 @@ from bleak.exc import (
     BleakError,
 )
 
-from ..errors import AdapterError
-from . import SENSOR_SERVICE_UUIDS, AdvertisementSink, uuid16_to_str
+from mihomekit.errors import AdapterError
+from mihomekit.sources import SENSOR_SERVICE_UUIDS, AdvertisementSink, uuid16_to_str
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The ``mihomekit`` sub-commands, one module each (wired in :mod:`mihomekit.cli`)."""
