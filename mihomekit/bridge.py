@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .catalog import DeviceModel
 from .errors import GatewayError, NothingToBridgeError, StateWriteError
@@ -19,6 +19,7 @@ from .mi32cfg import DeviceEntry
 from .readings import Event, Value
 from .registry import Device, Registry, Update
 from .setupcode import qr_for_stream, resolve_setup_code, setup_uri
+from .sources import Source, SourceStatus
 from .state import BridgeState, bridge_identity, check_writable, load_state, restorable
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,15 +33,19 @@ SEEN_REFRESH = 1800.0
 STOP_SEEN_SLACK = 1.0
 
 
-class Source(Protocol):
-    """Something that feeds the registry: the BLE adapter, a replay, a gateway adapter."""
+SourceFactory = Callable[["BridgeApp"], Source]
+
+
+class Output(Protocol):
+    """Something that reads the registry and shows it elsewhere (MQTT, the dashboard)."""
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
 
-SourceFactory = Callable[["BridgeApp"], Source]
+OutputFactory = Callable[["BridgeApp"], Output]
+_Part = TypeVar("_Part", Source, Output)
 
 
 @dataclass
@@ -61,6 +66,8 @@ class BridgeConfig:
     staleness: Mapping[str, float] | None = None
     print_setup: bool = True
     sources: list[SourceFactory] = field(default_factory=list)
+    #: Started after the HAP server and before the sources; stopped after them.
+    outputs: list[OutputFactory] = field(default_factory=list)
     #: Seconds from a value change to its write (see :data:`PERSIST_DELAY`).
     persist_delay: float = PERSIST_DELAY
     #: Refuse to start (:class:`NothingToBridgeError`) rather than offer HomeKit a bridge
@@ -99,6 +106,7 @@ class BridgeApp:
         self.setup_code = choice.code
         self.setup_uri = setup_uri(choice.code, self.state.setup_id)
         self.sources: list[Source] = []
+        self.outputs: list[Output] = []
         self.driver: Any = None
         self.bridge: Any = None
         #: Activity since start: ``events`` (button presses, motion, doors...).
@@ -172,18 +180,15 @@ class BridgeApp:
         self._driver_started = True
         if config.print_setup and not self.paired:
             self._print_setup()
+        await self._start_outputs()
         if not searched:
             await self._start_sources()
 
+    async def _start_outputs(self) -> None:
+        self.outputs.extend(await _start_all(self.config.outputs, self))
+
     async def _start_sources(self) -> None:
-        for factory in self.config.sources:
-            source = factory(self)
-            try:
-                await source.start()
-            except Exception as err:  # a source that cannot start must not stop the bridge
-                _LOGGER.error("%s did not start: %s", type(source).__name__, err)
-                continue
-            self.sources.append(source)
+        self.sources.extend(await _start_all(self.config.sources, self))
 
     def _has_devices(self) -> bool:
         return any(device.bridged for device in self.registry.devices())
@@ -208,16 +213,15 @@ class BridgeApp:
         await asyncio.sleep(1.0)  # the rest of a gateway's devices, as one batch
 
     async def _stop_sources(self) -> None:
-        for source in reversed(self.sources):
-            try:
-                await source.stop()
-            except Exception:
-                _LOGGER.exception("stopping %s failed", type(source).__name__)
-        self.sources.clear()
+        await _stop_all(self.sources)
 
     async def stop(self) -> None:
-        """Stop the sources, save what changed, stop the HAP server (safe after a failed start)."""
+        """Stop the sources and outputs, save what changed, stop the HAP server.
+
+        Safe after a failed start.
+        """
         await self._stop_sources()
+        await _stop_all(self.outputs)
         if self._persist_handle is not None:
             self._persist_handle.cancel()
             self._persist_handle = None
@@ -225,6 +229,14 @@ class BridgeApp:
         if self._driver_started:
             self._driver_started = False
             await self.driver.async_stop()
+
+    def source_statuses(self) -> list[SourceStatus]:
+        """The status of every running source, in start order.
+
+        Helpers that ride along with the sources without feeding anything (the demo's
+        activity line) have no status and are left out.
+        """
+        return [s.status for s in self.sources if getattr(s, "status", None) is not None]
 
     @property
     def paired(self) -> bool:
@@ -375,6 +387,32 @@ class BridgeApp:
             f"Setup code: {self.setup_code}   Setup URI: {self.setup_uri}\n",
             flush=True,
         )
+
+
+async def _start_all(
+    factories: Sequence[Callable[[BridgeApp], _Part]], app: BridgeApp
+) -> list[_Part]:
+    """Build and start each part; one that cannot start is logged and left out."""
+    started: list[_Part] = []
+    for factory in factories:
+        part = factory(app)
+        try:
+            await part.start()
+        except Exception as err:  # a part that cannot start must not stop the bridge
+            _LOGGER.error("%s did not start: %s", type(part).__name__, err)
+            continue
+        started.append(part)
+    return started
+
+
+async def _stop_all(parts: list[_Part]) -> None:
+    """Stop the parts in reverse start order and forget them; failures are logged."""
+    for part in reversed(parts):
+        try:
+            await part.stop()
+        except Exception:
+            _LOGGER.exception("stopping %s failed", type(part).__name__)
+    parts.clear()
 
 
 def _news(saved: Mapping[str, Any], values: Mapping[str, Value]) -> bool:

@@ -5,7 +5,9 @@ Readings from every source end here. The registry
 * maps an advertisement to its configured device (by MAC) and decodes it with that
   device's key;
 * drops a frame heard again (repeats, several receivers) without a second event, but
-  counts it as a sign of life;
+  counts it as a sign of life: a frame with a counter is the same frame whenever its bytes
+  come again; one without a counter only within :data:`REPEAT_WINDOW` seconds;
+* keeps, per device, the last RSSI and time per receiver and the best receiver;
 * ignores plain frames with values for a device that has a bind key (they cannot be
   authenticated);
 * drops an encrypted frame whose counter is not newer than the last accepted one (a
@@ -29,6 +31,7 @@ from .catalog import DeviceModel, lookup, unknown_name
 from .decoders import decode_advertisement
 from .mi32cfg import DeviceEntry
 from .readings import DecodeResult, Event, KeyStatus, Value
+from .sources import LOCAL_RECEIVER, Advertisement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +44,12 @@ COUNTER_WINDOW = 1 << 31
 REBOOT_CONFIRM = 3
 #: How many recent raw frames per device are remembered to spot repeats.
 RECENT_FRAMES = 4
+#: A frame without a counter heard again within this many seconds is a repeat (the same
+#: advertisement sent several times, or heard by several receivers); later it is news.
+REPEAT_WINDOW = 3.0
+#: A receiver that has not heard a device for this many seconds no longer competes for
+#: "best receiver".
+RECEIVER_WINDOW = 300.0
 #: Formats whose counters are 32-bit authenticated counters (replay protection applies).
 _REPLAY_PROTECTED_FORMATS = frozenset({"mibeacon", "bthome"})
 
@@ -68,6 +77,21 @@ class Update:
 Listener = Callable[[Update], None]
 
 
+@dataclass(slots=True)
+class Reception:
+    """How one receiver last heard one device: RSSI (dBm, None if unknown) and time."""
+
+    rssi: int | None
+    seen: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    data: bytes
+    heard: float
+    counted: bool  # the frame carries a counter: its bytes never come back as news
+
+
 @dataclass(eq=False, slots=True)
 class Device:
     """A configured or discovered device and what it last reported."""
@@ -84,7 +108,11 @@ class Device:
     rssi: int | None = None
     key_status: KeyStatus = KeyStatus.NOT_NEEDED
     last_counter: int | None = None
-    recent_frames: list[bytes] = field(default_factory=list)
+    #: Per receiver id: the last RSSI and time it heard this device.
+    receivers: dict[str, Reception] = field(default_factory=dict)
+    #: The receiver with the strongest recent signal (see :data:`RECEIVER_WINDOW`).
+    best_receiver: str | None = None
+    recent_frames: list[_Frame] = field(default_factory=list)
     reboot_run: list[int] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     #: Set by a source that knows better than the last-seen time whether the device can be
@@ -98,6 +126,35 @@ class Device:
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
+
+    def heard_by(self, receiver: str, rssi: int | None, now: float) -> None:
+        """Note a frame from ``receiver``; update the best receiver and :attr:`rssi`."""
+        seen = self.receivers.get(receiver)
+        if seen is None:
+            self.receivers[receiver] = Reception(rssi, now)
+        else:
+            seen.rssi = rssi
+            seen.seen = now
+        if len(self.receivers) == 1:
+            self.best_receiver = receiver
+            self.rssi = rssi
+            return
+        best: str | None = None
+        best_rssi = -1000
+        for name, reception in self.receivers.items():
+            if now - reception.seen > RECEIVER_WINDOW:
+                continue
+            level = -999 if reception.rssi is None else reception.rssi
+            if level > best_rssi:
+                best, best_rssi = name, level
+        self.best_receiver = best
+        self.rssi = self.receivers[best].rssi if best is not None else rssi
+
+    def _repeat(self, data: bytes, now: float) -> bool:
+        for frame in self.recent_frames:
+            if frame.data == data and (frame.counted or now - frame.heard < REPEAT_WINDOW):
+                return True
+        return False
 
 
 def default_name(model: DeviceModel | None, pid: int | None, device_id: str) -> str:
@@ -172,10 +229,23 @@ class Registry:
 
     # -- BLE -----------------------------------------------------------------------------
 
+    def handle(self, advertisement: Advertisement) -> None:
+        """Apply every service-data entry of one advertisement (an AdvertisementSink)."""
+        for uuid, data in advertisement.service_data.items():
+            self.handle_advertisement(
+                advertisement.mac, uuid, data, advertisement.rssi, receiver=advertisement.receiver
+            )
+
     def handle_advertisement(
-        self, mac: str, service_uuid: int, data: bytes, rssi: int | None = None
+        self,
+        mac: str,
+        service_uuid: int,
+        data: bytes,
+        rssi: int | None = None,
+        *,
+        receiver: str = LOCAL_RECEIVER,
     ) -> DecodeResult | None:
-        """Decode one advertisement for its configured device and apply it.
+        """Decode one service-data entry for its configured device and apply it.
 
         Returns the decode result when the frame was decoded (accepted or not), None when it
         was dropped before decoding (unknown device, repeat).
@@ -186,12 +256,11 @@ class Registry:
             self.stats["dropped_unknown_device"] += 1
             return None
         now = self._clock()
-        if data in device.recent_frames:
+        device.heard_by(receiver, rssi, now)
+        if device._repeat(data, now):
             # The same frame again: a sign of life, never a second event.
             self.stats["dropped_duplicate"] += 1
             device.last_seen = now
-            if rssi is not None:
-                device.rssi = rssi
             return None
         result = decode_advertisement(mac, service_uuid, data, device.key)
         if not result.ok:
@@ -214,12 +283,10 @@ class Registry:
         if not self._counter_accepts(device, result):
             return result
         frames = device.recent_frames
-        frames.append(data)
+        frames.append(_Frame(data, now, result.counter is not None))
         if len(frames) > RECENT_FRAMES:
             del frames[0]
         values: dict[str, Value] = dict(result.values)
-        if rssi is not None:
-            device.rssi = rssi
         self.stats["accepted"] += 1
         self._apply(device, values, result.events, heartbeat=False, now=now)
         return result

@@ -25,8 +25,14 @@ from bleak.exc import (
 )
 
 from mihomekit.errors import AdapterError
-from mihomekit.sources import ble
+from mihomekit.sources import Advertisement, ble
 from mihomekit.sources.ble import OR_PATTERNS, BleAdapter, unavailable_reason
+
+
+def entries(adv: Advertisement) -> list[tuple[str, int, bytes, int | None]]:
+    """An advertisement as (mac, uuid, data, rssi) per service-data entry."""
+    return [(adv.mac, uuid, data, adv.rssi) for uuid, data in adv.service_data.items()]
+
 
 BASE_UUID = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 
@@ -140,7 +146,9 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> Non
 async def test_forwards_sensor_service_data_and_ignores_the_rest() -> None:
     heard: list[tuple[str, int, bytes, int | None]] = []
     fake = FakeBleak()
-    adapter = BleAdapter(lambda *args: heard.append(args), scanner_factory=fake, watchdog_seconds=0)
+    adapter = BleAdapter(
+        lambda adv: heard.extend(entries(adv)), scanner_factory=fake, watchdog_seconds=0
+    )
     await adapter.start()
     try:
         scanner = fake.current
@@ -174,7 +182,9 @@ async def test_forwards_sensor_service_data_and_ignores_the_rest() -> None:
 async def test_every_sensor_entry_of_one_advertisement_is_forwarded() -> None:
     heard: list[tuple[str, int, bytes, int | None]] = []
     fake = FakeBleak()
-    adapter = BleAdapter(lambda *args: heard.append(args), scanner_factory=fake, watchdog_seconds=0)
+    adapter = BleAdapter(
+        lambda adv: heard.extend(entries(adv)), scanner_factory=fake, watchdog_seconds=0
+    )
     await adapter.start()
     fake.current.feed(
         advertisement("A4:C1:38:02:83:F4", {0x180F: "64", 0xFE95: "3058", 0x181A: "00"})
@@ -219,7 +229,7 @@ async def test_passive_failure_falls_back_to_active_with_one_log_line(
     fake = FakeBleak(passive_error=PASSIVE_UNSUPPORTED)
     heard: list[tuple[str, int, bytes, int | None]] = []
     adapter = BleAdapter(
-        lambda *args: heard.append(args), scanner_factory=fake, watchdog_seconds=30
+        lambda adv: heard.extend(entries(adv)), scanner_factory=fake, watchdog_seconds=30
     )
     await adapter.start()
     try:
@@ -342,7 +352,7 @@ async def test_watchdog_restarts_after_silence_and_logs_once(
     fake = FakeBleak()
     heard: list[tuple[str, int, bytes, int | None]] = []
     adapter = BleAdapter(
-        lambda *args: heard.append(args), scanner_factory=fake, watchdog_seconds=0.1
+        lambda adv: heard.extend(entries(adv)), scanner_factory=fake, watchdog_seconds=0.1
     )
     loop = asyncio.get_running_loop()
     started = loop.time()

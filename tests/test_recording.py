@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 
 from mihomekit.errors import ConfigError
+from mihomekit.sources import Advertisement
 from mihomekit.sources.recording import (
     RecordedAdvertisement,
     RecordingWriter,
     ReplaySource,
     read_recording,
 )
+
+
+def entries(adv: Advertisement) -> list[tuple[str, int, bytes, int | None]]:
+    """An advertisement as (mac, uuid, data, rssi) per service-data entry."""
+    return [(adv.mac, uuid, data, adv.rssi) for uuid, data in adv.service_data.items()]
+
 
 Heard = list[tuple[str, int, bytes, int | None]]
 
@@ -39,12 +46,12 @@ async def test_start_and_stop_as_a_bridge_source() -> None:
         RecordedAdvertisement(t=0.05 * i, mac=f"A4:C1:38:00:00:{i:02X}", uuid=0xFE95, data=b"\x01")
         for i in range(40)
     ]
-    replay = ReplaySource(records, lambda mac, uuid, data, rssi: got.append(mac), speed=1.0)
+    replay = ReplaySource(records, lambda adv: got.append(adv.mac), speed=1.0)
     await replay.start()
     await replay.stop()  # at once, before the background task ran
     await asyncio.sleep(0.2)
     assert got == [] and not replay.running
-    replay = ReplaySource(records, lambda mac, uuid, data, rssi: got.append(mac), speed=0)
+    replay = ReplaySource(records, lambda adv: got.append(adv.mac), speed=0)
     await replay.start()
     await asyncio.sleep(0.1)
     await replay.stop()
@@ -141,8 +148,8 @@ async def test_replay_keeps_order_and_pace() -> None:
     times: list[float] = []
     loop = asyncio.get_running_loop()
 
-    def sink(mac: str, uuid: int, data: bytes, rssi: int | None) -> None:
-        heard.append((mac, uuid, data, rssi))
+    def sink(adv: Advertisement) -> None:
+        heard.extend(entries(adv))
         times.append(loop.time())
 
     source = ReplaySource(RECORDS, sink, speed=2.0)  # 0.3 s of recording in 0.15 s
@@ -165,7 +172,7 @@ async def test_speed_zero_is_as_fast_as_possible() -> None:
     ]
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await ReplaySource(slow, lambda *a: heard.append(a), speed=0).run()
+    await ReplaySource(slow, lambda adv: heard.extend(entries(adv)), speed=0).run()
     assert loop.time() - started < 1.0
     assert [data for _, _, data, _ in heard] == [bytes([i]) for i in range(200)]
 
@@ -180,8 +187,8 @@ async def test_loop_passes_pass_numbers_to_transform_and_stops() -> None:
             record.t, record.mac, record.uuid, record.data + bytes([pass_number]), record.rssi
         )
 
-    def sink(mac: str, uuid: int, data: bytes, rssi: int | None) -> None:
-        heard.append((mac, uuid, data, rssi))
+    def sink(adv: Advertisement) -> None:
+        heard.extend(entries(adv))
 
     source = ReplaySource(RECORDS, sink, speed=0, loop=True, transform=restamp)
     task = asyncio.create_task(source.run())
@@ -219,7 +226,7 @@ async def test_stop_interrupts_a_long_wait() -> None:
         RecordedAdvertisement(0.0, "A4:C1:38:BC:7C:4E", 0x181A, b"\x00", None),
         RecordedAdvertisement(60.0, "A4:C1:38:BC:7C:4E", 0x181A, b"\x01", None),
     ]
-    source = ReplaySource(records, lambda *a: heard.append(a))
+    source = ReplaySource(records, lambda adv: heard.extend(entries(adv)))
     task = asyncio.create_task(source.run())
     await asyncio.sleep(0.05)
     assert source.running
@@ -247,9 +254,9 @@ async def test_cancel_is_clean() -> None:
 async def test_sink_errors_are_counted_and_replay_goes_on() -> None:
     calls: list[str] = []
 
-    def sink(mac: str, uuid: int, data: bytes, rssi: int | None) -> None:
-        calls.append(mac)
-        if uuid == 0x181A:
+    def sink(adv: Advertisement) -> None:
+        calls.append(adv.mac)
+        if 0x181A in adv.service_data:
             raise ValueError("bad")
 
     source = ReplaySource(RECORDS, sink, speed=0)

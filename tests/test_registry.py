@@ -7,7 +7,15 @@ import struct
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.readings import KeyStatus
-from mihomekit.registry import REBOOT_CONFIRM, Registry, Update, counter_is_newer
+from mihomekit.registry import (
+    REBOOT_CONFIRM,
+    RECEIVER_WINDOW,
+    REPEAT_WINDOW,
+    Registry,
+    Update,
+    counter_is_newer,
+)
+from mihomekit.sources import Advertisement
 
 KEY = bytes.fromhex("e9ea895fac7eea6d30532432a516f3a3")
 TH = DeviceEntry(mac="A4C138112233", pid=0x055B, key=KEY)
@@ -175,3 +183,64 @@ def test_listener_error_does_not_stop_ingest() -> None:
     registry.handle_advertisement(MAC, 0xFE95, _frame(0x40, 20.0))
     assert registry.stats["listener_errors"] == 1
     assert registry.get(TH.mac).values["temperature"] == 20.0  # type: ignore[union-attr]
+
+
+# -- receivers -----------------------------------------------------------------------
+
+BT = DeviceEntry(mac="3C2EF5AABBCC", pid=0xB770, key=None)
+BT_MAC = "3C:2E:F5:AA:BB:CC"
+BUTTON_PRESS = build.bthome_frame([(0x3A, b"\x01")], mac=BT_MAC)  # no packet id
+
+
+def test_one_frame_heard_by_three_receivers_is_one_update_and_each_rssi_is_kept() -> None:
+    registry, clock, updates = _registry()
+    frame = _frame(0x200, 22.0)
+    for receiver, rssi in (("kitchen", -80), ("attic", -60), ("local", -90)):
+        registry.handle(Advertisement(MAC, {0xFE95: frame}, rssi, receiver, clock.now))
+        clock.now += 0.05
+    assert len(updates) == 1
+    device = registry.get("A4C138112233")
+    assert device is not None
+    assert {name: r.rssi for name, r in device.receivers.items()} == {
+        "kitchen": -80,
+        "attic": -60,
+        "local": -90,
+    }
+    assert device.best_receiver == "attic"
+    assert device.rssi == -60
+    assert registry.stats["dropped_duplicate"] == 2
+
+
+def test_best_receiver_forgets_a_receiver_that_went_quiet() -> None:
+    registry, clock, _ = _registry()
+    registry.handle(Advertisement(MAC, {0xFE95: _frame(0x300, 20.0)}, -50, "attic"))
+    clock.now += RECEIVER_WINDOW + 1
+    registry.handle(Advertisement(MAC, {0xFE95: _frame(0x301, 20.1)}, -85, "kitchen"))
+    device = registry.get("A4C138112233")
+    assert device is not None
+    assert device.best_receiver == "kitchen"
+    assert device.rssi == -85
+    assert device.receivers["attic"].seen == 1000.0
+
+
+def test_frame_without_counter_repeats_only_within_the_window() -> None:
+    registry = Registry(clock=(clock := Clock()))
+    device = registry.add_entry(BT)
+    updates: list[Update] = []
+    device.subscribe(updates.append)
+    for receiver in ("a", "b", "c"):  # one press, three receivers
+        registry.handle(Advertisement(BT_MAC, {0xFCD2: BUTTON_PRESS}, -70, receiver))
+        clock.now += 0.1
+    assert [len(u.events) for u in updates] == [1]
+    clock.now += REPEAT_WINDOW  # a second press with the very same bytes is news
+    registry.handle(Advertisement(BT_MAC, {0xFCD2: BUTTON_PRESS}, -70, "a"))
+    assert [len(u.events) for u in updates] == [1, 1]
+
+
+def test_frame_with_counter_never_comes_back_as_news() -> None:
+    registry, clock, updates = _registry()
+    frame = _frame(0x400, 19.0)
+    registry.handle_advertisement(MAC, 0xFE95, frame, -70, receiver="a")
+    clock.now += 10 * REPEAT_WINDOW
+    registry.handle_advertisement(MAC, 0xFE95, frame, -70, receiver="b")
+    assert len(updates) == 1

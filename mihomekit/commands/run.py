@@ -166,7 +166,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
     def factory(app: BridgeApp) -> Any:
         from mihomekit.sources.recording import ReplaySource
 
-        return ReplaySource(records, app.registry.handle_advertisement, speed=speed, loop=loop)
+        return ReplaySource(records, app.registry.handle, speed=speed, loop=loop, name=path)
 
     return factory
 
@@ -176,7 +176,7 @@ def _ble_source(settings: Settings) -> SourceFactory:
         from mihomekit.sources.ble import BleAdapter
 
         return BleAdapter(
-            app.registry.handle_advertisement,
+            app.registry.handle,
             adapter=settings.ble.adapter,
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mihomekit.errors import AdapterError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, save_mi32cfg
 from mihomekit.readings import KeyStatus, Value
+from mihomekit.sources import Advertisement
 
 if TYPE_CHECKING:
     from mihomekit.readings import DecodeResult
@@ -454,11 +455,12 @@ async def scan(
     writer = RecordingWriter(options.record) if options.record else None
     ingest = table.ingest
 
-    def sink(mac: str, uuid: int, data: bytes, rssi: int | None) -> None:
+    def sink(advertisement: Advertisement) -> None:
         t = loop.time() - start
         if writer is not None:
-            writer.write(mac, uuid, data, rssi, t)
-        ingest(mac, uuid, data, rssi, t)
+            writer.write_advertisement(advertisement, t)
+        for uuid, data in advertisement.service_data.items():
+            ingest(advertisement.mac, uuid, data, advertisement.rssi, t)
 
     try:
         if records is not None:

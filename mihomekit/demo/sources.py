@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mihomekit.sources import SourceStatus
 from mihomekit.sources.recording import RecordedAdvertisement, ReplaySource, parse_record
 
 from . import demo_recording_text
@@ -50,7 +51,7 @@ def replay_source(speed: float = 1.0) -> Callable[[BridgeApp], Any]:
         records = bundled_recording()
         return ReplaySource(
             records,
-            app.registry.handle_advertisement,
+            app.registry.handle,
             speed=speed,
             loop=True,
             transform=Restamper(records),
@@ -74,6 +75,11 @@ class DemoGateway:
             activity_interval=activity_interval,
         )
         self.link: Any = None
+        self._status = SourceStatus("gateway", "demo gateway (simulated)")
+
+    @property
+    def status(self) -> SourceStatus:
+        return self._status if self.link is None else self.link.status
 
     async def start(self) -> None:
         from mihomekit.sources.gateway.simulator import demo_settings

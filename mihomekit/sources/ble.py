@@ -36,7 +36,15 @@ from bleak.exc import (
 )
 
 from mihomekit.errors import AdapterError
-from mihomekit.sources import SENSOR_SERVICE_UUIDS, AdvertisementSink, uuid16_to_str
+from mihomekit.sources import (
+    LOCAL_RECEIVER,
+    SENSOR_COMPANY_IDS,
+    SENSOR_SERVICE_UUIDS,
+    Advertisement,
+    AdvertisementSink,
+    SourceStatus,
+    uuid16_to_str,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -90,8 +98,8 @@ class _Scanner(Protocol):
 class AdapterStats:
     """Counters kept by :class:`BleAdapter`.
 
-    ``advertisements``: detection callbacks; ``forwarded``: service-data entries handed to
-    the sink; ``ignored``: advertisements with no sensor service data; ``restarts``:
+    ``advertisements``: detection callbacks; ``forwarded``: advertisements handed to the
+    sink; ``ignored``: advertisements with no sensor service data; ``restarts``:
     scanner restarts (attempts); ``errors``: reported scanner errors, failed restarts and
     sink exceptions.
     """
@@ -147,6 +155,7 @@ class BleAdapter:
         scan_mode: str = "auto",
         watchdog_seconds: float = 120.0,
         scanner_factory: Callable[..., Any] | None = None,
+        receiver: str = LOCAL_RECEIVER,
     ) -> None:
         if scan_mode not in SCAN_MODES:
             raise ValueError(f"scan_mode must be one of {', '.join(SCAN_MODES)}, not {scan_mode!r}")
@@ -169,6 +178,9 @@ class BleAdapter:
         self._trouble_logged = False
         self._sink_error_logged = False
         self.stats = AdapterStats()
+        #: The receiver id the advertisements carry.
+        self.receiver = receiver
+        self.status = SourceStatus("ble", adapter or "Bluetooth")
 
     # -- public -----------------------------------------------------------------------
 
@@ -209,6 +221,7 @@ class BleAdapter:
     def report_error(self, err: BaseException) -> None:
         """Tell the adapter that scanning broke (for example BlueZ restarted): restart soon."""
         self.stats.errors += 1
+        self.status.error(_describe(err))
         self._pending_error = err
         self._wake.set()
 
@@ -216,23 +229,38 @@ class BleAdapter:
 
     def _on_advertisement(self, device: BLEDevice, adv: AdvertisementData) -> None:
         """bleak's detection callback: runs for every advertisement, so keep it cheap."""
-        self._last_rx = time.monotonic()
+        now = self._last_rx = time.monotonic()
         stats = self.stats
         stats.advertisements += 1
-        mac: str | None = None
+        wanted: dict[int, bytes] | None = None
         for key, data in adv.service_data.items():
             uuid = _WANTED.get(key)
-            if uuid is None:
-                continue
-            if mac is None:
-                mac = device.address.upper()
-            stats.forwarded += 1
-            try:
-                self._sink(mac, uuid, data, adv.rssi)
-            except Exception:
-                self._sink_failed()
-        if mac is None:
+            if uuid is not None:
+                if wanted is None:
+                    wanted = {}
+                wanted[uuid] = data
+        makers = adv.manufacturer_data
+        if makers and (wanted is not None or not SENSOR_COMPANY_IDS.isdisjoint(makers)):
+            manufacturer = {k: v for k, v in makers.items() if k in SENSOR_COMPANY_IDS}
+        else:
+            manufacturer = None
+        if wanted is None and not manufacturer:
             stats.ignored += 1
+            return
+        stats.forwarded += 1
+        self.status.advertisements += 1
+        advertisement = Advertisement(
+            device.address.upper(),
+            wanted or {},
+            adv.rssi,
+            self.receiver,
+            now,
+            manufacturer or {},
+        )
+        try:
+            self._sink(advertisement)
+        except Exception:
+            self._sink_failed()
 
     def _sink_failed(self) -> None:
         self.stats.errors += 1
@@ -276,6 +304,14 @@ class BleAdapter:
 
     async def _start_scanner(self) -> None:
         """Start a scanner in the best mode allowed; raise AdapterError if none starts."""
+        try:
+            await self._start_any_scanner()
+        except AdapterError as err:
+            self.status.set_connected(False, error=str(err))
+            raise
+        self.status.set_connected(True)
+
+    async def _start_any_scanner(self) -> None:
         if self._scan_mode != "active" and self._passive_unavailable is None:
             try:
                 self._scanner = await self._try_start("passive")
@@ -310,6 +346,7 @@ class BleAdapter:
     async def _stop_scanner(self) -> None:
         scanner, self._scanner = self._scanner, None
         self._mode = None
+        self.status.set_connected(False)
         if scanner is None:
             return
         try:

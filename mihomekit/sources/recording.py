@@ -5,8 +5,9 @@ One advertisement per line::
     {"t": 1.25, "mac": "A4:C1:38:12:34:56", "uuid": "fe95", "data": "5858...", "rssi": -67}
 
 ``t`` is seconds from the start of the recording, ``uuid`` the 16-bit service UUID in
-hex, ``data`` the service data in hex and ``rssi`` dBm or null. Blank lines and lines
-starting with ``#`` are skipped when reading.
+hex, ``data`` the service data in hex and ``rssi`` dBm or null. An optional
+``"receiver"`` names the receiver that heard it (this host's radio when absent).
+Blank lines and lines starting with ``#`` are skipped when reading.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from mihomekit.errors import ConfigError
-from mihomekit.sources import AdvertisementSink
+from mihomekit.sources import LOCAL_RECEIVER, Advertisement, AdvertisementSink, SourceStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ _MAC_COMPACT = re.compile(r"^[0-9A-Fa-f]{12}$")
 _UUID16 = re.compile(r"^(0x)?([0-9A-Fa-f]{4})$")
 _UUID128 = re.compile(r"^0000([0-9A-Fa-f]{4})-0000-1000-8000-00805f9b34fb$", re.IGNORECASE)
 
-#: With ``speed=0`` the replay yields to the event loop after this many records.
+#: A replay that is behind its pace (or runs with ``speed=0``) yields to the event loop
+#: after this many records, so it cannot starve HomeKit output.
 _FAST_BATCH = 64
 
 
@@ -46,15 +49,19 @@ class RecordedAdvertisement:
     uuid: int
     data: bytes
     rssi: int | None = None
+    receiver: str = LOCAL_RECEIVER
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        line: dict[str, Any] = {
             "t": round(self.t, 3),
             "mac": self.mac,
             "uuid": f"{self.uuid:04x}",
             "data": self.data.hex(),
             "rssi": self.rssi,
         }
+        if self.receiver != LOCAL_RECEIVER:
+            line["receiver"] = self.receiver
+        return line
 
 
 class RecordingWriter:
@@ -65,14 +72,27 @@ class RecordingWriter:
         self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="\n")
         self.count = 0
 
-    def write(self, mac: str, uuid: int, data: bytes, rssi: int | None, t: float) -> None:
-        """Write one advertisement heard ``t`` seconds after the recording started."""
+    def write(
+        self,
+        mac: str,
+        uuid: int,
+        data: bytes,
+        rssi: int | None,
+        t: float,
+        receiver: str = LOCAL_RECEIVER,
+    ) -> None:
+        """Write one service-data entry heard ``t`` seconds after the recording started."""
         if self._file is None:
             raise ValueError("recording is closed")
-        record = RecordedAdvertisement(t=t, mac=mac, uuid=uuid, data=data, rssi=rssi)
+        record = RecordedAdvertisement(t, mac, uuid, data, rssi, receiver)
         self._file.write(json.dumps(record.to_json()) + "\n")
         self._file.flush()
         self.count += 1
+
+    def write_advertisement(self, advertisement: Advertisement, t: float) -> None:
+        """Write each service-data entry of ``advertisement`` as one line."""
+        for uuid, data in advertisement.service_data.items():
+            self.write(advertisement.mac, uuid, data, advertisement.rssi, t, advertisement.receiver)
 
     def close(self) -> None:
         file, self._file = self._file, None
@@ -134,12 +154,16 @@ def parse_record(obj: object) -> RecordedAdvertisement:
     rssi = obj.get("rssi")
     if rssi is not None and (isinstance(rssi, bool) or not isinstance(rssi, int)):
         raise ValueError(f"'rssi' must be an integer or null, not {rssi!r}")
+    receiver = obj.get("receiver", LOCAL_RECEIVER)
+    if not isinstance(receiver, str) or not receiver:
+        raise ValueError(f"'receiver' must be a non-empty string, not {receiver!r}")
     return RecordedAdvertisement(
         t=float(t),
         mac=_parse_mac(obj["mac"]),
         uuid=_parse_uuid(obj["uuid"]),
         data=payload,
         rssi=rssi,
+        receiver=receiver,
     )
 
 
@@ -198,6 +222,7 @@ class ReplaySource:
         speed: float = 1.0,
         loop: bool = False,
         transform: Callable[[int, RecordedAdvertisement], RecordedAdvertisement] | None = None,
+        name: str = "recording",
     ) -> None:
         if speed < 0 or speed != speed:
             raise ValueError(f"speed must be >= 0, not {speed!r}")
@@ -211,6 +236,7 @@ class ReplaySource:
         self._done = asyncio.Event()
         self._done.set()
         self._sink_error_logged = False
+        self.status = SourceStatus("replay", name)
         self._sleeper: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.stats = ReplayStats()
@@ -226,10 +252,12 @@ class ReplaySource:
         self._running = True
         self._stop.clear()
         self._done.clear()
+        self.status.set_connected(True)
         try:
             await self._replay()
         finally:
             self._running = False
+            self.status.set_connected(False)
             self._done.set()
 
     async def start(self) -> None:
@@ -274,14 +302,22 @@ class ReplaySource:
         duration = max(record.t for record in self._records)
         pass_number = 0
         pass_start = loop.time()
+        unyielded = 0
         while True:
-            for index, record in enumerate(self._records):
-                if speed > 0:
-                    delay = pass_start + record.t / speed - loop.time()
-                    if delay > 0 and await self._wait(delay):
+            for record in self._records:
+                delay = pass_start + record.t / speed - loop.time() if speed > 0 else 0.0
+                if delay > 0:
+                    unyielded = 0
+                    if await self._wait(delay):
                         return
-                elif index % _FAST_BATCH == _FAST_BATCH - 1 and await self._wait(0):
-                    return
+                else:
+                    # Behind the recorded pace (or as fast as possible): let the rest of
+                    # the bridge (HomeKit output above all) run every _FAST_BATCH records.
+                    unyielded += 1
+                    if unyielded >= _FAST_BATCH:
+                        unyielded = 0
+                        if await self._wait(0):
+                            return
                 if self._stop.is_set():
                     return
                 self._deliver(pass_number, record)
@@ -298,9 +334,18 @@ class ReplaySource:
         try:
             if self._transform is not None:
                 record = self._transform(pass_number, record)
-            self._sink(record.mac, record.uuid, record.data, record.rssi)
-        except Exception:
+            self._sink(
+                Advertisement(
+                    record.mac,
+                    {record.uuid: record.data},
+                    record.rssi,
+                    record.receiver,
+                    time.monotonic(),
+                )
+            )
+        except Exception as err:
             self.stats.errors += 1
+            self.status.error(f"{type(err).__name__}: {err}")
             if not self._sink_error_logged:
                 self._sink_error_logged = True
                 _LOGGER.warning(
@@ -312,6 +357,7 @@ class ReplaySource:
                 _LOGGER.debug("replayed advertisement could not be handled", exc_info=True)
             return
         self.stats.delivered += 1
+        self.status.advertisements += 1
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Event, Value
+from mihomekit.sources import SourceStatus
 
 if TYPE_CHECKING:
     from mihomekit.bridge import BridgeApp
@@ -26,6 +27,19 @@ class GatewaySource:
 
         self.app = app
         self.adapter = adapter or GatewayAdapter(settings, self)
+        self._status = SourceStatus("gateway", "Aqara gateways")
+
+    @property
+    def status(self) -> SourceStatus:
+        """Connected while at least one gateway is alive; counts from the adapter."""
+        status = self._status
+        gateways = getattr(self.adapter, "gateways", {})
+        alive = [sid for sid in gateways if self.adapter.is_alive(sid)]
+        status.set_connected(bool(alive))
+        stats: dict[str, int] = getattr(self.adapter, "stats", {})
+        status.advertisements = stats.get("reports", 0) + stats.get("heartbeats", 0)
+        status.errors = sum(n for name, n in stats.items() if name.startswith("dropped_"))
+        return status
 
     async def start(self) -> None:
         await self.adapter.start()
