@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .catalog import DeviceModel
 from .errors import GatewayError, NothingToBridgeError, StateWriteError
@@ -21,6 +21,9 @@ from .registry import Device, Registry, Update
 from .setupcode import qr_for_stream, resolve_setup_code, setup_uri
 from .sources import Source, SourceStatus
 from .state import BridgeState, bridge_identity, check_writable, load_state, restorable
+
+if TYPE_CHECKING:
+    from .mqtt import MqttConnection, MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class BridgeConfig:
     #: With ``require_devices`` and no device known: how long the sources (gateway
     #: discovery) may look for one before the start fails; 0 = they cannot find any.
     discovery_wait: float = 0.0
+    #: The MQTT broker shared by MQTT sources and outputs (``app.mqtt``); None = none.
+    mqtt: MqttSettings | None = None
 
 
 class BridgeApp:
@@ -109,6 +114,8 @@ class BridgeApp:
         self.outputs: list[Output] = []
         self.driver: Any = None
         self.bridge: Any = None
+        #: The one broker connection (with ``config.mqtt``), made and started by start().
+        self.mqtt: MqttConnection | None = None
         #: Activity since start: ``events`` (button presses, motion, doors...).
         self.counts: Counter[str] = Counter()
         self._command_handlers: dict[
@@ -141,6 +148,11 @@ class BridgeApp:
         self._loop = loop
         config = self.config
         self._restore_values()
+        if config.mqtt is not None and self.mqtt is None:
+            from .mqtt import MqttConnection
+
+            self.mqtt = MqttConnection(config.mqtt)
+            await self.mqtt.start()  # connects in the background
         searched = config.require_devices and not self._has_devices()
         if searched:
             await self._look_for_devices()
@@ -229,6 +241,9 @@ class BridgeApp:
         if self._driver_started:
             self._driver_started = False
             await self.driver.async_stop()
+        if self.mqtt is not None:
+            await self.mqtt.stop()
+            self.mqtt = None
 
     def source_statuses(self) -> list[SourceStatus]:
         """The status of every running source, in start order.

@@ -10,6 +10,9 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
+    [mqtt]       host, port, username, password, tls, ca_file, client_id,
+                 publish, topic_prefix, discovery_prefix, tasmota_topic
+    [[mqtt_receivers]]  topic, format, name
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -23,6 +26,8 @@ import difflib
 import ipaddress
 import math
 import os
+import re
+import socket
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +42,8 @@ __all__ = [
     "BridgeSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
+    "MqttReceiverSettings",
+    "MqttSettings",
     "ScanMode",
     "Settings",
     "StalenessSettings",
@@ -47,6 +54,8 @@ __all__ = [
 
 ScanMode = Literal["auto", "passive", "active"]
 _SCAN_MODES: tuple[ScanMode, ...] = ("auto", "passive", "active")
+ReceiverFormat = Literal["theengs", "openmqttgateway", "mihomekit"]
+_RECEIVER_FORMATS: tuple[ReceiverFormat, ...] = ("theengs", "openmqttgateway", "mihomekit")
 
 
 def default_state_dir() -> str:
@@ -169,6 +178,49 @@ class GatewayNetworkSettings:
     gateways: tuple[GatewaySettings, ...] = ()
 
 
+def default_client_id() -> str:
+    """``mihomekit-<host name>``: stable across restarts, distinct per host."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".", 1)[0]) or "host"
+    return f"mihomekit-{host}"[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """The one MQTT broker connection of the bridge (receivers, Zigbee2MQTT, output)."""
+
+    host: str
+    #: 1883, or 8883 with ``tls``.
+    port: int = 1883
+    #: Optional, together with ``password``.
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    #: CA certificate (PEM) to check the broker's with; ``None`` = the system's CAs.
+    ca_file: str | None = None
+    client_id: str = field(default_factory=default_client_id)
+    #: Publish readings and Home Assistant discovery to the broker.
+    publish: bool = False
+    topic_prefix: str = "mihomekit"
+    discovery_prefix: str = "homeassistant"
+    #: Also publish Tasmota-style ``tele/<tasmota_topic>/SENSOR``; ``""`` = off.
+    tasmota_topic: str = ""
+
+    @property
+    def status_topic(self) -> str:
+        """Retained ``online``/``offline`` (also the last will)."""
+        return f"{self.topic_prefix}/status"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttReceiverSettings:
+    """One ``[[mqtt_receivers]]`` entry: advertisements published by remote receivers."""
+
+    topic: str
+    format: ReceiverFormat
+    #: Shown in statuses; defaults to ``<format>:<topic>``.
+    name: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
@@ -179,6 +231,9 @@ class Settings:
     battery_low_threshold: int = 20
     motion_timeout: float = 30.0
     gateway: GatewayNetworkSettings = field(default_factory=GatewayNetworkSettings)
+    #: ``None`` when there is no ``[mqtt]`` table.
+    mqtt: MqttSettings | None = None
+    mqtt_receivers: tuple[MqttReceiverSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -398,8 +453,114 @@ def _gateway(data: Any, path: str | None) -> GatewayNetworkSettings:
     )
 
 
+def _topic(table: _Table, key: str, default: str, *, wildcards: bool = False) -> str:
+    """An MQTT topic (``wildcards``: a filter); no empty levels at the ends, no NUL."""
+    topic = table.string(key, default).strip()
+    if "\0" in topic or len(topic.encode()) > 65535:
+        raise table.error(key, "not a valid MQTT topic")
+    if not wildcards and ("+" in topic or "#" in topic):
+        raise table.error(key, f"must not contain the wildcards + or #, got {topic!r}")
+    levels = topic.split("/")
+    for index, level in enumerate(levels):
+        if wildcards and "#" in level and (level != "#" or index != len(levels) - 1):
+            raise table.error(key, f"'#' must be a whole last level, got {topic!r}")
+        if wildcards and "+" in level and level != "+":
+            raise table.error(key, f"'+' must be a whole level, got {topic!r}")
+    if topic.startswith("/") or topic.endswith("/"):
+        raise table.error(key, f"must not start or end with '/', got {topic!r}")
+    return topic
+
+
+def _mqtt(data: Any, path: str | None) -> MqttSettings:
+    table = _Table(
+        data,
+        "mqtt",
+        (
+            "host",
+            "port",
+            "username",
+            "password",
+            "tls",
+            "ca_file",
+            "client_id",
+            "publish",
+            "topic_prefix",
+            "discovery_prefix",
+            "tasmota_topic",
+        ),
+        path,
+    )
+    if "host" not in table.data:
+        raise table.error("host", "the broker's host name or address is required")
+    host = table.string("host", "")
+    tls = table.boolean("tls", False)
+    username = table.optional("username")
+    password = table.data.get("password")
+    if password is not None and not isinstance(password, str):
+        raise table.error("password", "expected a string")
+    password = password or None
+    if (username is None) != (password is None):
+        missing = "password" if password is None else "username"
+        raise table.error(missing, "give username and password together")
+    ca_file = table.optional("ca_file")
+    if ca_file is not None and not tls:
+        raise table.error("ca_file", "only used with tls = true")
+    client_id = table.optional("client_id") or default_client_id()
+    if len(client_id) > 65535 or not client_id.isprintable():
+        raise table.error("client_id", "must be printable text")
+    tasmota = table.data.get("tasmota_topic", "")
+    tasmota_topic = "" if tasmota == "" else _topic(table, "tasmota_topic", "")
+    return MqttSettings(
+        host=host.strip(),
+        port=table.port("port", 8883 if tls else 1883),
+        username=username,
+        password=password,
+        tls=tls,
+        ca_file=_resolve_path(ca_file, path) if ca_file else None,
+        client_id=client_id,
+        publish=table.boolean("publish", False),
+        topic_prefix=_topic(table, "topic_prefix", "mihomekit"),
+        discovery_prefix=_topic(table, "discovery_prefix", "homeassistant"),
+        tasmota_topic=tasmota_topic,
+    )
+
+
+def _mqtt_receivers(data: Any, path: str | None) -> tuple[MqttReceiverSettings, ...]:
+    if not isinstance(data, list):
+        raise ConfigError(
+            "mqtt_receivers: expected an array of tables ([[mqtt_receivers]])", path=path
+        )
+    receivers = []
+    for index, item in enumerate(data):
+        table = _Table(item, f"mqtt_receivers[{index}]", ("topic", "format", "name"), path)
+        if "topic" not in table.data:
+            raise table.error("topic", "the topic filter to subscribe to is required")
+        topic = _topic(table, "topic", "", wildcards=True)
+        fmt = table.string("format", "theengs")
+        if fmt not in _RECEIVER_FORMATS:
+            choices = ", ".join(map(repr, _RECEIVER_FORMATS))
+            raise table.error("format", f"must be one of {choices}, got {fmt!r}")
+        name = table.optional("name") or f"{fmt}:{topic}"
+        receivers.append(MqttReceiverSettings(topic=topic, format=fmt, name=name))
+    return tuple(receivers)
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
-    root = _Table(data, "", ("bridge", "ble", "staleness", "battery", "motion", "gateway"), path)
+    root = _Table(
+        data,
+        "",
+        (
+            "bridge",
+            "ble",
+            "staleness",
+            "battery",
+            "motion",
+            "gateway",
+            "mqtt",
+            "mqtt_receivers",
+        ),
+        path,
+    )
     defaults = Settings()
     battery = _Table(data.get("battery", {}), "battery", ("low_threshold",), path)
     motion = _Table(data.get("motion", {}), "motion", ("timeout",), path)
@@ -412,6 +573,8 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         ),
         motion_timeout=motion.seconds("timeout", defaults.motion_timeout),
         gateway=_gateway(root.data.get("gateway", {}), path),
+        mqtt=_mqtt(root.data["mqtt"], path) if "mqtt" in root.data else None,
+        mqtt_receivers=_mqtt_receivers(root.data.get("mqtt_receivers", []), path),
     )
 
 
