@@ -288,11 +288,10 @@ class BridgeApp:
         device = self.registry.add_device(device_id, model, name, source=source)
         self._watch(device)
         if model is not None:
-            self.state.known_devices[device_id] = {
-                "source": source,
-                "model": model.model,
-                "name": name,
-            }
+            # Updated, not replaced: a source may keep more here (its device's capabilities).
+            self.state.known_devices.setdefault(device_id, {}).update(
+                source=source, model=model.model, name=name
+            )
         if known or self.bridge is None or not device.bridged:
             return
         from mihomekit.accessories import add_device_accessory
@@ -328,11 +327,15 @@ class BridgeApp:
 
     def _restore_known_devices(self) -> None:
         from mihomekit.sources.gateway.models import device_model
+        from mihomekit.sources.zigbee2mqtt.devices import restored_model
 
         for device_id, info in self.state.known_devices.items():
             if self.registry.get(device_id) is not None:
                 continue
-            model = device_model(str(info.get("model", "")))
+            if "capabilities" in info:  # saved with the device (Zigbee2MQTT)
+                model = restored_model(info)
+            else:
+                model = device_model(str(info.get("model", "")))
             if model is not None:
                 self.registry.add_device(
                     device_id, model, info.get("name"), source=str(info.get("source", "zigbee"))

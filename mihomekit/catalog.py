@@ -36,7 +36,10 @@ class DeviceModel:
     ``controls`` names writable functions: ``"outlet"``, ``"switch"`` (channel 0),
     ``"switch_2"`` (channel 1), ``"light"``. ``sleepy`` devices only advertise on events.
     ``encrypted`` devices normally need a bind key; ``legacy_key`` ones use the 12-byte
-    (24 hex digit) key of MiBeacon v2/v3 instead of the 16-byte v4/v5 key.
+    (24 hex digit) key of MiBeacon v2/v3 instead of the 16-byte v4/v5 key. ``controls``
+    may also name ``"switch_<n>"`` (channel n-1), ``"lightbulb"`` (a light whose features
+    follow ``measures``: ``brightness``, ``color_temp``, ``hue``/``saturation``) and
+    ``"cover"``.
     """
 
     model: str
@@ -50,6 +53,8 @@ class DeviceModel:
     sleepy: bool = False
     encrypted: bool = False
     legacy_key: bool = False
+    #: Who makes it, when the source says (Zigbee2MQTT's ``definition.vendor``).
+    vendor: str | None = None
 
 
 def lookup(pid: int) -> DeviceModel | None:

@@ -13,6 +13,7 @@ Layout (every key optional)::
     [mqtt]       host, port, username, password, tls, ca_file, client_id,
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
+    [zigbee2mqtt]  enabled, base_topic   (the broker is [mqtt]'s)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -47,6 +48,7 @@ __all__ = [
     "ScanMode",
     "Settings",
     "StalenessSettings",
+    "Zigbee2mqttSettings",
     "default_state_dir",
     "load_settings",
     "parse_settings",
@@ -222,6 +224,15 @@ class MqttReceiverSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Zigbee2mqttSettings:
+    """Zigbee2MQTT's devices in HomeKit, through the ``[mqtt]`` broker."""
+
+    enabled: bool = True
+    #: Zigbee2MQTT's ``mqtt.base_topic``.
+    base_topic: str = "zigbee2mqtt"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
 
@@ -234,6 +245,8 @@ class Settings:
     #: ``None`` when there is no ``[mqtt]`` table.
     mqtt: MqttSettings | None = None
     mqtt_receivers: tuple[MqttReceiverSettings, ...] = ()
+    #: ``None`` when there is no ``[zigbee2mqtt]`` table.
+    zigbee2mqtt: Zigbee2mqttSettings | None = None
 
 
 # --------------------------------------------------------------------------- reading
@@ -545,6 +558,16 @@ def _mqtt_receivers(data: Any, path: str | None) -> tuple[MqttReceiverSettings, 
     return tuple(receivers)
 
 
+def _zigbee2mqtt(data: Any, path: str | None, mqtt: MqttSettings | None) -> Zigbee2mqttSettings:
+    table = _Table(data, "zigbee2mqtt", ("enabled", "base_topic"), path)
+    enabled = table.boolean("enabled", True)
+    if enabled and mqtt is None:
+        raise table.error("", "needs the broker: add an [mqtt] table with its host")
+    return Zigbee2mqttSettings(
+        enabled=enabled, base_topic=_topic(table, "base_topic", "zigbee2mqtt")
+    )
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
     root = _Table(
         data,
@@ -558,10 +581,12 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             "gateway",
             "mqtt",
             "mqtt_receivers",
+            "zigbee2mqtt",
         ),
         path,
     )
     defaults = Settings()
+    mqtt = _mqtt(root.data["mqtt"], path) if "mqtt" in root.data else None
     battery = _Table(data.get("battery", {}), "battery", ("low_threshold",), path)
     motion = _Table(data.get("motion", {}), "motion", ("timeout",), path)
     return Settings(
@@ -573,8 +598,13 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         ),
         motion_timeout=motion.seconds("timeout", defaults.motion_timeout),
         gateway=_gateway(root.data.get("gateway", {}), path),
-        mqtt=_mqtt(root.data["mqtt"], path) if "mqtt" in root.data else None,
+        mqtt=mqtt,
         mqtt_receivers=_mqtt_receivers(root.data.get("mqtt_receivers", []), path),
+        zigbee2mqtt=(
+            _zigbee2mqtt(root.data["zigbee2mqtt"], path, mqtt)
+            if "zigbee2mqtt" in root.data
+            else None
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Event, Value
 from mihomekit.registry import Device, Update
 
+from .controls import add_channel, add_cover, add_lightbulb, is_on_off, switch_channel
 from .services import SENSOR_SERVICES, SWITCH_EVENT_VALUES, SensorService, to_hap
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ _KIND_OF_READING = {
     "leak": "leak",
     "smoke": "smoke",
     "gas": "smoke",
+    "carbon_monoxide": "smoke",
+    "vibration": "motion",
 }
 #: Zigbee battery devices send a heartbeat only about once an hour (mains ones every 10
 #: minutes), so through a gateway nothing is stale before 2.5 heartbeats (150 min).
@@ -115,7 +118,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._active = True
         self.set_info_service(
             firmware_revision=options.firmware,
-            manufacturer="Aqara" if device.source == "zigbee" else "Xiaomi",
+            manufacturer=self.model.vendor or ("Aqara" if device.source == "zigbee" else "Xiaomi"),
             model=self.model.model,
             serial_number=_serial(device),
         )
@@ -192,15 +195,13 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
                     "On", value=False, setter_callback=self._setter("power")
                 )
                 self._control_chars["in_use"] = service.configure_char("OutletInUse", value=False)
-            elif control in ("switch", "switch_2"):
-                reading = "power" if control == "switch" else "power_2"
-                service = self.add_preload_service("Switch", chars=["Name"])
-                service.configure_char(
-                    "Name", value="Channel 1" if control == "switch" else "Channel 2"
-                )
-                self._control_chars[reading] = service.configure_char(
-                    "On", value=False, setter_callback=self._setter(reading)
-                )
+            elif (channel := switch_channel(control)) is not None:
+                reading = "power" if channel == 1 else f"power_{channel}"
+                self._control_chars[reading] = add_channel(self, channel, self._command)
+            elif control == "lightbulb":
+                self._control_chars.update(add_lightbulb(self, self.model, self._command))
+            elif control == "cover":
+                self._control_chars.update(add_cover(self, self._command))
             elif control == "light":
                 service = self.add_preload_service(
                     "Lightbulb", chars=["Brightness", "Hue", "Saturation"]
@@ -247,10 +248,12 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
                 self._motion(False, notify)
         elif reading in self._control_chars:
             char = self._control_chars[reading]
-            if reading in ("power", "power_2", "light_on", "in_use"):
+            if is_on_off(reading):
                 _set(char, bool(value), notify=notify)
             else:
                 _set(char, value, notify=notify)
+            if reading == "position" and "target_position" in self._control_chars:
+                _set(self._control_chars["target_position"], value, notify=notify)
 
     def _motion(self, detected: bool, notify: bool) -> None:
         char = self._sensor_chars["motion"][1]

@@ -55,6 +55,17 @@ SENSOR_SERVICES: tuple[SensorService, ...] = (
     SensorService(
         "occupancy", "OccupancySensor", "OccupancyDetected", "Occupancy", 0, immediate=True
     ),
+    SensorService(
+        "carbon_monoxide",
+        "CarbonMonoxideSensor",
+        "CarbonMonoxideDetected",
+        "Carbon Monoxide",
+        0,
+        immediate=True,
+    ),
+    SensorService(
+        "vibration", "MotionSensor", "MotionDetected", "Vibration", False, immediate=True
+    ),
 )
 
 SENSOR_BY_READING = {s.reading: s for s in SENSOR_SERVICES}
@@ -71,9 +82,9 @@ def to_hap(reading: str, value: Any) -> Any:
     """Convert a reading value to the characteristic's value."""
     if reading == "opening":
         return 1 if value else 0  # 1 = CONTACT_NOT_DETECTED (open)
-    if reading in ("leak", "smoke", "gas", "occupancy"):
+    if reading in ("leak", "smoke", "gas", "occupancy", "carbon_monoxide"):
         return 1 if value else 0
-    if reading == "motion":
+    if reading in ("motion", "vibration"):
         return bool(value)
     if reading == "illuminance":
         return min(MAX_LUX, max(MIN_LUX, float(value)))

@@ -1,0 +1,170 @@
+"""Zigbee2MQTT's retained ``bridge/devices`` → the devices mihomekit bridges (pure).
+
+The coordinator, entries without a ``definition`` (unsupported or still interviewing) and
+disabled devices are skipped, each with the reason. Devices are keyed by their
+``ieee_address`` (``0x00158d0001a2b3c4``), which never changes, so a renamed device keeps
+its HomeKit aid; the ``friendly_name`` is only its current name and topic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mihomekit.catalog import DeviceModel
+
+from .exposes import ExposeMap, map_exposes
+
+#: The registry's ``source`` for devices from Zigbee2MQTT (also in the bridge state).
+SOURCE = "zigbee2mqtt"
+_IEEE = re.compile(r"^0x[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Z2mDevice:
+    """One bridged Zigbee2MQTT device."""
+
+    ieee: str
+    name: str
+    model: DeviceModel
+    mapping: ExposeMap
+    battery: bool
+    model_id: str | None = None
+
+    @property
+    def device_id(self) -> str:
+        """The registry id: the IEEE address, lower case (``0x00158d0001a2b3c4``)."""
+        return self.ieee
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A ``bridge/devices`` entry that is not bridged, and why."""
+
+    ieee: str
+    name: str
+    reason: str
+
+
+def parse_devices(payload: Any) -> tuple[list[Z2mDevice], list[Skipped]]:
+    """Parse the decoded ``bridge/devices`` JSON; bad entries are skipped with a reason."""
+    devices: list[Z2mDevice] = []
+    skipped: list[Skipped] = []
+    if not isinstance(payload, list):
+        return devices, [Skipped("?", "?", "bridge/devices is not a JSON array")]
+    seen: set[str] = set()
+    for entry in payload:
+        got = _parse_entry(entry)
+        if isinstance(got, Skipped):
+            skipped.append(got)
+        elif got.ieee in seen:
+            skipped.append(Skipped(got.ieee, got.name, "listed twice"))
+        else:
+            seen.add(got.ieee)
+            devices.append(got)
+    return devices, skipped
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _parse_entry(entry: Any) -> Z2mDevice | Skipped:
+    if not isinstance(entry, dict):
+        return Skipped("?", "?", "an entry that is not an object")
+    ieee = _text(entry.get("ieee_address"))
+    name = _text(entry.get("friendly_name")) or (ieee or "?")
+    if ieee is None or not _IEEE.match(ieee.lower()):
+        return Skipped(str(ieee), name, "no valid ieee_address")
+    ieee = ieee.lower()
+    if entry.get("type") == "Coordinator":
+        return Skipped(ieee, name, "the coordinator")
+    if entry.get("disabled") is True:
+        return Skipped(ieee, name, "disabled in Zigbee2MQTT")
+    definition = entry.get("definition")
+    if not isinstance(definition, dict):
+        return Skipped(ieee, name, "no definition (unsupported, or still being interviewed)")
+    mapping = map_exposes(definition.get("exposes"))
+    battery = entry.get("power_source") == "Battery"
+    model = mapping.model(
+        _text(definition.get("model")) or _text(entry.get("model_id")) or "Zigbee device",
+        _text(definition.get("description")) or "Zigbee device",
+        vendor=_text(definition.get("vendor")),
+        sleepy=battery,
+    )
+    if not model.measures and not model.controls and not model.button_events:
+        return Skipped(ieee, name, "nothing it exposes is mapped")
+    return Z2mDevice(ieee, name, model, mapping, battery, _text(entry.get("model_id")))
+
+
+# -- the bridge state -----------------------------------------------------------------
+
+
+def model_to_json(model: DeviceModel) -> dict[str, Any]:
+    """What the bridge state keeps so that the accessory can be rebuilt at the next start,
+    before the broker has answered."""
+    return {
+        "model": model.model,
+        "name": model.name,
+        "vendor": model.vendor,
+        "measures": sorted(model.measures),
+        "buttons": model.buttons,
+        "button_events": list(model.button_events),
+        "controls": list(model.controls),
+        "sleepy": model.sleepy,
+    }
+
+
+def model_from_json(raw: Any) -> DeviceModel | None:
+    """The model saved by :func:`model_to_json`, or None if the entry is unusable."""
+    if not isinstance(raw, Mapping):
+        return None
+    model, name = raw.get("model"), raw.get("name")
+    measures = _strings(raw.get("measures"))
+    events = _strings(raw.get("button_events"))
+    controls = _strings(raw.get("controls"))
+    buttons = raw.get("buttons", 0)
+    if (
+        not isinstance(model, str)
+        or not isinstance(name, str)
+        or measures is None
+        or events is None
+        or controls is None
+        or not isinstance(buttons, int)
+        or not 0 <= buttons <= 16
+    ):
+        return None
+    vendor = raw.get("vendor")
+    return DeviceModel(
+        model=model,
+        name=name,
+        vendor=vendor if isinstance(vendor, str) else None,
+        measures=frozenset(measures),
+        buttons=buttons,
+        button_events=tuple(events),
+        controls=tuple(controls),
+        sleepy=raw.get("sleepy") is True,
+    )
+
+
+def _strings(value: Any) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def known_entry(device: Z2mDevice) -> dict[str, Any]:
+    """The bridge state's ``known_devices`` entry for a Zigbee2MQTT device."""
+    return {
+        "source": SOURCE,
+        "model": device.model.model,
+        "name": device.name,
+        "capabilities": model_to_json(device.model),
+    }
+
+
+def restored_model(info: Mapping[str, Any]) -> DeviceModel | None:
+    """The model of a ``known_devices`` entry written by :func:`known_entry`."""
+    return model_from_json(info.get("capabilities"))

@@ -1,0 +1,291 @@
+"""The Zigbee2MQTT source: the thin MQTT part (topics in, readings and ``/set`` out).
+
+Subscribes to ``<base>/#`` on the bridge's one broker connection (``app.mqtt``). The
+retained ``bridge/devices`` gives the devices (:mod:`.devices`); ``<name>`` messages
+their state (:mod:`.state`); ``bridge/state`` and ``<name>/availability`` whether they can
+be reached (:mod:`.availability`). HomeKit writes go to ``<base>/<ieee>/set``; HomeKit then
+shows what Zigbee2MQTT reports back. Nothing a publisher sends can stop the source: bad
+messages are counted in :attr:`Zigbee2mqttSource.stats` and warned about once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from mihomekit.errors import GatewayError, StateWriteError
+from mihomekit.readings import Value
+from mihomekit.sources import SourceStatus
+
+from .availability import Availability, parse_state
+from .devices import SOURCE, Skipped, Z2mDevice, known_entry, parse_devices
+from .state import ActionGate, apply_state, set_payload
+
+if TYPE_CHECKING:
+    from mihomekit.bridge import BridgeApp
+    from mihomekit.mqtt import MqttConnection, MqttMessage
+    from mihomekit.settings import Zigbee2mqttSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Largest ``bridge/devices`` accepted (hundreds of devices with their endpoints).
+MAX_DEVICES_PAYLOAD = 16 * 1024 * 1024
+#: Largest device state message accepted.
+MAX_STATE_PAYLOAD = 64 * 1024
+
+
+class Zigbee2mqttSource:
+    """Zigbee2MQTT's devices as registry devices (and so as HomeKit accessories)."""
+
+    def __init__(
+        self,
+        app: BridgeApp,
+        settings: Zigbee2mqttSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.base = settings.base_topic
+        self._clock = clock
+        self._status = SourceStatus("zigbee2mqtt", f"Zigbee2MQTT ({self.base})")
+        self._conn: MqttConnection | None = None
+        #: Bridged devices by IEEE address (the registry id).
+        self.devices: dict[str, Z2mDevice] = {}
+        #: ``bridge/devices`` entries not bridged, with the reason.
+        self.skipped: list[Skipped] = []
+        self._by_name: dict[str, str] = {}
+        self._removed: set[str] = set()
+        self._gates: dict[str, ActionGate] = {}
+        self.availability = Availability()
+        #: Zigbee2MQTT's ``bridge/info`` version, once heard.
+        self.version: str | None = None
+        #: ``messages``, ``states``, ``events``, ``suppressed_actions`` and ``dropped_*``.
+        self.stats: Counter[str] = Counter()
+        self._warned: set[str] = set()
+
+    # -- Source --------------------------------------------------------------------------
+
+    @property
+    def status(self) -> SourceStatus:
+        """Connected while the broker is and Zigbee2MQTT says it is online."""
+        status = self._status
+        conn = self._conn
+        status.set_connected(
+            conn is not None and conn.connected and self.availability.bridge_online is not False
+        )
+        status.advertisements = self.stats["messages"]
+        status.errors = sum(n for k, n in self.stats.items() if k.startswith("dropped_"))
+        return status
+
+    async def start(self) -> None:
+        from mihomekit.mqtt import require_connection
+
+        conn = require_connection(self.app, "[zigbee2mqtt]")
+        self._conn = conn
+        for device in self.app.registry.devices():
+            if device.source == SOURCE:  # restored from the state: reachable by the clock
+                battery = device.model.sleepy if device.model is not None else True
+                device.liveness = functools.partial(self._alive, device.id, battery)
+                self.app.register_commands([device.id], self._command)
+        conn.subscribe(f"{self.base}/#", self._on_message)
+
+    async def stop(self) -> None:
+        self._conn = None
+
+    # -- messages ------------------------------------------------------------------------
+
+    def _on_message(self, message: MqttMessage) -> None:
+        self.stats["messages"] += 1
+        rest = message.topic[len(self.base) + 1 :]
+        if rest.startswith("bridge/"):
+            self._on_bridge(rest[7:], message)
+            return
+        ieee = self._by_name.get(rest)
+        if ieee is not None:
+            self._on_state(ieee, message)
+            return
+        name, _, last = rest.rpartition("/")
+        if last == "availability" and name in self._by_name:
+            self._on_availability(self._by_name[name], message.payload)
+        elif last in ("set", "get") or (name and name in self._by_name):
+            return  # our own commands, and per-attribute topics
+        else:
+            self.stats["dropped_unknown_device"] += 1
+            _LOGGER.debug("zigbee2mqtt: message for an unknown device on %s", message.topic)
+
+    def _on_bridge(self, what: str, message: MqttMessage) -> None:
+        if what == "state":
+            online = parse_state(message.payload)
+            if online is None:
+                self._drop("bad_bridge_state", "bridge/state is neither online nor offline")
+                return
+            if online != self.availability.bridge_online:
+                _LOGGER.info("zigbee2mqtt: Zigbee2MQTT is %s", "online" if online else "offline")
+                self.availability.bridge_online = online
+                self._refresh(self.devices)
+        elif what == "devices":
+            if len(message.payload) > MAX_DEVICES_PAYLOAD:
+                self._drop("too_large", f"bridge/devices is over {MAX_DEVICES_PAYLOAD} bytes")
+                return
+            payload = self._json(message.payload, "bridge/devices")
+            if payload is not None:
+                self._on_devices(payload)
+        elif what == "info":
+            payload = self._json(message.payload, "bridge/info")
+            if isinstance(payload, dict) and isinstance(payload.get("version"), str):
+                self.version = payload["version"]
+
+    def _on_devices(self, payload: Any) -> None:
+        devices, skipped = parse_devices(payload)
+        if not devices and skipped and skipped[0].ieee == "?":
+            self._drop("bad_devices", skipped[0].reason)
+            return
+        self.skipped = skipped
+        app = self.app
+        changed = False
+        listed = {d.ieee for d in devices}
+        for device in devices:
+            old = self.devices.get(device.ieee)
+            entry = known_entry(device)
+            if app.state.known_devices.get(device.ieee) != entry:
+                app.state.known_devices[device.ieee] = entry
+                changed = True
+            if old is not None and old.name != device.name:
+                _LOGGER.info("zigbee2mqtt: %s renamed %r → %r", device.ieee, old.name, device.name)
+                self._by_name.pop(old.name, None)
+            self.devices[device.ieee] = device
+            self._by_name[device.name] = device.ieee
+            self._removed.discard(device.ieee)
+            app.on_device(device.ieee, device.model, device.name, source=SOURCE)
+            registered = app.registry.get(device.ieee)
+            if registered is not None:
+                registered.liveness = functools.partial(self._alive, device.ieee, device.battery)
+            self._rename_accessory(device)
+            if device.mapping.writes:
+                app.register_commands([device.ieee], self._command)
+        for ieee in set(self.devices) - listed:
+            gone = self.devices.pop(ieee)
+            self._by_name.pop(gone.name, None)
+            self._removed.add(ieee)
+            _LOGGER.info("zigbee2mqtt: %s (%s) left Zigbee2MQTT", gone.name, ieee)
+        if changed:
+            try:
+                app.state.save()
+            except StateWriteError as err:
+                _LOGGER.error("could not save the Zigbee2MQTT devices: %s", err)
+        self._refresh(self.devices)
+
+    def _on_state(self, ieee: str, message: MqttMessage) -> None:
+        if len(message.payload) > MAX_STATE_PAYLOAD:
+            self._drop("too_large", f"a state message is over {MAX_STATE_PAYLOAD} bytes")
+            return
+        payload = self._json(message.payload, message.topic)
+        if payload is None:
+            return
+        if not isinstance(payload, dict):
+            self._drop("not_object", f"{message.topic}: the state is not a JSON object")
+            return
+        device = self.devices[ieee]
+        registered = self.app.registry.get(ieee)
+        previous: Mapping[str, Value] = registered.values if registered is not None else {}
+        gate = self._gates.setdefault(ieee, ActionGate())
+        result = apply_state(
+            device.mapping,
+            payload,
+            previous,
+            retained=message.retain,
+            now=self._clock(),
+            gate=gate,
+        )
+        for problem in result.problems:
+            self._drop("bad_value", f"{device.name}: {problem}")
+        self.stats["states"] += 1
+        self.stats["events"] += len(result.events)
+        self.stats["suppressed_actions"] += result.suppressed
+        self.app.on_reading(ieee, result.values, result.events)
+
+    def _on_availability(self, ieee: str, payload: bytes) -> None:
+        online = parse_state(payload)
+        if online is None:
+            self._drop("bad_availability", "an availability message that is neither state")
+            return
+        if self.availability.devices.get(ieee) != online:
+            self.availability.devices[ieee] = online
+            self._refresh([ieee])
+
+    # -- liveness and HomeKit ------------------------------------------------------------
+
+    def _alive(self, ieee: str, battery: bool) -> bool:
+        if ieee in self._removed:
+            return False
+        conn = self._conn
+        self.availability.connected = conn is not None and conn.connected
+        device = self.app.registry.get(ieee)
+        return self.availability.alive(
+            ieee,
+            battery=battery,
+            last_seen=device.last_seen if device is not None else None,
+            now=self._clock(),
+        )
+
+    def _accessory(self, ieee: str) -> Any:
+        bridge = self.app.bridge
+        aid = self.app.state.aids.get(ieee)
+        if bridge is None or aid is None:
+            return None
+        return bridge.accessories.get(aid)
+
+    def _refresh(self, ieees: Any) -> None:
+        """Show a change of reachability at once (not at the next staleness check)."""
+        for ieee in list(ieees):
+            accessory = self._accessory(ieee)
+            if accessory is not None and hasattr(accessory, "refresh_active"):
+                accessory.refresh_active()
+
+    def _rename_accessory(self, device: Z2mDevice) -> None:
+        accessory = self._accessory(device.ieee)
+        if accessory is None or accessory.display_name == device.name:
+            return
+        accessory.display_name = device.name
+        info = accessory.get_service("AccessoryInformation")
+        if info is not None:
+            info.get_characteristic("Name").set_value(device.name)
+
+    # -- HomeKit → Zigbee2MQTT -----------------------------------------------------------
+
+    async def _command(self, device_id: str, values: Mapping[str, Value]) -> None:
+        device = self.devices.get(device_id)
+        conn = self._conn
+        if device is None:
+            raise GatewayError(f"{device_id} is not (yet) listed by Zigbee2MQTT")
+        if conn is None or not conn.connected:
+            raise GatewayError("no connection to the MQTT broker")
+        payload, refused = set_payload(device.mapping, values)
+        if refused:
+            _LOGGER.debug("zigbee2mqtt: %s cannot set %s", device.name, refused)
+        if not payload:
+            raise GatewayError(f"{device.name}: nothing of {sorted(values)} can be set")
+        conn.publish(f"{self.base}/{device.ieee}/set", json.dumps(payload), qos=1)
+
+    # -- errors --------------------------------------------------------------------------
+
+    def _json(self, payload: bytes, where: str) -> Any:
+        try:
+            return json.loads(payload)
+        except (ValueError, RecursionError):
+            self._drop("bad_json", f"{where}: not valid JSON")
+            return None
+
+    def _drop(self, cause: str, reason: str) -> None:
+        self.stats[f"dropped_{cause}"] += 1
+        self._status.error(reason)
+        if cause in self._warned:
+            _LOGGER.debug("zigbee2mqtt: %s", reason)
+            return
+        self._warned.add(cause)
+        _LOGGER.warning("zigbee2mqtt: %s (counted; further ones logged at debug)", reason)
