@@ -181,6 +181,8 @@ class Zigbee2mqttSource:
         self._refresh(self.devices)
 
     def _on_state(self, ieee: str, message: MqttMessage) -> None:
+        if not message.payload:
+            return  # a retained message being cleared
         if len(message.payload) > MAX_STATE_PAYLOAD:
             self._drop("too_large", f"a state message is over {MAX_STATE_PAYLOAD} bytes")
             return
