@@ -56,7 +56,10 @@ def parse_devices(payload: Any) -> tuple[list[Z2mDevice], list[Skipped]]:
         return devices, [Skipped("?", "?", "bridge/devices is not a JSON array")]
     seen: set[str] = set()
     for entry in payload:
-        got = _parse_entry(entry)
+        try:
+            got = _parse_entry(entry)
+        except Exception as err:  # a shape nobody foresaw: that entry only is left out
+            got = Skipped("?", "?", f"could not be read: {err!r:.80}")
         if isinstance(got, Skipped):
             skipped.append(got)
         elif got.ieee in seen:

@@ -343,6 +343,7 @@ class _Builder:
         has_state = False
         for feature in _features(expose):
             name = feature.get("name")
+            name = name if isinstance(name, str) else ""
             prop = _prop(feature)
             settable = bool(_access(feature) & ACCESS_SET)
             if name in LIGHT_FEATURES:
@@ -429,7 +430,9 @@ def map_exposes(exposes: Any) -> ExposeMap:
             builder.skip("?", "an expose that is not an object")
             continue
         kind = expose.get("type")
-        if kind in _SPECIFIC:
+        if not isinstance(kind, str):
+            builder.skip(_prop(expose) or "?", "an expose without a type")
+        elif kind in _SPECIFIC:
             getattr(builder, _SPECIFIC[str(kind)])(expose)
         elif kind in ("lock", "climate", "fan"):
             builder.skip(_prop(expose) or str(kind), f"{kind} devices are not mapped yet")
