@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mihomekit.bridge import BridgeApp, BridgeConfig, SourceFactory
+from mihomekit.bridge import BridgeApp, BridgeConfig, OutputFactory, SourceFactory
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
@@ -131,6 +131,13 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     )
     if gateway_on:
         sources.append(_gateway_source(settings))
+    zigbee2mqtt = settings.zigbee2mqtt
+    z2m_on = zigbee2mqtt is not None and zigbee2mqtt.enabled and not args.demo
+    if z2m_on:
+        sources.append(_zigbee2mqtt_source(settings))
+    outputs: list[OutputFactory] = []
+    if settings.mqtt is not None and settings.mqtt.publish:
+        outputs.append(_mqtt_output)
     staleness = settings.staleness
     config = BridgeConfig(
         state_dir=Path(state_dir).expanduser(),
@@ -152,8 +159,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
             "default": staleness.default,
         },
         sources=sources,
+        outputs=outputs,
+        mqtt=settings.mqtt,
         require_devices=True,
-        discovery_wait=DISCOVERY_WAIT if gateway_on else 0.0,
+        discovery_wait=DISCOVERY_WAIT if gateway_on or z2m_on else 0.0,
     )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
@@ -192,6 +201,24 @@ def _gateway_source(settings: Settings) -> SourceFactory:
         return GatewaySource(app, settings.gateway)
 
     return factory
+
+
+def _zigbee2mqtt_source(settings: Settings) -> SourceFactory:
+    z2m = settings.zigbee2mqtt
+    assert z2m is not None
+
+    def factory(app: BridgeApp) -> Any:
+        from mihomekit.sources.zigbee2mqtt.source import Zigbee2mqttSource
+
+        return Zigbee2mqttSource(app, z2m)
+
+    return factory
+
+
+def _mqtt_output(app: BridgeApp) -> Any:
+    from mihomekit.outputs.mqtt import MqttOutput
+
+    return MqttOutput(app)
 
 
 async def _serve(plan: RunPlan) -> None:

@@ -1,0 +1,229 @@
+"""MQTT out (``[mqtt] publish = true``): every device's readings on the bridge's broker.
+
+Topics (``<p>`` = ``topic_prefix``, default ``mihomekit``):
+
+* ``<p>/<device id>``: retained JSON of the device's readings, ``name``, ``model`` and
+  ``last_seen`` (ISO 8601, UTC), republished on every accepted reading;
+* ``<p>/<device id>/button_<n>``: ``{"event_type": "press"}``, not retained;
+* ``<p>/<device id>/set``: ``{"power": true}`` switches a plug or relay channel;
+* ``<p>/status``: ``online``/``offline``, retained, the connection's last will;
+* ``<discovery_prefix>/device/mihomekit_<id>/config``: Home Assistant discovery (devices
+  from Zigbee2MQTT are left out: Zigbee2MQTT announces them to Home Assistant itself),
+  republished after every reconnect and when Home Assistant says ``online`` on
+  ``<discovery_prefix>/status``;
+* with ``tasmota_topic``: ``tele/<tasmota_topic>/SENSOR`` in Tasmota MI32's layout.
+
+Only readings are published: bind keys, gateway passwords and the settings never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mihomekit.registry import Device, Update
+
+from .discovery import SWITCHABLE, device_config, discovery_topic
+from .tasmota import sensor_key, sensor_message, sensor_object
+
+if TYPE_CHECKING:
+    from mihomekit.bridge import BridgeApp
+    from mihomekit.mqtt import MqttConnection, MqttMessage
+
+_LOGGER = logging.getLogger(__name__)
+
+#: How often the registry is looked at for devices added while running.
+NEW_DEVICE_CHECK = 1.0
+#: Sources whose devices get no Home Assistant discovery from mihomekit.
+NO_DISCOVERY_SOURCES = frozenset({"zigbee2mqtt"})
+#: Largest command accepted on ``<p>/<id>/set``.
+MAX_COMMAND = 1024
+
+
+class MqttOutput:
+    """Publishes the registry to the broker of ``app.mqtt``."""
+
+    def __init__(self, app: BridgeApp) -> None:
+        self.app = app
+        self._conn: MqttConnection | None = None
+        self._watched: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._events: Counter[str] = Counter()
+        #: ``states``, ``events``, ``discovery``, ``commands`` and ``dropped_*``.
+        self.stats: Counter[str] = Counter()
+
+    async def start(self) -> None:
+        from mihomekit.mqtt import require_connection
+
+        conn = require_connection(self.app, "[mqtt] publish = true")
+        self._conn = conn
+        settings = conn.settings
+        conn.subscribe(f"{settings.discovery_prefix}/status", self._on_ha_status)
+        conn.subscribe(f"{settings.topic_prefix}/+/set", self._on_command)
+        conn.on_connect(self._on_connect)
+        self._watch_new()
+        self.publish_all()
+        self._task = asyncio.get_running_loop().create_task(self._watch_loop())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._conn = None
+
+    # -- what goes out -------------------------------------------------------------------
+
+    def publish_all(self) -> None:
+        """Discovery and the retained state of every device (after a (re)connect)."""
+        for device in self.app.registry.devices():
+            self._publish_discovery(device)
+            self._publish_state(device)
+
+    async def _on_connect(self) -> None:
+        self.publish_all()
+
+    def _on_ha_status(self, message: MqttMessage) -> None:
+        if message.payload.strip() == b"online":
+            _LOGGER.info("mqtt out: Home Assistant is online: discovery published again")
+            for device in self.app.registry.devices():
+                self._publish_discovery(device)
+                self._publish_state(device)
+
+    def _publish_discovery(self, device: Device) -> None:
+        conn = self._conn
+        if conn is None or device.model is None or device.source in NO_DISCOVERY_SOURCES:
+            return
+        settings = conn.settings
+        heard = frozenset(name for name in device.values if name != "rssi")
+        if device.source == "ble":
+            heard |= {"rssi"}
+        payload = device_config(
+            device.id,
+            device.name,
+            device.model,
+            device.source,
+            topic_prefix=settings.topic_prefix,
+            readings=heard,
+        )
+        conn.publish(
+            discovery_topic(settings.discovery_prefix, device.id),
+            json.dumps(payload, ensure_ascii=False),
+            retain=True,
+        )
+        self.stats["discovery"] += 1
+
+    def _publish_state(self, device: Device) -> None:
+        conn = self._conn
+        if conn is None or not (device.values or device.rssi is not None):
+            return
+        state: dict[str, Any] = dict(device.values)
+        if device.rssi is not None:
+            state["rssi"] = device.rssi
+        state["name"] = device.name
+        if device.model is not None:
+            state["model"] = device.model.model
+        if device.last_seen is not None:
+            wall = time.time() - (time.monotonic() - device.last_seen)
+            state["last_seen"] = _iso(wall)
+        prefix = conn.settings.topic_prefix
+        conn.publish(f"{prefix}/{device.id}", json.dumps(state, ensure_ascii=False), retain=True)
+        self.stats["states"] += 1
+
+    def _on_update(self, update: Update) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        device = update.device
+        self._publish_state(device)
+        prefix = conn.settings.topic_prefix
+        for event in update.events:
+            self._events[device.id] += 1
+            conn.publish(
+                f"{prefix}/{device.id}/button_{max(1, event.button)}",
+                json.dumps({"event_type": event.event, **event.properties}),
+            )
+            self.stats["events"] += 1
+        topic = conn.settings.tasmota_topic
+        if topic:
+            key = sensor_key(device.id, device.name, device.model, device.source)
+            fields = sensor_object(
+                device.id,
+                {**device.values, **({"rssi": device.rssi} if device.rssi is not None else {})},
+                update.events,
+                source=device.source,
+                event_count=self._events[device.id],
+            )
+            now = datetime.datetime.now().astimezone().replace(microsecond=0, tzinfo=None)
+            conn.publish(
+                f"tele/{topic}/SENSOR",
+                json.dumps(sensor_message(now.isoformat(), {key: fields}), ensure_ascii=False),
+            )
+
+    # -- Home Assistant → device ---------------------------------------------------------
+
+    def _on_command(self, message: MqttMessage) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        device_id = message.topic[len(conn.settings.topic_prefix) + 1 : -len("/set")]
+        device = self.app.registry.get(device_id)
+        command = _command(message.payload) if len(message.payload) <= MAX_COMMAND else None
+        if device is None or command is None or message.retain:
+            self.stats["dropped_commands"] += 1
+            return
+        task = asyncio.get_running_loop().create_task(self.app.send_command(device_id, command))
+        task.add_done_callback(self._command_done)
+        self.stats["commands"] += 1
+
+    def _command_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is not None:
+            self.stats["dropped_commands"] += 1
+            _LOGGER.warning("mqtt out: command failed: %s", err)
+
+    # -- devices added while running -----------------------------------------------------
+
+    def _watch_new(self) -> list[Device]:
+        new = [d for d in self.app.registry.devices() if d.id not in self._watched]
+        for device in new:
+            self._watched.add(device.id)
+            device.subscribe(self._on_update)
+        return new
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(NEW_DEVICE_CHECK)
+            for device in self._watch_new():
+                self._publish_discovery(device)
+                self._publish_state(device)
+
+
+def _command(payload: bytes) -> dict[str, bool] | None:
+    """``{"power": true}`` → the command; None unless every key is a switchable reading."""
+    try:
+        raw = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(raw, Mapping) or not raw:
+        return None
+    if not all(isinstance(k, str) and SWITCHABLE.match(k) for k in raw):
+        return None
+    if not all(isinstance(v, bool) for v in raw.values()):
+        return None
+    return {str(k): bool(v) for k, v in raw.items()}
+
+
+def _iso(wall: float) -> str:
+    moment = datetime.datetime.fromtimestamp(wall, datetime.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
