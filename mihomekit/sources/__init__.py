@@ -48,7 +48,18 @@ AdvertisementSink = Callable[[Advertisement], object]
 #: 16-bit service UUIDs that carry Xiaomi and Xiaomi-compatible sensor data: MiBeacon,
 #: ATC1441/pvvx custom firmware, Qingping, BTHome v2, the HHCCJCY10 plant sensor and the
 #: Mi scales.
-SENSOR_SERVICE_UUIDS: tuple[int, ...] = (0xFE95, 0x181A, 0xFDCD, 0xFCD2, 0xFD50, 0x181D, 0x181B)
+SENSOR_SERVICE_UUIDS: tuple[int, ...] = (
+    0xFE95,
+    0x181A,
+    0xFDCD,
+    0xFFF9,
+    0xFCD2,
+    0x181C,
+    0x181E,
+    0xFD50,
+    0x181D,
+    0x181B,
+)
 
 
 #: Bluetooth company ids whose manufacturer data a decoder reads; a radio forwards an
