@@ -152,6 +152,7 @@ class BridgeApp:
             from .mqtt import MqttConnection
 
             self.mqtt = MqttConnection(config.mqtt)
+        if self.mqtt is not None:
             await self.mqtt.start()  # connects in the background
         searched = config.require_devices and not self._has_devices()
         if searched:

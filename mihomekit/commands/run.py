@@ -21,7 +21,7 @@ from mihomekit.bridge import BridgeApp, BridgeConfig, OutputFactory, SourceFacto
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
-from mihomekit.settings import Settings, load_settings
+from mihomekit.settings import MqttReceiverSettings, Settings, load_settings
 from mihomekit.state import state_write_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -131,6 +131,13 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     )
     if gateway_on:
         sources.append(_gateway_source(settings))
+    if settings.mqtt_receivers and settings.mqtt is None:
+        raise ConfigError(
+            "[[mqtt_receivers]] needs an [mqtt] broker: add an [mqtt] table with its host",
+            path=args.settings,
+        )
+    if not args.demo:
+        sources.extend(_mqtt_receiver_source(entry) for entry in settings.mqtt_receivers)
     zigbee2mqtt = settings.zigbee2mqtt
     z2m_on = zigbee2mqtt is not None and zigbee2mqtt.enabled and not args.demo
     if z2m_on:
@@ -160,9 +167,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         },
         sources=sources,
         outputs=outputs,
-        mqtt=settings.mqtt,
         require_devices=True,
         discovery_wait=DISCOVERY_WAIT if gateway_on or z2m_on else 0.0,
+        # The demo reads nothing from the broker, but may publish to it.
+        mqtt=settings.mqtt if outputs or not args.demo else None,
     )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
@@ -199,6 +207,17 @@ def _gateway_source(settings: Settings) -> SourceFactory:
         from mihomekit.sources.gateway.source import GatewaySource
 
         return GatewaySource(app, settings.gateway)
+
+    return factory
+
+
+def _mqtt_receiver_source(entry: MqttReceiverSettings) -> SourceFactory:
+    def factory(app: BridgeApp) -> Any:
+        from mihomekit.mqtt import require_connection
+        from mihomekit.sources.mqtt_receivers import MqttReceiverSource
+
+        connection = require_connection(app, "[[mqtt_receivers]]")
+        return MqttReceiverSource(connection, app.registry.handle, entry)
 
     return factory
 

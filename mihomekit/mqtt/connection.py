@@ -102,6 +102,7 @@ class MqttConnection:
         self._handlers: list[tuple[str, MessageHandler]] = []
         self._filters: list[str] = []  # subscribed, in order, without repeats
         self._connect_callbacks: list[ConnectCallback] = []
+        self._watchers: list[Callable[[bool], None]] = []
         self._outgoing: deque[tuple[str, bytes, int, bool]] = deque(maxlen=outgoing_limit)
         self._outgoing_ready = asyncio.Event()
         self._client: aiomqtt.Client | None = None
@@ -143,6 +144,10 @@ class MqttConnection:
     def on_connect(self, callback: ConnectCallback) -> None:
         """Run ``callback`` after every (re)connect, once the subscriptions are renewed."""
         self._connect_callbacks.append(callback)
+
+    def watch(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(connected)`` whenever the connection comes up or goes down."""
+        self._watchers.append(callback)
 
     def publish(
         self, topic: str, payload: str | bytes, *, qos: int = 0, retain: bool = False
@@ -372,7 +377,13 @@ class MqttConnection:
         return f"{self.settings.host}:{self.settings.port}"
 
     def _set_connected(self, connected: bool) -> None:
-        self.status.set_connected(connected)
+        if not self.status.set_connected(connected):
+            return
+        for callback in list(self._watchers):
+            try:
+                callback(connected)
+            except Exception:  # a watcher's bug must not stop the connection
+                _LOGGER.exception("%s: a connection watcher failed", self.name)
 
     def _lost(self, reason: str, delay: float) -> None:
         self.status.error(reason)
