@@ -20,6 +20,7 @@ from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.placement import BridgeRule
 from mihomekit.setupcode import child_setup_code, child_setup_id, setup_uri
 from mihomekit.sources.gateway.models import device_model
+from mihomekit.sources.recording import RecordedAdvertisement, ReplaySource
 
 SETUP_MAC = "B8:27:EB:12:34:56"
 SETUP_CODE = "182-11-234"
@@ -253,3 +254,40 @@ async def test_single_bridge_state_unchanged(tmp_path: Path) -> None:
         "known_devices",
         "last_values",
     }
+
+
+async def test_counters_are_logged_per_source(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One INFO line at the configured interval: frames processed and dropped by reason,
+    and what each source received."""
+    caplog.set_level(logging.INFO, logger="mihomekit.bridge")
+    records = [
+        RecordedAdvertisement(0.0, "11:22:33:44:55:66", 0xFE95, b"\x01"),  # unknown device
+        RecordedAdvertisement(0.0, "A4:C1:38:00:00:00", 0xFE95, b"\x00"),  # undecodable
+    ]
+
+    def replay(app: BridgeApp) -> Any:
+        return ReplaySource(records, app.registry.handle, speed=0, name="test.jsonl")
+
+    config = bridge_config(
+        tmp_path, free_port(), _entries(0, 1), stats_interval=0.05, sources=[replay]
+    )
+    app = BridgeApp(config)
+    await app.start()
+    try:
+        for _ in range(250):
+            lines = [r for r in caplog.records if r.getMessage().startswith("counters:")]
+            if lines and "replay test.jsonl: received=2" in lines[-1].getMessage():
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await app.stop()
+    line = lines[-1]
+    assert line.levelno == logging.INFO
+    text = line.getMessage()
+    assert "\n" not in text
+    assert "advertisements=2" in text
+    assert "dropped_unknown_device=1" in text
+    assert "dropped_decode_error=1" in text
+    assert "; replay test.jsonl: received=2 errors=0" in text
