@@ -236,11 +236,16 @@ class Zigbee2mqttSource:
         )
 
     def _accessory(self, ieee: str) -> Any:
-        bridge = self.app.bridge
-        aid = self.app.state.aids.get(ieee)
-        if bridge is None or aid is None:
+        """The device's HomeKit accessory, on whichever bridge it is placed."""
+        app = self.app
+        slot = app.placement.slot_of(ieee)
+        if slot is None:
             return None
-        return bridge.accessories.get(aid)
+        hub = app.hub(slot.number)
+        aid = slot.state.aids.get(ieee)
+        if hub.accessory is None or aid is None:
+            return None
+        return hub.accessory.accessories.get(aid)
 
     def _refresh(self, ieees: Any) -> None:
         """Show a change of reachability at once (not at the next staleness check)."""
@@ -253,10 +258,10 @@ class Zigbee2mqttSource:
         accessory = self._accessory(device.ieee)
         if accessory is None or accessory.display_name == device.name:
             return
-        accessory.display_name = device.name
-        info = accessory.get_service("AccessoryInformation")
-        if info is not None:
-            info.get_characteristic("Name").set_value(device.name)
+        try:
+            self.app.rename_device(device.ieee, device.name[:64])
+        except (KeyError, ValueError) as err:
+            _LOGGER.debug("zigbee2mqtt: %s keeps its HomeKit name: %r", device.ieee, err)
 
     # -- HomeKit → Zigbee2MQTT -----------------------------------------------------------
 
