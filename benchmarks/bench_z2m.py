@@ -44,7 +44,7 @@ from typing import Any
 import aiomqtt
 from bench_bridge_load import CLK_TCK
 from bench_bridge_load import Bridge as LoadBridge
-from benchlib import REPO_DIR, summary_ms, table, write_result
+from benchlib import REPO_DIR, event_keys, summary_ms, table, write_result
 
 sys.path.insert(0, str(REPO_DIR / "tests"))
 
@@ -213,13 +213,7 @@ async def _measure(
         pairing = await pair(controller, bridge.device_id, "182-11-234", alias=bridge.name)
         listing = await pairing.list_accessories_and_characteristics()
         view = AccessoryView(listing)
-        keys = [
-            (acc["aid"], c["iid"])
-            for acc in listing
-            for svc in acc["services"]
-            for c in svc["characteristics"]
-            if "ev" in c.get("perms", [])
-        ]
+        keys = event_keys(listing)
 
         def on_event(data: dict[tuple[int, int], dict[str, Any]], b: Bridge = bridge) -> None:
             now = loop.time()
