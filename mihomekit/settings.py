@@ -10,6 +10,7 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
+    [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -19,6 +20,8 @@ paths are taken relative to the settings file's directory; ``~`` is expanded.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import math
@@ -35,6 +38,7 @@ from .setupcode import RANDOM, parse_setup_code
 __all__ = [
     "BleSettings",
     "BridgeSettings",
+    "EsphomeSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "ScanMode",
@@ -169,6 +173,25 @@ class GatewayNetworkSettings:
     gateways: tuple[GatewaySettings, ...] = ()
 
 
+#: The ESPHome native API's port.
+ESPHOME_PORT = 6053
+
+
+@dataclass(frozen=True, slots=True)
+class EsphomeSettings:
+    """One ESPHome Bluetooth proxy (``[[esphome]]``)."""
+
+    #: IP address or host name (``proxy.local`` works through mDNS).
+    host: str
+    port: int = ESPHOME_PORT
+    #: The proxy's API encryption key (``api: encryption: key:``, base64 of 32 bytes);
+    #: ``None`` = plaintext.
+    encryption_key: str | None = None
+    #: The name the proxy must report (its ``esphome: name:``); also its receiver id.
+    #: ``None`` = take the name it reports.
+    name: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
@@ -179,6 +202,7 @@ class Settings:
     battery_low_threshold: int = 20
     motion_timeout: float = 30.0
     gateway: GatewayNetworkSettings = field(default_factory=GatewayNetworkSettings)
+    esphome: tuple[EsphomeSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -398,8 +422,60 @@ def _gateway(data: Any, path: str | None) -> GatewayNetworkSettings:
     )
 
 
+def _esphome_entry(data: Any, keypath: str, path: str | None) -> EsphomeSettings:
+    table = _Table(data, keypath, ("host", "port", "encryption_key", "name"), path)
+    if "host" not in table.data:
+        raise table.error("host", "missing: the proxy's IP address or host name")
+    host = table.string("host", "").strip()
+    if any(ch.isspace() for ch in host) or "/" in host:
+        raise table.error("host", f"not an IP address or host name: {host!r}")
+    key = table.optional("encryption_key")
+    if key is not None:
+        try:
+            raw = base64.b64decode(key, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise table.error(
+                "encryption_key",
+                "expected the proxy's API encryption key: base64 of 32 bytes (44 characters "
+                "ending in '='), as `api: encryption: key:` in its YAML",
+            )
+    return EsphomeSettings(
+        host=host,
+        port=table.port("port", ESPHOME_PORT),
+        encryption_key=key,
+        name=table.optional("name"),
+    )
+
+
+def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
+    if not isinstance(data, list):
+        err = ConfigError("esphome: expected an array of tables ([[esphome]])", path=path)
+        err.field = "esphome"
+        raise err
+    proxies: list[EsphomeSettings] = []
+    for index, item in enumerate(data):
+        keypath = f"esphome[{index}]"
+        proxy = _esphome_entry(item, keypath, path)
+        for other in proxies:
+            if (other.host.lower(), other.port) == (proxy.host.lower(), proxy.port):
+                clash = f"{proxy.host}:{proxy.port} is listed twice"
+            elif proxy.name is not None and other.name == proxy.name:
+                clash = f"the name {proxy.name!r} is given twice (names identify receivers)"
+            else:
+                continue
+            err = ConfigError(f"{keypath}: {clash}", path=path)
+            err.field = keypath
+            raise err
+        proxies.append(proxy)
+    return tuple(proxies)
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
-    root = _Table(data, "", ("bridge", "ble", "staleness", "battery", "motion", "gateway"), path)
+    root = _Table(
+        data, "", ("bridge", "ble", "staleness", "battery", "motion", "gateway", "esphome"), path
+    )
     defaults = Settings()
     battery = _Table(data.get("battery", {}), "battery", ("low_threshold",), path)
     motion = _Table(data.get("motion", {}), "motion", ("timeout",), path)
@@ -412,6 +488,7 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         ),
         motion_timeout=motion.seconds("timeout", defaults.motion_timeout),
         gateway=_gateway(root.data.get("gateway", {}), path),
+        esphome=_esphome(root.data.get("esphome", []), path),
     )
 
 

@@ -21,7 +21,7 @@ from mihomekit.bridge import BridgeApp, BridgeConfig, SourceFactory
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
-from mihomekit.settings import Settings, load_settings
+from mihomekit.settings import EsphomeSettings, Settings, load_settings
 from mihomekit.state import state_write_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -122,6 +122,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_replay_source(args.replay, args.replay_speed, args.loop))
     elif settings.ble.enabled and not args.no_ble:
         sources.append(_ble_source(settings))
+    if not args.demo:
+        sources.extend(esphome_sources(settings))
     gateways = settings.gateway
     gateway_on = bool(
         gateways.enabled
@@ -180,6 +182,26 @@ def _ble_source(settings: Settings) -> SourceFactory:
             adapter=settings.ble.adapter,
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
+        )
+
+    return factory
+
+
+def esphome_sources(settings: Settings) -> list[SourceFactory]:
+    """One source per ``[[esphome]]`` proxy, feeding the registry like the local radio."""
+    return [_esphome_source(proxy) for proxy in settings.esphome]
+
+
+def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
+    def factory(app: BridgeApp) -> Any:
+        from mihomekit.sources.esphome.proxy import EsphomeProxy
+
+        return EsphomeProxy(
+            app.registry.handle,
+            host=proxy.host,
+            port=proxy.port,
+            encryption_key=proxy.encryption_key,
+            name=proxy.name,
         )
 
     return factory
