@@ -15,6 +15,10 @@ subscription is answered with a scanner-state message at once.
 
 Hostile traffic for tests: :meth:`FakeProxy.inject` writes raw bytes past the framing;
 :meth:`FakeProxy.send_message_bytes` frames any payload under any message id.
+
+Private aioesphomeapi names used here: ``aioesphomeapi._frame_helper.noise_encryption``
+(``ESPHOME_NOISE_BACKEND``, ``NOISE_PROTOCOL_NAME``, ``EncryptCipher``, ``DecryptCipher``,
+``decode_noise_psk``), the same Noise setup the client uses.
 """
 
 from __future__ import annotations

@@ -18,6 +18,17 @@ Trouble is one warning per cause, then debug lines until the proxy works again:
   reconnect); entries whose address or AD structures are bad are counted and skipped; a
   proxy sending more than :data:`FLOOD_RATE` advertisements a second has the excess
   dropped (counted) so it cannot starve the other sources.
+
+aioesphomeapi names this module relies on (check them when upgrading it):
+
+* the modules ``aioesphomeapi.client``, ``.core`` and ``.model`` (imported directly: the
+  package root does not re-export them for type checkers);
+* ``APIClient.add_connection_closed_callback``, ``force_disconnect``,
+  ``subscribe_bluetooth_le_raw_advertisements``, ``subscribe_bluetooth_le_advertisements``,
+  ``subscribe_bluetooth_scanner_state``, ``DeviceInfo.bluetooth_proxy_feature_flags_compat``;
+* the logger ``aioesphomeapi.connection`` and its "Invalid protobuf message" record, and
+  asyncio's "protocol.data_received() call failed" record for the same frame (the log
+  filter below drops their tracebacks).
 """
 
 from __future__ import annotations
