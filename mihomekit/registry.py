@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +50,10 @@ REPEAT_WINDOW = 3.0
 #: A receiver that has not heard a device for this many seconds no longer competes for
 #: "best receiver".
 RECEIVER_WINDOW = 300.0
+#: How many devices heard but not configured are remembered (the least recently heard go).
+UNKNOWN_DEVICES = 128
+#: An unknown device's model guess is refreshed at most this often (seconds).
+UNKNOWN_REDECODE = 10.0
 #: Formats whose counters are 32-bit authenticated counters (replay protection applies).
 _REPLAY_PROTECTED_FORMATS = frozenset({"mibeacon", "bthome"})
 
@@ -86,6 +90,33 @@ class Reception:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptedFrame:
+    """The last encrypted frame heard from a device: enough to try a bind key on it."""
+
+    mac: str
+    uuid: int
+    data: bytes
+    seen: float
+
+
+@dataclass(slots=True)
+class UnknownDevice:
+    """A device heard but not configured, with the decoder's guess of what it is."""
+
+    mac: str
+    uuid: int
+    format: str | None
+    pid: int | None
+    model: str | None
+    encrypted: bool
+    rssi: int | None
+    receiver: str
+    seen: float
+    decoded: float
+    last_encrypted: EncryptedFrame | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Frame:
     data: bytes
     heard: float
@@ -115,6 +146,8 @@ class Device:
     recent_frames: list[_Frame] = field(default_factory=list)
     reboot_run: list[int] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
+    #: The last encrypted frame heard (with or without a working key), for key checks.
+    last_encrypted: EncryptedFrame | None = None
     #: Set by a source that knows better than the last-seen time whether the device can be
     #: reached (a gateway adapter: the gateway's heartbeats and the device's own).
     liveness: Callable[[], bool] | None = None
@@ -170,6 +203,10 @@ class Registry:
         self._clock = clock
         self._devices: dict[str, Device] = {}
         self.stats: Counter[str] = Counter()
+        #: Advertisements (service-data entries) per receiver id.
+        self.receiver_stats: Counter[str] = Counter()
+        #: Devices heard but not configured, least recently heard first (bounded).
+        self.unknown: OrderedDict[str, UnknownDevice] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
 
     # -- devices -------------------------------------------------------------------------
@@ -251,11 +288,13 @@ class Registry:
         was dropped before decoding (unknown device, repeat).
         """
         self.stats["advertisements"] += 1
+        self.receiver_stats[receiver] += 1
         device = self._devices.get(compact_mac(mac))
+        now = self._clock()
         if device is None:
             self.stats["dropped_unknown_device"] += 1
+            self._note_unknown(mac, service_uuid, data, rssi, receiver, now)
             return None
-        now = self._clock()
         device.heard_by(receiver, rssi, now)
         if device._repeat(data, now):
             # The same frame again: a sign of life, never a second event.
@@ -263,6 +302,8 @@ class Registry:
             device.last_seen = now
             return None
         result = decode_advertisement(mac, service_uuid, data, device.key)
+        if result.encrypted:
+            device.last_encrypted = EncryptedFrame(mac, service_uuid, data, now)
         if not result.ok:
             self._reject(device, result)
             return result
@@ -290,6 +331,38 @@ class Registry:
         self.stats["accepted"] += 1
         self._apply(device, values, result.events, heartbeat=False, now=now)
         return result
+
+    def _note_unknown(
+        self, mac: str, uuid: int, data: bytes, rssi: int | None, receiver: str, now: float
+    ) -> None:
+        """Remember a device heard but not configured (the table stays bounded)."""
+        device_id = compact_mac(mac)
+        known = self.unknown.get(device_id)
+        if known is not None:
+            self.unknown.move_to_end(device_id)
+            known.rssi, known.receiver, known.seen = rssi, receiver, now
+            if now - known.decoded < UNKNOWN_REDECODE:
+                return
+        result = decode_advertisement(mac, uuid, data, None)
+        if not (result.ok or result.encrypted):
+            return  # not a sensor frame we understand: nothing worth listing
+        if known is None:
+            known = UnknownDevice(mac, uuid, None, None, None, False, rssi, receiver, now, now)
+            self.unknown[device_id] = known
+            while len(self.unknown) > UNKNOWN_DEVICES:
+                self.unknown.popitem(last=False)
+        known.decoded = now
+        known.uuid = uuid
+        known.format = result.format
+        known.pid = result.pid if result.pid is not None else known.pid
+        known.model = result.model or known.model
+        known.encrypted = result.encrypted
+        if result.encrypted:
+            known.last_encrypted = EncryptedFrame(mac, uuid, data, now)
+
+    def forget_unknown(self, device_id: str) -> UnknownDevice | None:
+        """Drop a device from the unknown table (it was added); returns what was known."""
+        return self.unknown.pop(device_id, None)
 
     def _reject(self, device: Device, result: DecodeResult) -> None:
         status = result.key_status
