@@ -255,6 +255,13 @@ class Registry:
         self._devices[device_id] = device
         return device
 
+    def remove(self, device_id: str) -> Device | None:
+        """Forget a device (its listeners with it); returns it, or None if unknown."""
+        device = self._devices.pop(device_id, None)
+        if device is not None:
+            device.listeners.clear()
+        return device
+
     def get(self, device_id: str) -> Device | None:
         return self._devices.get(device_id)
 
