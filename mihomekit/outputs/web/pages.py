@@ -7,6 +7,7 @@ are static files next to this module (``static/``).
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Iterable, Sequence
@@ -132,7 +133,8 @@ def age_text(seconds: float) -> str:
     return f"{int(seconds // 86400)} d ago"
 
 
-def _strip(cells: Sequence[bool]) -> str:
+@functools.lru_cache(maxsize=512)
+def _strip(cells: tuple[bool, ...]) -> str:
     spans = "".join('<i class="on"></i>' if cell else "<i></i>" for cell in cells)
     heard = sum(cells)
     return (
@@ -177,7 +179,7 @@ def widget(device: Device, strip: Sequence[bool], *, heard: bool, cue: bool = Fa
         f'<dl class="values">{values}</dl>'
         f'<p class="meta">{" · ".join(meta)}</p>'
         f'<p class="key {key_class}">{escape(key_words)}</p>'
-        f"{_strip(strip)}</article>"
+        f"{_strip(tuple(strip))}</article>"
     )
 
 

@@ -29,14 +29,11 @@
     const source = new EventSource("/events");
     source.onopen = function () { document.body.dataset.live = "open"; };
     source.onerror = function () { document.body.dataset.live = "closed"; };
-    source.addEventListener("widgets", function (event) {
-      const items = JSON.parse(event.data);
-      for (const item of items) {
-        const old = document.getElementById("w-" + item.id);
-        if (!old) { location.reload(); return; }
-        old.outerHTML = item.html;
-      }
-      tick();
+    source.addEventListener("widget", function (event) {
+      const cut = event.data.indexOf("\n");
+      const old = document.getElementById("w-" + event.data.slice(0, cut));
+      if (!old) { location.reload(); return; }
+      old.outerHTML = event.data.slice(cut + 1);
     });
     source.addEventListener("summary", function (event) {
       const data = JSON.parse(event.data);
