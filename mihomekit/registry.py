@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .catalog import DeviceModel, lookup, unknown_name
-from .decoders import decode_advertisement
+from .decoders import decode_advertisement, decode_manufacturer_data
 from .mi32cfg import DeviceEntry
 from .readings import DecodeResult, Event, KeyStatus, Value
 from .sources import LOCAL_RECEIVER, Advertisement
@@ -79,6 +79,8 @@ class Update:
 
 
 Listener = Callable[[Update], None]
+#: ``decode(mac, uuid or company id, data, key)``: a service-data or manufacturer-data decoder.
+_Decoder = Callable[[str, int, bytes, "bytes | None"], DecodeResult]
 
 
 @dataclass(slots=True)
@@ -91,20 +93,32 @@ class Reception:
 
 @dataclass(frozen=True, slots=True)
 class EncryptedFrame:
-    """The last encrypted frame heard from a device: enough to try a bind key on it."""
+    """The last encrypted frame heard from a device: enough to try a bind key on it.
+
+    ``selector`` is the service UUID (or the company id, for manufacturer data) and
+    ``decode`` the decoder it went to.
+    """
 
     mac: str
-    uuid: int
+    selector: int
     data: bytes
     seen: float
+    decode: _Decoder
+
+    def try_key(self, key: bytes | None) -> DecodeResult:
+        """Decode the frame again with ``key``."""
+        return self.decode(self.mac, self.selector, self.data, key)
 
 
 @dataclass(slots=True)
 class UnknownDevice:
-    """A device heard but not configured, with the decoder's guess of what it is."""
+    """A device heard but not configured, with the decoder's guess of what it is.
+
+    ``selector``: the service UUID (or company id) of its last decoded frame.
+    """
 
     mac: str
-    uuid: int
+    selector: int
     format: str | None
     pid: int | None
     model: str | None
@@ -274,11 +288,15 @@ class Registry:
     # -- BLE -----------------------------------------------------------------------------
 
     def handle(self, advertisement: Advertisement) -> None:
-        """Apply every service-data entry of one advertisement (an AdvertisementSink)."""
+        """Apply every service-data and manufacturer-data entry of one advertisement.
+
+        This is the :data:`~mihomekit.sources.AdvertisementSink` every BLE source feeds.
+        """
+        mac, rssi, receiver = advertisement.mac, advertisement.rssi, advertisement.receiver
         for uuid, data in advertisement.service_data.items():
-            self.handle_advertisement(
-                advertisement.mac, uuid, data, advertisement.rssi, receiver=advertisement.receiver
-            )
+            self._handle(mac, uuid, data, rssi, receiver, decode_advertisement)
+        for company_id, data in advertisement.manufacturer_data.items():
+            self._handle(mac, company_id, data, rssi, receiver, decode_manufacturer_data)
 
     def handle_advertisement(
         self,
@@ -294,13 +312,36 @@ class Registry:
         Returns the decode result when the frame was decoded (accepted or not), None when it
         was dropped before decoding (unknown device, repeat).
         """
+        return self._handle(mac, service_uuid, data, rssi, receiver, decode_advertisement)
+
+    def handle_manufacturer_data(
+        self,
+        mac: str,
+        company_id: int,
+        data: bytes,
+        rssi: int | None = None,
+        *,
+        receiver: str = LOCAL_RECEIVER,
+    ) -> DecodeResult | None:
+        """Like :meth:`handle_advertisement`, for manufacturer data (by company id)."""
+        return self._handle(mac, company_id, data, rssi, receiver, decode_manufacturer_data)
+
+    def _handle(
+        self,
+        mac: str,
+        selector: int,
+        data: bytes,
+        rssi: int | None,
+        receiver: str,
+        decode: _Decoder,
+    ) -> DecodeResult | None:
         self.stats["advertisements"] += 1
         self.receiver_stats[receiver] += 1
         device = self._devices.get(compact_mac(mac))
         now = self._clock()
         if device is None:
             self.stats["dropped_unknown_device"] += 1
-            self._note_unknown(mac, service_uuid, data, rssi, receiver, now)
+            self._note_unknown(mac, selector, data, rssi, receiver, now, decode)
             return None
         device.heard_by(receiver, rssi, now)
         if device._repeat(data, now):
@@ -308,9 +349,9 @@ class Registry:
             self.stats["dropped_duplicate"] += 1
             device.last_seen = now
             return None
-        result = decode_advertisement(mac, service_uuid, data, device.key)
+        result = decode(mac, selector, data, device.key)
         if result.encrypted:
-            device.last_encrypted = EncryptedFrame(mac, service_uuid, data, now)
+            device.last_encrypted = EncryptedFrame(mac, selector, data, now, decode)
         if not result.ok:
             self._reject(device, result)
             return result
@@ -340,7 +381,14 @@ class Registry:
         return result
 
     def _note_unknown(
-        self, mac: str, uuid: int, data: bytes, rssi: int | None, receiver: str, now: float
+        self,
+        mac: str,
+        selector: int,
+        data: bytes,
+        rssi: int | None,
+        receiver: str,
+        now: float,
+        decode: _Decoder,
     ) -> None:
         """Remember a device heard but not configured (the table stays bounded)."""
         device_id = compact_mac(mac)
@@ -350,22 +398,22 @@ class Registry:
             known.rssi, known.receiver, known.seen = rssi, receiver, now
             if now - known.decoded < UNKNOWN_REDECODE:
                 return
-        result = decode_advertisement(mac, uuid, data, None)
+        result = decode(mac, selector, data, None)
         if not (result.ok or result.encrypted):
             return  # not a sensor frame we understand: nothing worth listing
         if known is None:
-            known = UnknownDevice(mac, uuid, None, None, None, False, rssi, receiver, now, now)
+            known = UnknownDevice(mac, selector, None, None, None, False, rssi, receiver, now, now)
             self.unknown[device_id] = known
             while len(self.unknown) > UNKNOWN_DEVICES:
                 self.unknown.popitem(last=False)
         known.decoded = now
-        known.uuid = uuid
+        known.selector = selector
         known.format = result.format
         known.pid = result.pid if result.pid is not None else known.pid
         known.model = result.model or known.model
         known.encrypted = result.encrypted
         if result.encrypted:
-            known.last_encrypted = EncryptedFrame(mac, uuid, data, now)
+            known.last_encrypted = EncryptedFrame(mac, selector, data, now, decode)
 
     def forget_unknown(self, device_id: str) -> UnknownDevice | None:
         """Drop a device from the unknown table (it was added); returns what was known."""

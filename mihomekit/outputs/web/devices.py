@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mihomekit.decoders import decode_advertisement
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import (
     LEGACY_PIDS,
@@ -148,7 +147,7 @@ class DeviceManager:
                 "no_frame",
                 "no encrypted frame heard from this device yet: the key cannot be checked now",
             )
-        result = decode_advertisement(frame.mac, frame.uuid, frame.data, key)
+        result = frame.try_key(key)
         age = int(max(0.0, time.monotonic() - frame.seen))
         if result.ok and result.encrypted:
             return KeyCheck("works", f"key works: it decrypts the frame heard {age} s ago")
