@@ -29,7 +29,15 @@ from .setupcode import (
     setup_uri,
 )
 from .sources import Source, SourceStatus
-from .state import BridgeState, bridge_identity, check_writable, load_state, restorable
+from .state import (
+    BridgeState,
+    bridge_identity,
+    check_writable,
+    child_state_dir,
+    child_state_dirs,
+    load_state,
+    restorable,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,8 +51,6 @@ STOP_SEEN_SLACK = 1.0
 #: How often the counters (advertisements and frames, processed and dropped, per source)
 #: are logged, in seconds.
 STATS_INTERVAL = 900.0
-#: A child bridge's state lives in this subdirectory of the state directory (``{n}`` = 2, 3, ...).
-CHILD_DIR = "bridge-{n}"
 #: How many ports above the highest port in use a new child bridge may look for a free one.
 PORT_SEARCH = 200
 
@@ -194,6 +200,8 @@ class BridgeApp:
         self._unplaced: set[str] = set()
         self._stats_task: asyncio.Task[None] | None = None
         self._hub_tasks: set[asyncio.Task[None]] = set()
+        #: The port being opened at start, for the message if that fails.
+        self.starting_port = config.port
         self.sources: list[Source] = []
         self.outputs: list[Output] = []
         self.driver: Any = None
@@ -295,7 +303,6 @@ class BridgeApp:
         hub.state.save()
 
     async def _start_hub(self, hub: Hub) -> None:
-        #: The port being opened, for the message if that fails.
         self.starting_port = hub.port
         await hub.driver.async_start()
         hub.started = True
@@ -314,19 +321,14 @@ class BridgeApp:
         raise KeyError(number)
 
     def _child_numbers_on_disk(self) -> list[int]:
-        numbers = []
-        for path in self.config.state_dir.glob(CHILD_DIR.format(n="*")):
-            suffix = path.name.rsplit("-", 1)[-1]
-            if suffix.isdigit() and int(suffix) >= 2 and (path / "bridge.json").is_file():
-                numbers.append(int(suffix))
-        return sorted(numbers)
+        return list(child_state_dirs(self.config.state_dir))
 
     def _load_children(self) -> list[Hub]:
         """The child bridges of earlier runs (each keeps its identity, port and devices)."""
         rules = {rule.name: rule for rule in self.config.bridges}
         hubs = []
         for number in self._child_numbers_on_disk():
-            state = load_state(self.config.state_dir / CHILD_DIR.format(n=number))
+            state = load_state(child_state_dir(self.config.state_dir, number))
             rule = rules.get(state.label) if state.label is not None else None
             hubs.append(self._child_hub(number, state, rule))
         return hubs
@@ -361,7 +363,7 @@ class BridgeApp:
         numbers = [hub.number for hub in self.hubs] + self._child_numbers_on_disk()
         number = max(numbers) + 1
         try:
-            state = load_state(self.config.state_dir / CHILD_DIR.format(n=number))
+            state = load_state(child_state_dir(self.config.state_dir, number))
             state.setup_id = child_setup_id(number)
             state.label = rule.name if rule is not None else None
             state.port = self._free_port()

@@ -2,7 +2,7 @@
 
 Layout (every key optional)::
 
-    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg
+    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges
     [ble]        enabled, adapter, scan_mode, watchdog_seconds
     [staleness]  climate, motion, contact, leak, smoke, button, default   (seconds)
     [battery]    low_threshold
@@ -11,6 +11,7 @@ Layout (every key optional)::
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
     [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
+    [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -36,6 +37,7 @@ from .setupcode import RANDOM, parse_setup_code
 __all__ = [
     "BleSettings",
     "BridgeSettings",
+    "ChildBridgeSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "ScanMode",
@@ -86,6 +88,22 @@ class BridgeSettings:
     mac: str | None = None
     #: Path of the mi32cfg device list.
     mi32cfg: str | None = None
+    #: Serve child bridges when HomeKit's 149 devices per bridge are not enough.
+    child_bridges: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChildBridgeSettings:
+    """One ``[[bridges]]`` entry: a child bridge and the devices it takes.
+
+    A device goes there when it matches every list given: its source (``ble``,
+    ``zigbee``, ...), its id (BLE MAC, Zigbee IEEE address or gateway id), its model.
+    """
+
+    name: str
+    sources: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +211,7 @@ class Settings:
     motion_timeout: float = 30.0
     gateway: GatewayNetworkSettings = field(default_factory=GatewayNetworkSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    bridges: tuple[ChildBridgeSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -276,7 +295,7 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
     table = _Table(
         data,
         "bridge",
-        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg"),
+        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg", "child_bridges"),
         path,
     )
     defaults = BridgeSettings()
@@ -314,7 +333,42 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
         setup_code=setup_code,
         mac=mac,
         mi32cfg=_resolve_path(mi32cfg, path) if mi32cfg else None,
+        child_bridges=table.boolean("child_bridges", defaults.child_bridges),
     )
+
+
+def _strings(table: _Table, key: str) -> tuple[str, ...]:
+    value = table.data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise table.error(key, "expected a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def _child_bridges(data: Any, path: str | None) -> tuple[ChildBridgeSettings, ...]:
+    if not isinstance(data, list):
+        raise ConfigError("bridges: expected [[bridges]] tables", path=path)
+    entries: list[ChildBridgeSettings] = []
+    for index, item in enumerate(data):
+        table = _Table(item, f"bridges[{index}]", ("name", "sources", "devices", "models"), path)
+        if "name" not in table.data:
+            raise table.error("name", "every [[bridges]] entry needs a name")
+        name = table.string("name", "").strip()
+        if len(name) > 64:
+            raise table.error("name", f"must be at most 64 characters, got {len(name)}")
+        if any(e.name == name for e in entries):
+            raise table.error("name", f"{name!r} is used twice")
+        entry = ChildBridgeSettings(
+            name=name,
+            sources=_strings(table, "sources"),
+            devices=_strings(table, "devices"),
+            models=_strings(table, "models"),
+        )
+        if not (entry.sources or entry.devices or entry.models):
+            raise table.error("", "give sources, devices or models: which devices go there")
+        entries.append(entry)
+    return tuple(entries)
 
 
 def _ble(data: Any, path: str | None) -> BleSettings:
@@ -431,7 +485,10 @@ def _web(data: Any, path: str | None) -> WebSettings:
 
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
     root = _Table(
-        data, "", ("bridge", "ble", "staleness", "battery", "motion", "gateway", "web"), path
+        data,
+        "",
+        ("bridge", "ble", "staleness", "battery", "motion", "gateway", "bridges", "web"),
+        path,
     )
     defaults = Settings()
     battery = _Table(data.get("battery", {}), "battery", ("low_threshold",), path)
@@ -445,6 +502,7 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         ),
         motion_timeout=motion.seconds("timeout", defaults.motion_timeout),
         gateway=_gateway(root.data.get("gateway", {}), path),
+        bridges=_child_bridges(root.data.get("bridges", []), path),
         web=_web(root.data.get("web", {}), path),
     )
 

@@ -37,6 +37,9 @@ _LOGGER = logging.getLogger(__name__)
 
 STATE_FILE = "bridge.json"
 HAP_STATE_FILE = "accessory.state"
+#: A child bridge's state (this module's files and HAP-python's) lives in this
+#: subdirectory of the state directory; ``{n}`` is its number, 2, 3, ...
+CHILD_DIR = "bridge-{n}"
 FORMAT_VERSION = 1
 #: HAP aids: 1 is the bridge itself; bridged accessories count up from 2.
 FIRST_AID = 2
@@ -377,6 +380,22 @@ def bridge_identity(state: BridgeState) -> str:
         state.device_id = device_id
         state.save()
     return device_id
+
+
+def child_state_dirs(state_dir: str | os.PathLike[str]) -> dict[int, Path]:
+    """The child bridges' state directories that exist, by bridge number."""
+    found: dict[int, Path] = {}
+    directory = Path(state_dir).expanduser()
+    for path in directory.glob(CHILD_DIR.format(n="*")):
+        suffix = path.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and int(suffix) >= 2 and (path / STATE_FILE).is_file():
+            found[int(suffix)] = path
+    return dict(sorted(found.items()))
+
+
+def child_state_dir(state_dir: str | os.PathLike[str], number: int) -> Path:
+    """Where child bridge ``number`` keeps its state."""
+    return Path(state_dir).expanduser() / CHILD_DIR.format(n=number)
 
 
 def restorable(values: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

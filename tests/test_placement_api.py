@@ -13,28 +13,15 @@ from typing import Any
 
 import pytest
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
+from test_bridges import SETUP_CODE, bridge_config
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.bridge import BridgeApp
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.sources.gateway.models import device_model
-
-SETUP_MAC = "B8:27:EB:12:34:56"
-SETUP_CODE = "182-11-234"
 
 
 def _entry(n: int, pid: int = 0x055B) -> DeviceEntry:
     return DeviceEntry(mac=f"A4C1380000{n:02X}", pid=pid, key=None)
-
-
-def _config(state_dir: Path, port: int, entries: list[DeviceEntry]) -> BridgeConfig:
-    return BridgeConfig(
-        state_dir=state_dir,
-        address="127.0.0.1",
-        port=port,
-        setup_code_mac=SETUP_MAC,
-        entries=entries,
-        print_setup=False,
-    )
 
 
 def _serials(view: AccessoryView) -> dict[str, int]:
@@ -48,7 +35,7 @@ async def _view(pairing: Any) -> AccessoryView:
 @pytest.mark.timeout(120)
 async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
     first = [_entry(1), _entry(2), _entry(3)]
-    app = BridgeApp(_config(tmp_path, free_port(), first))
+    app = BridgeApp(bridge_config(tmp_path, free_port(), first))
     await app.start()
     try:
         async with controller_on_loopback() as controller:
@@ -115,7 +102,7 @@ async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
     # After a restart every device keeps its aid; the removed one stays gone.
     entries = [e for e in first if e.mac != removed_id] + [_entry(4)]
     entries.append(DeviceEntry(mac=removed_id, pid=0x055B, key=None))
-    app = BridgeApp(_config(tmp_path, free_port(), entries))
+    app = BridgeApp(bridge_config(tmp_path, free_port(), entries))
     assert app.state.aids == aids_now
     assert app.hubs[0].slot.members == set(aids_now)
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 #: The receiver id of this host's own radio.
 LOCAL_RECEIVER = "local"
 
+
 @dataclass(frozen=True, slots=True)
 class Advertisement:
     """One advertisement as a receiver heard it.
