@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the six benchmarks one after the other (about 9 minutes in all).
+# Run the benchmarks one after the other (about 8 minutes in all).
 # Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
 # Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
 set -eu
