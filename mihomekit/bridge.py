@@ -40,6 +40,8 @@ from .state import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+#: The counter lines (INFO); ``mihomekit run`` shows them at its default level too.
+COUNTERS_LOGGER = logging.getLogger("mihomekit.counters")
 
 #: A changed value is written to the state file at most this many seconds after the
 #: change; changes within that time share one write. Everything is written at stop.
@@ -550,7 +552,7 @@ class BridgeApp:
     async def _log_stats_every(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            _LOGGER.info("%s", self.stats_line())
+            COUNTERS_LOGGER.info("%s", self.stats_line())
 
     async def _start_outputs(self) -> None:
         self.outputs.extend(await _start_all(self.config.outputs, self))

@@ -261,7 +261,7 @@ async def test_counters_are_logged_per_source(
 ) -> None:
     """One INFO line at the configured interval: frames processed and dropped by reason,
     and what each source received."""
-    caplog.set_level(logging.INFO, logger="mihomekit.bridge")
+    caplog.set_level(logging.INFO, logger="mihomekit.counters")
     records = [
         RecordedAdvertisement(0.0, "11:22:33:44:55:66", 0xFE95, b"\x01"),  # unknown device
         RecordedAdvertisement(0.0, "A4:C1:38:00:00:00", 0xFE95, b"\x00"),  # undecodable

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mihomekit.bridge import BridgeApp, BridgeConfig, OutputFactory, SourceFactory
+from mihomekit.bridge import (
+    COUNTERS_LOGGER,
+    BridgeApp,
+    BridgeConfig,
+    OutputFactory,
+    SourceFactory,
+)
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
@@ -80,6 +86,8 @@ def register(subparsers: Any) -> None:
 def run_bridge(args: argparse.Namespace) -> int:
     """Entry point of ``mihomekit run``: serve until SIGINT/SIGTERM, then print "stopped"."""
     plan = plan_from_args(args)
+    if not COUNTERS_LOGGER.level:
+        COUNTERS_LOGGER.setLevel(logging.INFO)  # one line every 15 minutes, shown by default
     asyncio.run(_serve(plan))
     return 0
 
