@@ -102,8 +102,9 @@ class ReceptionLog:
             return True
         now = _hour(self._clock())
         hours = {
-            device_id: sorted(h for h in cells if h > now - HOURS)
+            device_id: kept
             for device_id, cells in sorted(self._hours.items())
+            if (kept := sorted(h for h in cells if h > now - HOURS))
         }
         text = json.dumps({"version": 1, "hours": hours}, separators=(",", ":"))
         try:
