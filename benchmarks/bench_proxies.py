@@ -177,7 +177,7 @@ class SettingsBridge(Bridge):
         cmd += ["-m", "mihomekit", "run", "--settings", str(self.settings)]
         cmd += ["--config", str(self.config), "--state-dir", str(self.state_dir)]
         cmd += ["--address", "127.0.0.1", "--port", str(self.port), "--mac", SETUP_MAC]
-        cmd += ["--no-gateway", "--no-ble"]
+        cmd += ["--no-gateway", "--no-ble", "--no-web"]
         with open(self.stderr_path, "wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd,

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mihomekit.commands.scan",
     "mihomekit.commands.gateway",
     "mihomekit.commands.pairing",
+    "mihomekit.commands.webpassword",
 )
 
 

@@ -10,6 +10,7 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
+    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
     [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
     [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
 
@@ -46,6 +47,7 @@ __all__ = [
     "ScanMode",
     "Settings",
     "StalenessSettings",
+    "WebSettings",
     "default_state_dir",
     "load_settings",
     "parse_settings",
@@ -211,6 +213,17 @@ class EsphomeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The Mi Dashboard (web page, live updates, ``/metrics``) on the bridge's address."""
+
+    enabled: bool = True
+    port: int = 8089
+    #: ``scrypt$…`` as written by ``mihomekit web-password``; ``None`` = no password
+    #: (then changes are accepted from this host only).
+    password_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
 
@@ -220,6 +233,7 @@ class Settings:
     battery_low_threshold: int = 20
     motion_timeout: float = 30.0
     gateway: GatewayNetworkSettings = field(default_factory=GatewayNetworkSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     bridges: tuple[ChildBridgeSettings, ...] = ()
     esphome: tuple[EsphomeSettings, ...] = ()
 
@@ -526,11 +540,28 @@ def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
     return tuple(proxies)
 
 
+def _web(data: Any, path: str | None) -> WebSettings:
+    from .outputs.web.auth import password_hash_problem
+
+    table = _Table(data, "web", ("enabled", "port", "password_hash"), path)
+    defaults = WebSettings()
+    password_hash = table.optional("password_hash")
+    if password_hash is not None:
+        problem = password_hash_problem(password_hash)
+        if problem is not None:
+            raise table.error("password_hash", f"{problem}; set it with `mihomekit web-password`")
+    return WebSettings(
+        enabled=table.boolean("enabled", defaults.enabled),
+        port=table.port("port", defaults.port),
+        password_hash=password_hash,
+    )
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
     root = _Table(
         data,
         "",
-        ("bridge", "ble", "staleness", "battery", "motion", "gateway", "bridges", "esphome"),
+        ("bridge", "ble", "staleness", "battery", "motion", "gateway", "bridges", "esphome", "web"),
         path,
     )
     defaults = Settings()
@@ -547,6 +578,7 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         gateway=_gateway(root.data.get("gateway", {}), path),
         bridges=_child_bridges(root.data.get("bridges", []), path),
         esphome=_esphome(root.data.get("esphome", []), path),
+        web=_web(root.data.get("web", {}), path),
     )
 
 
