@@ -142,7 +142,7 @@ class Bridge(LoadBridge):
         )
         with open(self.stderr_path, "wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "mihomekit", "run", "--settings", str(settings),
+                sys.executable, "-m", "mihomekit", "run", "--no-web", "--settings", str(settings),
                 "--state-dir", str(self.state_dir), "--address", HOST,
                 "--port", str(self.port), "--mac", SETUP_MAC, "--no-gateway",
                 stdout=asyncio.subprocess.PIPE, stderr=err, cwd=str(self.workdir),

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "mihomekit.commands.pairing",
     "mihomekit.commands.relay",
     "mihomekit.commands.z2m",
+    "mihomekit.commands.webpassword",
 )
 
 

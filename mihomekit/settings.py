@@ -14,7 +14,9 @@ Layout (every key optional)::
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
     [zigbee2mqtt]  enabled, base_topic   (the broker is [mqtt]'s)
+    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
     [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
+    [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -24,6 +26,8 @@ paths are taken relative to the settings file's directory; ``~`` is expanded.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import math
@@ -43,6 +47,7 @@ __all__ = [
     "BleSettings",
     "BridgeSettings",
     "ChildBridgeSettings",
+    "EsphomeSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "MqttReceiverSettings",
@@ -50,6 +55,7 @@ __all__ = [
     "ScanMode",
     "Settings",
     "StalenessSettings",
+    "WebSettings",
     "Zigbee2mqttSettings",
     "default_state_dir",
     "load_settings",
@@ -250,6 +256,36 @@ class Zigbee2mqttSettings:
     base_topic: str = "zigbee2mqtt"
 
 
+#: The ESPHome native API's port.
+ESPHOME_PORT = 6053
+
+
+@dataclass(frozen=True, slots=True)
+class EsphomeSettings:
+    """One ESPHome Bluetooth proxy (``[[esphome]]``)."""
+
+    #: IP address or host name (``proxy.local`` works through mDNS).
+    host: str
+    port: int = ESPHOME_PORT
+    #: The proxy's API encryption key (``api: encryption: key:``, base64 of 32 bytes);
+    #: ``None`` = plaintext.
+    encryption_key: str | None = None
+    #: The name the proxy must report (its ``esphome: name:``); also its receiver id.
+    #: ``None`` = take the name it reports.
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The Mi Dashboard (web page, live updates, ``/metrics``) on the bridge's address."""
+
+    enabled: bool = True
+    port: int = 8089
+    #: ``scrypt$…`` as written by ``mihomekit web-password``; ``None`` = no password
+    #: (then changes are accepted from this host only).
+    password_hash: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
@@ -265,7 +301,9 @@ class Settings:
     mqtt_receivers: tuple[MqttReceiverSettings, ...] = ()
     #: ``None`` when there is no ``[zigbee2mqtt]`` table.
     zigbee2mqtt: Zigbee2mqttSettings | None = None
+    web: WebSettings = field(default_factory=WebSettings)
     bridges: tuple[ChildBridgeSettings, ...] = ()
+    esphome: tuple[EsphomeSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -622,6 +660,73 @@ def _zigbee2mqtt(data: Any, path: str | None, mqtt: MqttSettings | None) -> Zigb
     )
 
 
+def _esphome_entry(data: Any, keypath: str, path: str | None) -> EsphomeSettings:
+    table = _Table(data, keypath, ("host", "port", "encryption_key", "name"), path)
+    if "host" not in table.data:
+        raise table.error("host", "missing: the proxy's IP address or host name")
+    host = table.string("host", "").strip()
+    if any(ch.isspace() for ch in host) or "/" in host:
+        raise table.error("host", f"not an IP address or host name: {host!r}")
+    key = table.optional("encryption_key")
+    if key is not None:
+        try:
+            raw = base64.b64decode(key, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise table.error(
+                "encryption_key",
+                "expected the proxy's API encryption key: base64 of 32 bytes (44 characters "
+                "ending in '='), as `api: encryption: key:` in its YAML",
+            )
+    return EsphomeSettings(
+        host=host,
+        port=table.port("port", ESPHOME_PORT),
+        encryption_key=key,
+        name=table.optional("name"),
+    )
+
+
+def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
+    if not isinstance(data, list):
+        err = ConfigError("esphome: expected an array of tables ([[esphome]])", path=path)
+        err.field = "esphome"
+        raise err
+    proxies: list[EsphomeSettings] = []
+    for index, item in enumerate(data):
+        keypath = f"esphome[{index}]"
+        proxy = _esphome_entry(item, keypath, path)
+        for other in proxies:
+            if (other.host.lower(), other.port) == (proxy.host.lower(), proxy.port):
+                clash = f"{proxy.host}:{proxy.port} is listed twice"
+            elif proxy.name is not None and other.name == proxy.name:
+                clash = f"the name {proxy.name!r} is given twice (names identify receivers)"
+            else:
+                continue
+            err = ConfigError(f"{keypath}: {clash}", path=path)
+            err.field = keypath
+            raise err
+        proxies.append(proxy)
+    return tuple(proxies)
+
+
+def _web(data: Any, path: str | None) -> WebSettings:
+    from .outputs.web.auth import password_hash_problem
+
+    table = _Table(data, "web", ("enabled", "port", "password_hash"), path)
+    defaults = WebSettings()
+    password_hash = table.optional("password_hash")
+    if password_hash is not None:
+        problem = password_hash_problem(password_hash)
+        if problem is not None:
+            raise table.error("password_hash", f"{problem}; set it with `mihomekit web-password`")
+    return WebSettings(
+        enabled=table.boolean("enabled", defaults.enabled),
+        port=table.port("port", defaults.port),
+        password_hash=password_hash,
+    )
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
     root = _Table(
         data,
@@ -634,6 +739,8 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             "motion",
             "gateway",
             "bridges",
+            "esphome",
+            "web",
             "mqtt",
             "mqtt_receivers",
             "zigbee2mqtt",
@@ -661,6 +768,8 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             else None
         ),
         bridges=_child_bridges(root.data.get("bridges", []), path),
+        esphome=_esphome(root.data.get("esphome", []), path),
+        web=_web(root.data.get("web", {}), path),
     )
 
 

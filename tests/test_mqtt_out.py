@@ -74,7 +74,15 @@ async def test_demo_devices_reach_home_assistant_and_the_will(
     ready = asyncio.Event()
     listener = asyncio.create_task(_listen(mosquitto, inbox, ready))
     await asyncio.wait_for(ready.wait(), 10)
-    args = ["run", "--demo", "--settings", str(settings), "--state-dir", str(tmp_path / "s")]
+    args = [
+        "run",
+        "--demo",
+        "--no-web",
+        "--settings",
+        str(settings),
+        "--state-dir",
+        str(tmp_path / "s"),
+    ]
     args += ["--address", HOST, "--port", str(free_port()), "--replay-speed", "20"]
     proc = popen(*args)
     try:

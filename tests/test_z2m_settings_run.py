@@ -39,7 +39,7 @@ async def test_run_bridges_zigbee2mqtt_devices(tmp_path: Path, mosquitto: Mosqui
     await sim.start()
     settings = tmp_path / "mihomekit.toml"
     settings.write_text(f'[mqtt]\nhost = "{HOST}"\nport = {mosquitto.port}\n[zigbee2mqtt]\n')
-    args = ["run", "--settings", str(settings), "--state-dir", str(tmp_path / "state")]
+    args = ["run", "--no-web", "--settings", str(settings), "--state-dir", str(tmp_path / "state")]
     args += ["--address", HOST, "--port", str(free_port()), "--mac", SETUP_MAC, "--no-ble"]
     proc = popen(*args, cwd=tmp_path)
     try:
