@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import REPO_DIR, table, write_result
+from benchlib import REPO_DIR, event_keys, table, write_result
 
 sys.path.insert(0, str(REPO_DIR / "tests"))
 
@@ -434,13 +434,7 @@ async def _run_group(group: list[Bridge], args: argparse.Namespace) -> None:
             for b in group:
                 pairing = await pair(controller, b.device_id, _setup_code(b), alias=b.name)
                 listing = await pairing.list_accessories_and_characteristics()
-                keys = [
-                    (acc["aid"], ch["iid"])
-                    for acc in listing
-                    for svc in acc["services"]
-                    for ch in svc["characteristics"]
-                    if "ev" in ch.get("perms", [])
-                ]
+                keys = event_keys(listing)
                 pairing.dispatcher_connect(b.on_event)
                 await pairing.subscribe(keys)
                 b.subscribed = len(keys)

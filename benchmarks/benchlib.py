@@ -117,3 +117,14 @@ def summary_ms(samples_s: Sequence[float]) -> dict[str, float]:
 
 def python_exe() -> str:
     return sys.executable
+
+
+def event_keys(listing: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """``(aid, iid)`` of every characteristic in an /accessories listing that sends events."""
+    return [
+        (acc["aid"], ch["iid"])
+        for acc in listing
+        for svc in acc["services"]
+        for ch in svc["characteristics"]
+        if "ev" in ch.get("perms", [])
+    ]

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the four benchmarks one after the other (about 5 minutes in all).
+# Run the five benchmarks one after the other (about 6 minutes in all).
 # Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
 # Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
 set -eu

@@ -4,7 +4,8 @@ Rows 1-95 are the MiBeacon product ids (PIDs) known to Home Assistant's Xiaomi i
 with its model and product names. Then come the fake PIDs Tasmota's MI32 driver gives to
 devices that send no MiBeacon (ATC1441 0x0A1C, pvvx 0x944A, BTHome 0xB770), and models
 that only advertise in other formats (Mi scales, the pink HHCCJCY10 plant sensor, Qingping
-sensors); those have no PID.
+sensors, b-parasite); those have no PID. Last come the MiBeacon product ids that
+ble_monitor knows and xiaomi-ble does not (the MJZNZ018H bed sensor, the ZX1 pillow).
 
 ``measures`` lists the reading names HomeKit can show (see :mod:`mihomekit.readings`);
 locks list ``locked`` for a read-only lock state. ``buttons`` counts distinct programmable
@@ -409,6 +410,31 @@ MODELS: tuple[DeviceModel, ...] = (
         measures=_m("temperature", "humidity", "pressure", "battery"),
     ),
     DeviceModel("CGP22C", "Qingping CO2 & Temp & RH Monitor", measures=_THB),
+    DeviceModel(
+        "b-parasite",
+        "Soil Moisture Sensor (b-parasite)",
+        measures=_m("temperature", "humidity", "moisture", "illuminance"),
+    ),
+    # ---- MiBeacon product ids known to ble_monitor only ----------------------------------
+    DeviceModel(
+        "MJZNZ018H",
+        "Bed Sensor",
+        0x20DB,
+        measures=_m("occupancy", "battery"),
+        buttons=1,
+        button_events=("double_press",),
+        sleepy=True,
+        encrypted=True,
+    ),
+    DeviceModel(
+        "ZX1",
+        "Smart Pillow",
+        0x18E3,
+        buttons=1,
+        button_events=("double_press",),
+        sleepy=True,
+        encrypted=True,
+    ),
 )
 
 #: Product id → model (MiBeacon PIDs and Tasmota fake PIDs).

@@ -112,6 +112,8 @@ class DecodeResult:
     anti-replay counter where the format has one (the 32-bit counter of encrypted
     MiBeacon frames; the 8-bit frame counter otherwise). ``mac`` is the device's address in
     display order (``A4:C1:38:12:34:56``): for ATC/pvvx it comes from the payload.
+    ``warning`` says why an ``ok`` result is partial (a BTHome frame whose decoding stopped
+    at an object it does not know keeps the objects before it); ``None`` otherwise.
     """
 
     ok: bool
@@ -125,10 +127,12 @@ class DecodeResult:
     encrypted: bool = False
     key_status: KeyStatus = KeyStatus.NOT_NEEDED
     counter: int | None = None
+    warning: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object ``mihomekit decode`` prints for this result."""
-        return {
+        """The JSON object ``mihomekit decode`` prints for this result (``warning`` only
+        when there is one)."""
+        out: dict[str, Any] = {
             "ok": self.ok,
             "pid": self.pid,
             "model": self.model,
@@ -136,6 +140,9 @@ class DecodeResult:
             "events": [e.to_json() for e in self.events],
             "error": self.error,
         }
+        if self.warning is not None:
+            out["warning"] = self.warning
+        return out
 
 
 def failure(error: str, **kwargs: Any) -> DecodeResult:

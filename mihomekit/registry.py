@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .catalog import DeviceModel, lookup, unknown_name
-from .decoders import decode_advertisement
+from .decoders import decode_advertisement, decode_manufacturer_data
 from .mi32cfg import DeviceEntry
 from .readings import DecodeResult, Event, KeyStatus, Value
 from .sources import LOCAL_RECEIVER, Advertisement
@@ -75,6 +75,8 @@ class Update:
 
 
 Listener = Callable[[Update], None]
+#: ``decode(mac, uuid or company id, data, key)``: a service-data or manufacturer-data decoder.
+_Decoder = Callable[[str, int, bytes, "bytes | None"], DecodeResult]
 
 
 @dataclass(slots=True)
@@ -218,6 +220,13 @@ class Registry:
         self._devices[device_id] = device
         return device
 
+    def remove(self, device_id: str) -> Device | None:
+        """Forget a device (its listeners with it); returns it, or None if unknown."""
+        device = self._devices.pop(device_id, None)
+        if device is not None:
+            device.listeners.clear()
+        return device
+
     def get(self, device_id: str) -> Device | None:
         return self._devices.get(device_id)
 
@@ -230,11 +239,15 @@ class Registry:
     # -- BLE -----------------------------------------------------------------------------
 
     def handle(self, advertisement: Advertisement) -> None:
-        """Apply every service-data entry of one advertisement (an AdvertisementSink)."""
+        """Apply every service-data and manufacturer-data entry of one advertisement.
+
+        This is the :data:`~mihomekit.sources.AdvertisementSink` every BLE source feeds.
+        """
+        mac, rssi, receiver = advertisement.mac, advertisement.rssi, advertisement.receiver
         for uuid, data in advertisement.service_data.items():
-            self.handle_advertisement(
-                advertisement.mac, uuid, data, advertisement.rssi, receiver=advertisement.receiver
-            )
+            self._handle(mac, uuid, data, rssi, receiver, decode_advertisement)
+        for company_id, data in advertisement.manufacturer_data.items():
+            self._handle(mac, company_id, data, rssi, receiver, decode_manufacturer_data)
 
     def handle_advertisement(
         self,
@@ -250,6 +263,29 @@ class Registry:
         Returns the decode result when the frame was decoded (accepted or not), None when it
         was dropped before decoding (unknown device, repeat).
         """
+        return self._handle(mac, service_uuid, data, rssi, receiver, decode_advertisement)
+
+    def handle_manufacturer_data(
+        self,
+        mac: str,
+        company_id: int,
+        data: bytes,
+        rssi: int | None = None,
+        *,
+        receiver: str = LOCAL_RECEIVER,
+    ) -> DecodeResult | None:
+        """Like :meth:`handle_advertisement`, for manufacturer data (by company id)."""
+        return self._handle(mac, company_id, data, rssi, receiver, decode_manufacturer_data)
+
+    def _handle(
+        self,
+        mac: str,
+        selector: int,
+        data: bytes,
+        rssi: int | None,
+        receiver: str,
+        decode: _Decoder,
+    ) -> DecodeResult | None:
         self.stats["advertisements"] += 1
         device = self._devices.get(compact_mac(mac))
         if device is None:
@@ -262,7 +298,7 @@ class Registry:
             self.stats["dropped_duplicate"] += 1
             device.last_seen = now
             return None
-        result = decode_advertisement(mac, service_uuid, data, device.key)
+        result = decode(mac, selector, data, device.key)
         if not result.ok:
             self._reject(device, result)
             return result

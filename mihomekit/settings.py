@@ -2,7 +2,7 @@
 
 Layout (every key optional)::
 
-    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg
+    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges
     [ble]        enabled, adapter, scan_mode, watchdog_seconds
     [staleness]  climate, motion, contact, leak, smoke, button, default   (seconds)
     [battery]    low_threshold
@@ -10,6 +10,7 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
+    [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
     [mqtt]       host, port, username, password, tls, ca_file, client_id,
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
@@ -40,6 +41,7 @@ from .setupcode import RANDOM, parse_setup_code
 __all__ = [
     "BleSettings",
     "BridgeSettings",
+    "ChildBridgeSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "MqttReceiverSettings",
@@ -93,6 +95,22 @@ class BridgeSettings:
     mac: str | None = None
     #: Path of the mi32cfg device list.
     mi32cfg: str | None = None
+    #: Serve child bridges when HomeKit's 149 devices per bridge are not enough.
+    child_bridges: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChildBridgeSettings:
+    """One ``[[bridges]]`` entry: a child bridge and the devices it takes.
+
+    A device goes there when it matches every list given: its source (``ble``,
+    ``zigbee``, ...), its id (BLE MAC, Zigbee IEEE address or gateway id), its model.
+    """
+
+    name: str
+    sources: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +252,7 @@ class Settings:
     #: ``None`` when there is no ``[mqtt]`` table.
     mqtt: MqttSettings | None = None
     mqtt_receivers: tuple[MqttReceiverSettings, ...] = ()
+    bridges: tuple[ChildBridgeSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -317,7 +336,7 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
     table = _Table(
         data,
         "bridge",
-        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg"),
+        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg", "child_bridges"),
         path,
     )
     defaults = BridgeSettings()
@@ -355,7 +374,42 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
         setup_code=setup_code,
         mac=mac,
         mi32cfg=_resolve_path(mi32cfg, path) if mi32cfg else None,
+        child_bridges=table.boolean("child_bridges", defaults.child_bridges),
     )
+
+
+def _strings(table: _Table, key: str) -> tuple[str, ...]:
+    value = table.data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise table.error(key, "expected a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def _child_bridges(data: Any, path: str | None) -> tuple[ChildBridgeSettings, ...]:
+    if not isinstance(data, list):
+        raise ConfigError("bridges: expected [[bridges]] tables", path=path)
+    entries: list[ChildBridgeSettings] = []
+    for index, item in enumerate(data):
+        table = _Table(item, f"bridges[{index}]", ("name", "sources", "devices", "models"), path)
+        if "name" not in table.data:
+            raise table.error("name", "every [[bridges]] entry needs a name")
+        name = table.string("name", "").strip()
+        if len(name) > 64:
+            raise table.error("name", f"must be at most 64 characters, got {len(name)}")
+        if any(e.name == name for e in entries):
+            raise table.error("name", f"{name!r} is used twice")
+        entry = ChildBridgeSettings(
+            name=name,
+            sources=_strings(table, "sources"),
+            devices=_strings(table, "devices"),
+            models=_strings(table, "models"),
+        )
+        if not (entry.sources or entry.devices or entry.models):
+            raise table.error("", "give sources, devices or models: which devices go there")
+        entries.append(entry)
+    return tuple(entries)
 
 
 def _ble(data: Any, path: str | None) -> BleSettings:
@@ -558,6 +612,7 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             "gateway",
             "mqtt",
             "mqtt_receivers",
+            "bridges",
         ),
         path,
     )
@@ -575,6 +630,7 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         gateway=_gateway(root.data.get("gateway", {}), path),
         mqtt=_mqtt(root.data["mqtt"], path) if "mqtt" in root.data else None,
         mqtt_receivers=_mqtt_receivers(root.data.get("mqtt_receivers", []), path),
+        bridges=_child_bridges(root.data.get("bridges", []), path),
     )
 
 

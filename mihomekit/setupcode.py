@@ -28,6 +28,19 @@ Where the code comes from (:func:`resolve_setup_code`, used by ``run`` and ``qr`
        the bridge's persisted HAP device id (:func:`mihomekit.state.bridge_identity`, for
        hosts without a MAC such as containers and network namespaces).
 
+Child bridges (mihomekit's rule)
+    Bridge 1 uses the code above. Child bridge ``N`` (2, 3, ...; see
+    :mod:`mihomekit.placement`) derives its code from bridge 1's, deterministically::
+
+        for n = 0, 1, 2, ...:
+            tag    = ASCII "mihomekit-child-bridge:" + D + ":" + decimal(N) + ":" + decimal(n)
+            digits = big-endian integer of SHA-256(tag)[0:4] modulo 100000000, as 8 digits
+            if digits, written XXX-XX-XXX, is a valid code other than bridge 1's: use it
+
+    ``D`` is bridge 1's code as 8 digits without dashes. Its setup ID is ``MB`` followed by
+    ``N`` in two base-36 digits (``MB02``, ``MB03``, ...), so that a scanned QR code finds
+    that bridge and no other.
+
 Setup URI
     ``X-HM://`` + the 46-bit payload in 9 upper-case base-36 digits + the setup ID, where the
     payload is ``version(3)=0 | reserved(4)=0 | category(8) | flags(4) | code(27)`` (most
@@ -61,6 +74,8 @@ __all__ = [
     "RANDOM",
     "SETUP_ID",
     "SetupCodeChoice",
+    "child_setup_code",
+    "child_setup_id",
     "host_mac",
     "invalid_reason",
     "is_valid_setup_code",
@@ -97,6 +112,7 @@ _URI = re.compile(r"X-HM://([0-9A-Z]{9})([0-9A-Z]{4})")
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _FORBIDDEN = {"12345678": "the sequence 123-45-678", "87654321": "the sequence 876-54-321"}
 _FIX_TAG = "mihomekit-setup-code:"
+_CHILD_TAG = "mihomekit-child-bridge:"
 
 
 # --------------------------------------------------------------------------- setup code
@@ -147,6 +163,27 @@ def valid_setup_code_from_mac(mac: str) -> tuple[str, str | None]:
             )
             return candidate, reason
         n += 1
+
+
+def child_setup_code(first: str, number: int) -> str:
+    """Child bridge ``number``'s setup code, derived from bridge 1's code ``first``."""
+    digits = first.replace("-", "")
+    n = 0
+    while True:
+        tag = f"{_CHILD_TAG}{digits}:{number}:{n}".encode("ascii")
+        value = int.from_bytes(hashlib.sha256(tag).digest()[:4], "big") % 10**8
+        text = f"{value:08d}"
+        code = f"{text[:3]}-{text[3:5]}-{text[5:]}"
+        if is_valid_setup_code(code) and code != first:
+            return code
+        n += 1
+
+
+def child_setup_id(number: int) -> str:
+    """Child bridge ``number``'s setup ID: ``MB`` and two base-36 digits (``MB02``)."""
+    if not 2 <= number < 36 * 36:
+        raise ValueError(f"no setup ID for bridge {number}")
+    return f"MB{_BASE36[number // 36]}{_BASE36[number % 36]}"
 
 
 def parse_setup_code(text: str) -> str:

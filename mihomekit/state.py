@@ -37,6 +37,9 @@ _LOGGER = logging.getLogger(__name__)
 
 STATE_FILE = "bridge.json"
 HAP_STATE_FILE = "accessory.state"
+#: A child bridge's state (this module's files and HAP-python's) lives in this
+#: subdirectory of the state directory; ``{n}`` is its number, 2, 3, ...
+CHILD_DIR = "bridge-{n}"
 FORMAT_VERSION = 1
 #: HAP aids: 1 is the bridge itself; bridged accessories count up from 2.
 FIRST_AID = 2
@@ -64,6 +67,10 @@ class BridgeState:
     device_id: str | None = None
     #: The random setup code made for ``setup_code = "random"`` (``XXX-XX-XXX``).
     random_setup_code: str | None = None
+    #: A child bridge's HAP port, chosen once (the first bridge's comes from the settings).
+    port: int | None = None
+    #: A child bridge's ``[[bridges]]`` name, if the settings asked for it.
+    label: str | None = None
     #: The text last read or written, so that an unchanged state is not written again.
     _saved_text: str | None = field(default=None, repr=False, compare=False)
 
@@ -82,6 +89,12 @@ class BridgeState:
             self.next_aid = aid + 1
         return aid
 
+    def forget(self, device_id: str) -> None:
+        """Drop a removed device: its aid (never handed out again), values and record."""
+        self.aids.pop(device_id, None)
+        self.last_values.pop(device_id, None)
+        self.known_devices.pop(device_id, None)
+
     def remember_values(
         self, device_id: str, values: Mapping[str, Value], seen_wall: float | None
     ) -> None:
@@ -94,6 +107,10 @@ class BridgeState:
             data["device_id"] = self.device_id
         if self.random_setup_code is not None:
             data["setup_code"] = self.random_setup_code
+        if self.port is not None:
+            data["port"] = self.port
+        if self.label is not None:
+            data["label"] = self.label
         data.update(
             setup_id=self.setup_id,
             next_aid=self.next_aid,
@@ -221,8 +238,18 @@ def _from_json(path: Path, raw: Any) -> BridgeState:
     code = raw.get("setup_code")
     if code is not None and not (isinstance(code, str) and _SETUP_CODE.fullmatch(code)):
         raise ValueError("bad setup_code")
+    port = raw.get("port")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+    ):
+        raise ValueError(f"bad port {port!r:.20}")
+    label = raw.get("label")
+    if label is not None and not isinstance(label, str):
+        raise ValueError("bad label")
     return BridgeState(
         path=path,
+        port=port,
+        label=label,
         setup_id=setup_id,
         aids=aids,
         next_aid=next_aid,
@@ -353,6 +380,22 @@ def bridge_identity(state: BridgeState) -> str:
         state.device_id = device_id
         state.save()
     return device_id
+
+
+def child_state_dirs(state_dir: str | os.PathLike[str]) -> dict[int, Path]:
+    """The child bridges' state directories that exist, by bridge number."""
+    found: dict[int, Path] = {}
+    directory = Path(state_dir).expanduser()
+    for path in directory.glob(CHILD_DIR.format(n="*")):
+        suffix = path.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and int(suffix) >= 2 and (path / STATE_FILE).is_file():
+            found[int(suffix)] = path
+    return dict(sorted(found.items()))
+
+
+def child_state_dir(state_dir: str | os.PathLike[str], number: int) -> Path:
+    """Where child bridge ``number`` keeps its state."""
+    return Path(state_dir).expanduser() / CHILD_DIR.format(n=number)
 
 
 def restorable(values: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from mihomekit import catalog
 from mihomekit._catalog_table import BY_PID, MIBEACON_PID_COUNT, MODELS
 from mihomekit.catalog import SENSOR_CAPABILITIES, DeviceModel
 from mihomekit.decoders import buttons
+from mihomekit.decoders.objects import SLEEP_BUTTON_MODELS
 from mihomekit.readings import EventType
 
 
@@ -45,7 +46,7 @@ def test_every_reference_pid(row: tuple[int, str, str, bool]) -> None:
 def test_table_order_and_uniqueness() -> None:
     assert [m.pid for m in MODELS[:MIBEACON_PID_COUNT]] == [r[0] for r in DEVICE_TABLE]
     pids = [m.pid for m in MODELS if m.pid is not None]
-    assert len(pids) == len(set(pids)) == len(BY_PID) == 98
+    assert len(pids) == len(set(pids)) == len(BY_PID) == 100
     assert catalog.all_models() == MODELS
     assert all(isinstance(m, DeviceModel) for m in MODELS)
 
@@ -102,7 +103,9 @@ def test_button_counts(model: str, count: int) -> None:
 def test_button_profiles_match_the_catalog() -> None:
     """Every model the button decoder knows has buttons in the catalog, and the other way
     round (a model with buttons but no profile would never produce events)."""
-    with_profiles = set(buttons._PROFILE_1001) | set(buttons._PROFILE_MIOT)
+    with_profiles = (
+        set(buttons._PROFILE_1001) | set(buttons._PROFILE_MIOT) | set(SLEEP_BUTTON_MODELS)
+    )
     with_buttons = {m.model for m in MODELS if m.buttons and m.pid is not None}
     assert with_profiles == with_buttons
     for model, top in buttons._MAX_BUTTON.items():

@@ -131,8 +131,8 @@ _PROPERTY_NAMES = {"number_of_presses": "presses"}
 #: Vectors xiaomi-ble rejects only because it does not know the product id: ours.
 _UNKNOWN_PID: dict[str, dict[str, Any]] = {
     "xiaomi-ble-011": {"temperature": 18.0, "humidity": 66.1, "battery": 59},
-    "ble_monitor-007": {},  # 0x5A16 bed occupancy: meaning unclear, not decoded
-    "ble_monitor-008": {},
+    "ble_monitor-007": {"occupancy": False},  # 0x5A16 2: out of bed
+    "ble_monitor-008": {},  # 0x5A16 3: double press (see _EVENT_OVERRIDES)
     "ble_monitor-009": {"battery": 76},  # 0x5403
     "ble_monitor-013": {},  # 0x4E0C byte 4: button 4 (see _EVENT_OVERRIDES)
     "ble_monitor-014": {"temperature": 25},  # 0x605D
@@ -153,6 +153,11 @@ _VALUE_OVERRIDES: dict[str, tuple[set[str], dict[str, Any]]] = {
 _EVENT_OVERRIDES: dict[str, list[Event]] = {
     "xiaomi-ble-055": [],
     "ble_monitor-013": [Event("press", 4)],
+    "ble_monitor-008": [Event("double_press", 1)],
+}
+#: Product ids xiaomi-ble rejects that our catalog knows (from ble_monitor).
+_UNKNOWN_PID_MODELS = {vid: "MJZNZ018H" for vid in ("ble_monitor-007", "ble_monitor-008")} | {
+    "ble_monitor-009": "MJZNZ018H"
 }
 _LEGACY_WRONG_KEY = {"xiaomi-ble-009", "xiaomi-ble-010"}
 
@@ -270,12 +275,13 @@ def test_real_mibeacon_vector(v: dict[str, Any]) -> None:
 
 
 def _check_unknown_pid(v: dict[str, Any]) -> None:
-    """xiaomi-ble rejects these; we decode them with model None (documented difference)."""
+    """xiaomi-ble rejects these; we decode them (documented difference), with the model when
+    the catalog knows the product id, else with model None."""
     vid = v["id"]
     assert v["status"] == "rejected"
     result = _decode(v)
     assert result.ok, result.error
-    assert result.model is None
+    assert result.model == _UNKNOWN_PID_MODELS.get(vid)
     assert result.pid == int.from_bytes(bytes.fromhex(v["data_hex"])[2:4], "little")
     _assert_values(result.values, _UNKNOWN_PID[vid])
     assert list(result.events) == _EVENT_OVERRIDES.get(vid, [])
@@ -450,7 +456,15 @@ def _custom_expected(v: dict[str, Any]) -> tuple[dict[str, Any], list[Event], in
             values[_BM_NAMES.get(name, name).replace(" ", "_").replace(".", "")] = value
     if fmt == "atc1441":
         values["humidity"] = float(values["humidity"])
+    values.update(_CUSTOM_OVERRIDES.get(v["id"], {}))
     return values, events, counter
+
+
+#: Documented differences from ble_monitor: a repeated BTHome object keeps every value
+#: (numbered, as bthome-ble does); ble_monitor keeps the last one only.
+_CUSTOM_OVERRIDES: dict[str, dict[str, Any]] = {
+    "bthome_v2-070": {"temperature": 25.7, "temperature_2": 25.9},
+}
 
 
 _CUSTOM_FORMATS = {

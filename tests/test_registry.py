@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
+from mihomekit import decoders
 from mihomekit.decoders import build
+from mihomekit.decoders.manufacturer import MANUFACTURER_DECODERS
 from mihomekit.mi32cfg import DeviceEntry
-from mihomekit.readings import KeyStatus
+from mihomekit.readings import DecodeResult, KeyStatus
 from mihomekit.registry import (
     REBOOT_CONFIRM,
     RECEIVER_WINDOW,
@@ -15,7 +19,7 @@ from mihomekit.registry import (
     Update,
     counter_is_newer,
 )
-from mihomekit.sources import Advertisement
+from mihomekit.sources import SENSOR_COMPANY_IDS, SENSOR_SERVICE_UUIDS, Advertisement
 
 KEY = bytes.fromhex("e9ea895fac7eea6d30532432a516f3a3")
 TH = DeviceEntry(mac="A4C138112233", pid=0x055B, key=KEY)
@@ -244,3 +248,41 @@ def test_frame_with_counter_never_comes_back_as_news() -> None:
     clock.now += 10 * REPEAT_WINDOW
     registry.handle_advertisement(MAC, 0xFE95, frame, -70, receiver="b")
     assert len(updates) == 1
+
+
+def test_sources_forward_exactly_what_the_decoders_read() -> None:
+    assert set(SENSOR_SERVICE_UUIDS) == decoders.SERVICE_UUIDS
+    assert SENSOR_COMPANY_IDS == decoders.COMPANY_IDS
+
+
+def test_manufacturer_data_reaches_the_decoder_of_its_company_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, bytes]] = []
+
+    def decoder(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
+        seen.append((mac, data))
+        return DecodeResult(
+            True,
+            mac,
+            None,
+            "BTHome",
+            {"temperature": data[0] / 2},
+            (),
+            None,
+            "test",
+            False,
+            KeyStatus.NOT_NEEDED,
+        )
+
+    monkeypatch.setitem(MANUFACTURER_DECODERS, 0xFFFE, decoder)
+    registry = Registry(clock=Clock())
+    device = registry.add_entry(BT)
+    advertisement = Advertisement(BT_MAC, {}, -70, "attic", manufacturer_data={0xFFFE: b"\x2b"})
+    registry.handle(advertisement)
+    registry.handle(advertisement)  # the same frame again: a repeat
+    assert seen == [(BT_MAC, b"\x2b")]
+    assert device.values["temperature"] == 21.5
+    assert device.best_receiver == "attic"
+    unknown = registry.handle_manufacturer_data(BT_MAC, 0x0001, b"\x00")
+    assert unknown is not None and not unknown.ok and "0x0001" in (unknown.error or "")

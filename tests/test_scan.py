@@ -403,3 +403,20 @@ def test_terminal_gets_a_live_table(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     last = text.rsplit("\x1b[J", 1)[1]
     assert "54:48:E6:8F:80:A5" in last and "A4:C1:38:BC:7C:4E" in last
     assert "AGE" in last.splitlines()[0]
+
+
+def test_replay_shows_which_receivers_hear_each_device(tmp_path: Path) -> None:
+    path = tmp_path / "receivers.jsonl"
+    _, mac, uuid, data = PACKETS[3]  # the MiBeacon v3 thermometer
+    with RecordingWriter(path) as writer:
+        writer.write(mac, uuid, bytes.fromhex(data), -81, 0.0, "kitchen-proxy")
+        writer.write(mac, uuid, bytes.fromhex(data), -58, 0.01, "attic-relay")
+        writer.write(mac, uuid, bytes.fromhex(data), -90, 0.02)
+    row = by_mac(run_json(["--replay", str(path), "--speed", "0"]))[mac]
+    assert row["receivers"] == {"kitchen-proxy": -81, "attic-relay": -58, "local": -90}
+    assert row["rssi"] == -58
+    out = io.StringIO()
+    assert scan.run(parse(["--replay", str(path), "--speed", "0"]), out=out) == 0
+    header, line = out.getvalue().splitlines()[:2]
+    assert "RECEIVERS" in header
+    assert "attic-relay -58, kitchen-proxy -81, local -90" in line

@@ -3,7 +3,14 @@
 With :mod:`mihomekit.homekit`, the only packages that import ``pyhap``.
 """
 
-from .bridge import MAX_BRIDGED, MiBridge, add_device_accessory, build_bridge
+from .bridge import (
+    MAX_BRIDGED,
+    MiBridge,
+    add_device_accessory,
+    build_bridge,
+    remove_device_accessory,
+    rename_accessory,
+)
 from .device import AccessoryOptions, DeviceAccessory, staleness_window
 
 __all__ = [
@@ -13,5 +20,7 @@ __all__ = [
     "MiBridge",
     "add_device_accessory",
     "build_bridge",
+    "remove_device_accessory",
+    "rename_accessory",
     "staleness_window",
 ]

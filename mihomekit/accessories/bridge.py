@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyhap.accessory import Bridge
 from pyhap.const import CATEGORY_BRIDGE
 
 from mihomekit import __version__
-from mihomekit.registry import Registry
+from mihomekit.placement import CAPACITY
+from mihomekit.registry import Device
 from mihomekit.state import BridgeState
 
 from .device import AccessoryOptions, CommandSender, DeviceAccessory
@@ -18,7 +19,7 @@ from .device import AccessoryOptions, CommandSender, DeviceAccessory
 _LOGGER = logging.getLogger(__name__)
 
 #: HAP allows at most this many bridged accessories (plus the bridge itself).
-MAX_BRIDGED = 149
+MAX_BRIDGED = CAPACITY
 
 
 class MiBridge(Bridge):  # type: ignore[misc]
@@ -45,7 +46,7 @@ class MiBridge(Bridge):  # type: ignore[misc]
 
 def build_bridge(
     driver: Any,
-    registry: Registry,
+    devices: Sequence[Device],
     state: BridgeState,
     *,
     name: str,
@@ -53,51 +54,64 @@ def build_bridge(
     send_command: CommandSender | None = None,
     on_setup_message: Callable[[], None] | None = None,
 ) -> MiBridge:
-    """A bridge with an accessory for every bridged device of the registry.
+    """A bridge with an accessory for each of ``devices`` (placed on it: aids in ``state``).
 
     Every known device is added before the driver starts, so Apple Home never sees a
     device vanish (and lose its room) just because it has not been heard yet.
     """
     bridge = MiBridge(driver, name, on_setup_message=on_setup_message)
-    devices = [d for d in registry.devices() if d.bridged]
-    devices.sort(key=lambda d: state.aid_for(d.id))
-    for device in devices[:MAX_BRIDGED]:
+    for device in sorted(devices, key=lambda d: state.aids[d.id]):
         accessory = DeviceAccessory(
             driver,
             device,
-            aid=state.aid_for(device.id),
+            aid=state.aids[device.id],
             options=options,
             send_command=send_command,
         )
         bridge.add_accessory(accessory)
-    if len(devices) > MAX_BRIDGED:
-        _LOGGER.warning(
-            "HomeKit allows %d accessories on a bridge; %d devices left out",
-            MAX_BRIDGED,
-            len(devices) - MAX_BRIDGED,
-        )
     return bridge
 
 
 def add_device_accessory(
     driver: Any,
     bridge: MiBridge,
-    registry: Registry,
-    state: BridgeState,
-    device_id: str,
+    device: Device,
+    aid: int,
     *,
     options: AccessoryOptions,
     send_command: CommandSender | None = None,
+    live: bool = True,
 ) -> DeviceAccessory | None:
-    """Add a device discovered while running (for example a new Zigbee sensor)."""
-    device = registry.get(device_id)
-    if device is None or not device.bridged or len(bridge.accessories) >= MAX_BRIDGED:
-        return None
-    aid = state.aid_for(device.id)
+    """Add a device to a bridge; ``live``: its driver runs, so c# is bumped and controllers
+    re-read the accessory list. None if ``aid`` is already taken on this bridge.
+    """
     if aid in bridge.accessories:
         return None
     accessory = DeviceAccessory(driver, device, aid=aid, options=options, send_command=send_command)
     bridge.add_accessory(accessory)
-    driver.async_add_job(accessory.run)
-    driver.config_changed()
+    if live:
+        driver.async_add_job(accessory.run)
+        driver.config_changed()
     return accessory
+
+
+def remove_device_accessory(driver: Any, bridge: MiBridge, aid: int, *, live: bool = True) -> bool:
+    """Take an accessory off a bridge (``live``: c# is bumped); False if it was not there."""
+    accessory = bridge.accessories.pop(aid, None)
+    if accessory is None:
+        return False
+    if live:
+        driver.async_add_job(accessory.stop)
+        driver.config_changed()
+    return True
+
+
+def rename_accessory(bridge: MiBridge, aid: int, name: str) -> bool:
+    """Show a new name for a bridged accessory; False if there is no such accessory."""
+    accessory = bridge.accessories.get(aid)
+    if accessory is None:
+        return False
+    accessory.display_name = name
+    info = accessory.get_service("AccessoryInformation")
+    info.get_characteristic("Name").set_value(name)
+    return True

@@ -4,12 +4,17 @@ One packet::
 
     mihomekit decode --mac A4:C1:38:12:34:56 --uuid fe95 --data 5020aa01... [--key HEX]
 
-prints one JSON object (``ok``, ``pid``, ``model``, ``values``, ``events``, ``error``) and
-exits 0 if the packet decoded, else 1.
+    mihomekit decode --mac 54:48:E6:8F:80:A5 --manufacturer-id 0x038f --data 0102...
 
-Without ``--data`` it reads JSON lines ``{"mac": ..., "uuid": ..., "data": ..., "key": ...}``
-from stdin (``uuid`` as ``"fe95"``, ``"0xfe95"``, a full 128-bit UUID string or an integer;
-``key`` optional or null) and prints one JSON line per input line. Anything wrong with a
+prints one JSON object (``ok``, ``pid``, ``model``, ``values``, ``events``, ``error``, and
+``warning`` when a frame was only partly decoded) and exits 0 if the packet decoded, else 1.
+
+Without ``--data`` it reads JSON lines from stdin, service data as
+``{"mac": ..., "uuid": ..., "data": ..., "key": ...}`` (``uuid`` as ``"fe95"``,
+``"0xfe95"``, a full 128-bit UUID string or an integer) or manufacturer data as
+``{"mac": ..., "manufacturer": {"id": ..., "data": ...}, "key": ...}`` (``id`` the 16-bit
+company id as an integer or hex string); ``key`` is optional or null. It prints one JSON
+line per input line. Anything wrong with a
 line gives ``{"ok": false, ..., "error": "<reason>"}`` and the stream goes on; blank lines
 are skipped; the exit code is 0. When stdin is a terminal, a hint on stderr says so first
 (instead of waiting silently).
@@ -24,7 +29,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from mihomekit.decoders import decode_advertisement
+from mihomekit.decoders import decode_advertisement, decode_manufacturer_data
 from mihomekit.readings import DecodeResult, failure
 
 _BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
@@ -51,6 +56,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--mac", help="advertiser address, e.g. A4:C1:38:12:34:56")
     parser.add_argument("--uuid", default="fe95", help="16-bit service UUID (default: fe95)")
+    parser.add_argument(
+        "--manufacturer-id",
+        help="decode manufacturer data of this 16-bit company id instead of service data",
+    )
     parser.add_argument("--data", help="service data after the UUID, in hex")
     parser.add_argument("--key", help="bind key in hex (32 digits; 24 for legacy MiBeacon)")
     parser.set_defaults(func=run_decode)
@@ -68,6 +77,22 @@ def parse_uuid(value: object) -> int | None:
     text = value.strip().lower()
     if len(text) == 36 and text.endswith(_BASE_UUID_SUFFIX) and text.startswith("0000"):
         text = text[4:8]
+    if text.startswith("0x"):
+        text = text[2:]
+    if not 1 <= len(text) <= 4 or any(c not in "0123456789abcdef" for c in text):
+        return None
+    return int(text, 16)
+
+
+def parse_company_id(value: object) -> int | None:
+    """A 16-bit company id from an integer or ``"038f"`` / ``"0x038F"``; else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= 0xFFFF else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
     if text.startswith("0x"):
         text = text[2:]
     if not 1 <= len(text) <= 4 or any(c not in "0123456789abcdef" for c in text):
@@ -104,6 +129,25 @@ def decode_request(mac: object, uuid: object, data: object, key: object) -> Deco
     return decode_advertisement(mac, service_uuid, payload, bind_key)
 
 
+def decode_manufacturer_request(
+    mac: object, company: object, data: object, key: object
+) -> DecodeResult:
+    """Decode one manufacturer-data request (fields from the command line or a JSON line)."""
+    if not isinstance(mac, str) or not mac:
+        return failure("missing or invalid 'mac'")
+    company_id = parse_company_id(company)
+    if company_id is None:
+        return failure(f"invalid manufacturer company id {company!r:.40}")
+    if data is None:
+        return failure("missing manufacturer 'data'")
+    try:
+        payload = _hex(data, "data")
+        bind_key = None if key is None or key == "" else _hex(key, "key")
+    except ValueError as err:
+        return failure(str(err))
+    return decode_manufacturer_data(mac, company_id, payload, bind_key)
+
+
 def decode_line(line: str) -> DecodeResult:
     """Decode one JSON line of the stream."""
     try:
@@ -112,6 +156,15 @@ def decode_line(line: str) -> DecodeResult:
         return failure(f"invalid JSON: {err}")
     if not isinstance(request, dict):
         return failure("each line must be a JSON object")
+    if "manufacturer" in request:
+        manufacturer = request["manufacturer"]
+        if "uuid" in request:
+            return failure("give either 'uuid' or 'manufacturer', not both")
+        if not isinstance(manufacturer, dict):
+            return failure("'manufacturer' must be an object with 'id' and 'data'")
+        return decode_manufacturer_request(
+            request.get("mac"), manufacturer.get("id"), manufacturer.get("data"), request.get("key")
+        )
     return decode_request(
         request.get("mac"), request.get("uuid"), request.get("data"), request.get("key")
     )
@@ -141,8 +194,14 @@ def run_stream(source: TextIO, out: TextIO) -> int:
 def run_decode(args: argparse.Namespace) -> int:
     """Entry point of ``mihomekit decode``."""
     if args.data is None:
-        if args.mac is not None or args.key is not None:
-            _emit(failure("--mac and --key need --data (or give JSON lines on stdin)"), sys.stdout)
+        if args.mac is not None or args.key is not None or args.manufacturer_id is not None:
+            _emit(
+                failure(
+                    "--mac and --key need --data (or give JSON lines on stdin), "
+                    "as does --manufacturer-id"
+                ),
+                sys.stdout,
+            )
             return 1
         if _is_terminal(sys.stdin):
             print(TERMINAL_HINT, file=sys.stderr, flush=True)
@@ -153,7 +212,10 @@ def run_decode(args: argparse.Namespace) -> int:
         except BrokenPipeError:  # the reader went away: stop quietly
             _silence_stdout()
             return 0
-    result = decode_request(args.mac, args.uuid, args.data, args.key)
+    if args.manufacturer_id is not None:
+        result = decode_manufacturer_request(args.mac, args.manufacturer_id, args.data, args.key)
+    else:
+        result = decode_request(args.mac, args.uuid, args.data, args.key)
     _emit(result, sys.stdout)
     return 0 if result.ok else 1
 

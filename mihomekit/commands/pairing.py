@@ -1,4 +1,8 @@
-"""``mihomekit pairing``: who is paired, the failed pair-setup count, and unlocking it."""
+"""``mihomekit pairing``: who is paired, the failed pair-setup count, and unlocking it.
+
+Every bridge (bridge 1 and the child bridges in ``bridge-N/`` of the state directory), or
+the one ``--bridge N`` names.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mihomekit.errors import StateError
+from mihomekit.errors import ConfigError, StateError
 from mihomekit.homekit import ATTEMPTS_FILE, PairingAttempts, ServerLimits, reset_attempts
 from mihomekit.settings import load_settings
-from mihomekit.state import HAP_STATE_FILE
+from mihomekit.state import HAP_STATE_FILE, child_state_dirs
 
 
 def register(subparsers: Any) -> None:
@@ -26,16 +30,33 @@ def register(subparsers: Any) -> None:
     parser.add_argument("action", choices=("status", "unlock"), nargs="?", default="status")
     parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
     parser.add_argument("--state-dir", metavar="DIR", help="the bridge's state directory")
+    parser.add_argument(
+        "--bridge", type=int, metavar="N", help="only bridge N (default: every bridge)"
+    )
     parser.set_defaults(func=run_pairing)
 
 
 def run_pairing(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
     state_dir = Path(args.state_dir or settings.bridge.state_dir).expanduser()
-    if args.action == "unlock":
-        reset_attempts(state_dir / ATTEMPTS_FILE)
-        print(f"pair-setup allowed again ({state_dir / ATTEMPTS_FILE} reset)")
-        return 0
+    bridges = {1: state_dir, **(child_state_dirs(state_dir) if state_dir.is_dir() else {})}
+    if args.bridge is not None:
+        if args.bridge not in bridges:
+            known = ", ".join(str(n) for n in bridges)
+            raise ConfigError(f"--bridge {args.bridge}: no such bridge in {state_dir} ({known})")
+        bridges = {args.bridge: bridges[args.bridge]}
+    for number, directory in bridges.items():
+        if len(bridges) > 1 or number != 1:
+            print(f"bridge {number}:")
+        if args.action == "unlock":
+            reset_attempts(directory / ATTEMPTS_FILE)
+            print(f"pair-setup allowed again ({directory / ATTEMPTS_FILE} reset)")
+        else:
+            _status(directory, number)
+    return 0
+
+
+def _status(state_dir: Path, number: int) -> None:
     attempts = PairingAttempts(state_dir / ATTEMPTS_FILE, ServerLimits())
     controllers = _controllers(state_dir / HAP_STATE_FILE)
     limit = ServerLimits().max_failed_attempts
@@ -44,13 +65,9 @@ def run_pairing(args: argparse.Namespace) -> int:
         print("paired controllers: none (the bridge can be added in Apple Home)")
     for controller, admin in controllers:
         print(f"paired controller: {controller} ({'admin' if admin else 'user'})")
-    locked = (
-        " — pair-setup refused; `mihomekit pairing unlock` allows it"
-        if (attempts.total >= limit)
-        else ""
-    )
+    unlock = "mihomekit pairing unlock" + ("" if number == 1 else f" --bridge {number}")
+    locked = f" — pair-setup refused; `{unlock}` allows it" if attempts.total >= limit else ""
     print(f"failed pair-setup attempts: {attempts.total} of {limit}{locked}")
-    return 0
 
 
 def _controllers(path: Path) -> list[tuple[str, bool]]:

@@ -2,7 +2,8 @@
 
 The code is resolved exactly as ``mihomekit run`` resolves it
 (:func:`~mihomekit.setupcode.resolve_setup_code`), so both show the same code for the same
-settings and state directory, even before the bridge's first start.
+settings and state directory, even before the bridge's first start. ``--bridge N`` shows
+child bridge N's (derived from bridge 1's code, :func:`~mihomekit.setupcode.child_setup_code`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,21 @@ from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import normalize_mac
 from mihomekit.network import default_address
 from mihomekit.settings import load_settings
-from mihomekit.setupcode import SETUP_ID, qr_for_stream, resolve_setup_code, setup_uri, write_qr_svg
-from mihomekit.state import BridgeState, check_hap_state, load_state
+from mihomekit.setupcode import (
+    SETUP_ID,
+    child_setup_code,
+    qr_for_stream,
+    resolve_setup_code,
+    setup_uri,
+    write_qr_svg,
+)
+from mihomekit.state import (
+    HAP_STATE_FILE,
+    BridgeState,
+    check_hap_state,
+    child_state_dirs,
+    load_state,
+)
 
 __all__ = ["register", "run_qr"]
 
@@ -49,6 +63,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--settings", metavar="FILE", help="settings file (TOML)")
     parser.add_argument("--address", metavar="IP", help="the bridge's address, as for run")
     parser.add_argument("--state-dir", metavar="DIR", help="the bridge's state, as for run")
+    parser.add_argument(
+        "--bridge",
+        type=int,
+        default=1,
+        metavar="N",
+        help="child bridge N (2, 3, ...: see the start-up output); default: bridge 1",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON line: setup_code, setup_id, uri"
     )
@@ -82,14 +103,23 @@ def run_qr(args: argparse.Namespace) -> int:
         address=args.address or settings.bridge.address or default_address(),
         state=state,
     )
-    uri = setup_uri(choice.code, SETUP_ID)
+    code, setup_id, hap_dir = choice.code, SETUP_ID, state_dir
+    children = child_state_dirs(state_dir) if state_dir.is_dir() else {}
+    if args.bridge != 1:
+        if args.bridge not in children:
+            known = ", ".join(str(n) for n in [1, *children])
+            raise ConfigError(f"--bridge {args.bridge}: no such bridge in {state_dir} ({known})")
+        hap_dir = children[args.bridge]
+        code = child_setup_code(choice.code, args.bridge)
+        setup_id = load_state(hap_dir).setup_id
+    uri = setup_uri(code, setup_id)
 
     notes: list[str] = []
     if choice.note:
         notes.append(f"Note: {choice.note}.")
     if choice.source in ("settings", "random") and args.mac is not None:
         notes.append("Note: --mac is ignored because the settings fix bridge.setup_code.")
-    hap = check_hap_state(state_dir / "accessory.state") if state_dir.is_dir() else None
+    hap = check_hap_state(hap_dir / HAP_STATE_FILE) if hap_dir.is_dir() else None
     if hap is not None and hap.paired:
         notes.append(
             f"Note: the bridge is paired ({hap.paired} controller(s)); the code is only "
@@ -100,17 +130,27 @@ def run_qr(args: argparse.Namespace) -> int:
         write_qr_svg(uri, args.svg)
 
     if args.json:
-        print(json.dumps({"setup_code": choice.code, "setup_id": SETUP_ID, "uri": uri}))
+        print(json.dumps({"setup_code": code, "setup_id": setup_id, "uri": uri}))
         for note in notes:
             print(note, file=sys.stderr)
         return 0
 
     for note in notes:
         print(note)
-    print(f"Setup code: {choice.code}")
-    print(f"Setup ID:   {SETUP_ID}")
+    if args.bridge != 1:
+        print(f"Child bridge {args.bridge} (state in {hap_dir})")
+    print(f"Setup code: {code}")
+    print(f"Setup ID:   {setup_id}")
     print(f"Setup URI:  {uri}")
-    print(_SOURCES[choice.source].format(mac=choice.mac, state_dir=state_dir))
+    source = _SOURCES[choice.source].format(mac=choice.mac, state_dir=state_dir)
+    if args.bridge != 1:
+        source = (
+            f"Derived from bridge 1's code {choice.code}, which is: {source[0].lower()}{source[1:]}"
+        )
+    print(source)
+    if args.bridge == 1 and children:
+        others = ", ".join(str(n) for n in children)
+        print(f"Child bridges {others}: mihomekit qr --bridge N")
     print()
     print(qr_for_stream(uri, sys.stdout))
     if args.svg:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mihomekit.bridge import BridgeApp, BridgeConfig, SourceFactory
+from mihomekit.bridge import COUNTERS_LOGGER, BridgeApp, BridgeConfig, SourceFactory
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
+from mihomekit.placement import BridgeRule
 from mihomekit.settings import MqttReceiverSettings, Settings, load_settings
 from mihomekit.state import state_write_error
 
@@ -73,6 +74,8 @@ def register(subparsers: Any) -> None:
 def run_bridge(args: argparse.Namespace) -> int:
     """Entry point of ``mihomekit run``: serve until SIGINT/SIGTERM, then print "stopped"."""
     plan = plan_from_args(args)
+    if not COUNTERS_LOGGER.level:
+        COUNTERS_LOGGER.setLevel(logging.INFO)  # one line every 15 minutes, shown by default
     asyncio.run(_serve(plan))
     return 0
 
@@ -159,6 +162,11 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
             "default": staleness.default,
         },
         sources=sources,
+        child_bridges=bridge.child_bridges,
+        bridges=[
+            BridgeRule.of(b.name, sources=b.sources, devices=b.devices, models=b.models)
+            for b in settings.bridges
+        ],
         require_devices=True,
         discovery_wait=DISCOVERY_WAIT if gateway_on else 0.0,
         mqtt=None if args.demo else settings.mqtt,
@@ -229,7 +237,7 @@ async def _serve(plan: RunPlan) -> None:
         if isinstance(err, NothingToBridgeError):
             raise NothingToBridgeError(_nothing_to_bridge(plan)) from err
         if isinstance(err, OSError):
-            raise _start_error(config, err) from err
+            raise _start_error(config, err, getattr(app, "starting_port", config.port)) from err
         raise
     if plan.mi32cfg is None:
         _LOGGER.warning(
@@ -237,16 +245,8 @@ async def _serve(plan: RunPlan) -> None:
             "Write one with `mihomekit scan --write mi32cfg`.",
             ", ".join(DEFAULT_MI32CFG_PATHS),
         )
-    accessories = sum(1 for d in app.registry.devices() if d.bridged)
-    if app.paired:
-        pairing = f"paired with {_controllers(app.paired_controllers)} (setup code not shown)"
-    else:
-        pairing = f"setup code {app.setup_code}"
-    print(
-        f"mihomekit bridge {config.name!r} on {config.address}:{config.port}, "
-        f"{accessories} accessories, {pairing}",
-        flush=True,
-    )
+    for line in ready_lines(app):
+        print(line, flush=True)
     try:
         await stop.wait()
     finally:
@@ -254,17 +254,49 @@ async def _serve(plan: RunPlan) -> None:
     print(f"mihomekit bridge {config.name!r} stopped", flush=True)
 
 
+def ready_lines(app: BridgeApp) -> list[str]:
+    """One line per bridge: where it serves, how many devices it really shows, pairing.
+
+    Bridge 1's line comes first and keeps its form; then the child bridges', and the
+    number of devices no bridge could take (each is named in the log).
+    """
+    config = app.config
+    lines = []
+    for hub in app.hubs:
+        which = "" if hub.number == 1 else f" (bridge {hub.number})"
+        if hub.paired:
+            pairing = f"paired with {_controllers(hub.paired_controllers)} (setup code not shown)"
+        else:
+            pairing = f"setup code {hub.setup_code}"
+        lines.append(
+            f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
+            f"{hub.served} accessories, {pairing}"
+        )
+    if app.unplaced:
+        lines.append(
+            f"{len(app.unplaced)} devices are on no bridge (named in the log): "
+            + ("every bridge is full" if config.child_bridges else "child bridges are off")
+        )
+    return lines
+
+
 def _controllers(count: int) -> str:
     return f"{count} controller" + ("" if count == 1 else "s")
 
 
-def _start_error(config: BridgeConfig, err: OSError) -> Exception:
-    """The one-line error for an OSError while starting the HAP server."""
-    where = f"{config.address}:{config.port}"
+def _start_error(config: BridgeConfig, err: OSError, port: int) -> Exception:
+    """The one-line error for an OSError while starting the HAP server on ``port``."""
+    where = f"{config.address}:{port}"
     if err.errno == errno.EADDRINUSE:
+        fix = (
+            "choose another port with --port"
+            if port == config.port
+            else "it is a child bridge's port, kept in its bridge.json (bridge-N/ of the "
+            "state directory) so that controllers find it again"
+        )
         return PortInUseError(
             f"cannot serve HomeKit on {where}: the port is in use (another mihomekit or "
-            f"HomeKit bridge?); stop it or choose another port with --port"
+            f"HomeKit bridge?); stop it or {fix}"
         )
     state_dir = os.path.abspath(config.state_dir)
     in_state = isinstance(err.filename, str) and os.path.abspath(err.filename).startswith(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mihomekit.errors import AdapterError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, save_mi32cfg
 from mihomekit.readings import KeyStatus, Value
-from mihomekit.sources import Advertisement
+from mihomekit.sources import LOCAL_RECEIVER, Advertisement
 
 if TYPE_CHECKING:
     from mihomekit.readings import DecodeResult
@@ -134,6 +134,8 @@ class ScanRow:
     model: str | None = None
     name: str | None = None
     rssi: int | None = None
+    #: Per receiver id, the last RSSI it heard this device at.
+    receivers: dict[str, int | None] = field(default_factory=dict)
     encrypted: bool = False
     key_status: KeyStatus = KeyStatus.NOT_NEEDED
     values: dict[str, Value] = field(default_factory=dict)
@@ -142,6 +144,12 @@ class ScanRow:
     count: int = 0
     first_seen: float = 0.0
     last_seen: float = 0.0
+
+    @property
+    def receivers_text(self) -> str:
+        """``attic -61, local -80``: strongest first."""
+        heard = sorted(self.receivers.items(), key=lambda item: -(item[1] or -999))
+        return ", ".join(name if rssi is None else f"{name} {rssi}" for name, rssi in heard)
 
     @property
     def key_text(self) -> str:
@@ -157,6 +165,7 @@ class ScanRow:
             "format": self.format,
             "uuid": f"{self.uuid:04x}",
             "rssi": self.rssi,
+            "receivers": dict(self.receivers),
             "encrypted": self.encrypted,
             "key_status": str(self.key_status),
             "key": self.key_text,
@@ -194,7 +203,13 @@ class ScanTable:
         self.undecodable = 0
 
     def ingest(
-        self, mac: str, uuid: int, data: bytes, rssi: int | None, t: float
+        self,
+        mac: str,
+        uuid: int,
+        data: bytes,
+        rssi: int | None,
+        t: float,
+        receiver: str = LOCAL_RECEIVER,
     ) -> ScanRow | None:
         """Decode one advertisement heard ``t`` seconds into the scan; return its row.
 
@@ -223,8 +238,10 @@ class ScanTable:
         row.last_seen = t
         row.uuid = uuid
         row.format = result.format
-        if rssi is not None:
-            row.rssi = rssi
+        row.receivers[receiver] = rssi
+        best = max((r for r in row.receivers.values() if r is not None), default=None)
+        if best is not None:
+            row.rssi = best
         pid = mi32cfg_pid(result, uuid, data)
         if pid is not None:
             row.pid = pid
@@ -257,7 +274,10 @@ class ScanTable:
         rows = self.rows
         if not rows:
             return f"no Xiaomi devices heard ({self.advertisements} advertisements)"
+        remote = any(set(row.receivers) - {LOCAL_RECEIVER} for row in rows)
         header = ["MAC", "PID", "MODEL", "RSSI", "ENCRYPTED", "KEY", "FRAMES"]
+        if remote:
+            header.append("RECEIVERS")
         if now is not None:
             header.append("AGE")
         header.append("LAST VALUES")
@@ -275,6 +295,8 @@ class ScanTable:
                 row.key_text,
                 str(row.count),
             ]
+            if remote:
+                cells.append(row.receivers_text)
             if now is not None:
                 cells.append(f"{max(now - row.last_seen, 0.0):.0f}s")
             shown = format_values(row.values)
@@ -460,7 +482,7 @@ async def scan(
         if writer is not None:
             writer.write_advertisement(advertisement, t)
         for uuid, data in advertisement.service_data.items():
-            ingest(advertisement.mac, uuid, data, advertisement.rssi, t)
+            ingest(advertisement.mac, uuid, data, advertisement.rssi, t, advertisement.receiver)
 
     try:
         if records is not None:

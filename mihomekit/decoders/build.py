@@ -22,6 +22,7 @@ __all__ = [
     "atc1441_encrypted_frame",
     "atc1441_frame",
     "bthome_frame",
+    "bthome_v1_frame",
     "hhccjcy10_frame",
     "legacy_frame",
     "mibeacon_frame",
@@ -327,17 +328,40 @@ def bthome_frame(
     key: bytes | None = None,
     counter: int = 0,
     trigger: bool = False,
+    mac_included: bool = False,
 ) -> bytes:
     """A BTHome v2 (0xFCD2) frame from ``(object id, value bytes)`` pairs, encrypted when
-    ``key`` is given (``counter`` is then its 32-bit counter)."""
-    info = 0x40 | (0x04 if trigger else 0) | (0x01 if key is not None else 0)
+    ``key`` is given (``counter`` is then its 32-bit counter); with ``mac_included`` the
+    MAC is in the frame (device-info bit 1)."""
+    info = 0x40 | (0x04 if trigger else 0) | (0x02 if mac_included else 0) | (0x01 if key else 0)
+    head = bytes((info,)) + (_mac(mac)[::-1] if mac_included else b"")
     body = b"".join(bytes((oid,)) + value for oid, value in objects)
     if key is None:
-        return bytes((info,)) + body
+        return head + body
     count = (counter & 0xFFFFFFFF).to_bytes(4, "little")
     nonce = _mac(mac) + b"\xd2\xfc" + bytes((info,)) + count
     sealed = ccm_encrypt(key, nonce, body, None)
-    return bytes((info,)) + sealed[:-4] + count + sealed[-4:]
+    return head + sealed[:-4] + count + sealed[-4:]
+
+
+def bthome_v1_frame(
+    objects: Sequence[tuple[int, int, bytes]],
+    *,
+    mac: str,
+    key: bytes | None = None,
+    counter: int = 0,
+) -> bytes:
+    """A BTHome v1 frame from ``(format, object id, value bytes)`` triples (format 0 uint,
+    1 sint, 2 float, 3 text, 4 raw): plain for 0x181C, or encrypted for 0x181E when ``key``
+    is given (``counter`` its 32-bit counter)."""
+    body = b"".join(
+        bytes(((fmt << 5) | (len(value) + 1), oid)) + value for fmt, oid, value in objects
+    )
+    if key is None:
+        return body
+    count = (counter & 0xFFFFFFFF).to_bytes(4, "little")
+    sealed = ccm_encrypt(key, _mac(mac) + b"\x1e\x18" + count, body, AAD_11)
+    return sealed[:-4] + count + sealed[-4:]
 
 
 def hhccjcy10_frame(

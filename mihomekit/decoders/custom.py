@@ -18,7 +18,8 @@ required to equal the advertiser address). pvvx flag bits are reported as
 ``reed_switch`` (bit 0, the reed-switch input) and ``trigger_output`` (bit 1, the GPIO
 trigger output), not as a contact sensor: the input is meaningless without a reed switch
 fitted. No ``voltage`` is made up for the encrypted formats, which do not carry it.
-Results use Tasmota's fake product ids: 0x0A1C (ATC1441) and 0x944A (pvvx).
+Results use Tasmota's fake product ids: 0x0A1C (ATC1441) and 0x944A (pvvx). b-parasite
+soil sensors share the UUID with 16- and 18-byte frames (:mod:`.bparasite`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from __future__ import annotations
 from struct import Struct
 
 from ..readings import DecodeResult, KeyStatus, Value
+from .bparasite import LENGTHS as BPARASITE_LENGTHS
+from .bparasite import decode_bparasite
 from .crypto import AAD_11, ccm_decrypt
 
 PID_ATC = 0x0A1C
@@ -193,6 +196,8 @@ def decode_181a(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
             KeyStatus.OK,
             data[0],
         )
+    if n in BPARASITE_LENGTHS:
+        return decode_bparasite(mac, data)
     return DecodeResult(
         False, mac, None, None, {}, (), f"unknown 0x181A frame ({n} bytes)", "custom"
     )

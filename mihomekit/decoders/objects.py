@@ -36,6 +36,12 @@ Choices that differ from Home Assistant's ``xiaomi-ble`` (all deliberate):
   models without buttons (see :mod:`.buttons`).
 * Also decoded: 0x5403 battery, 0x5601 low battery, 0x6012 humidity, 0x605D temperature
   (known to ble_monitor, not xiaomi-ble).
+* Also decoded (ble_monitor's meaning): the sleep objects 0x4810 / 0x5010 (0 awake, 1
+  asleep → ``asleep``; 2 is the double press of the ZX1 pillow and MJZNZ018H bed sensor →
+  a ``double_press`` event), snoring 0x4811 / 0x5011 (``snoring``), bed occupancy 0x4E17
+  (1 = the bed was left → ``occupancy`` False), 0x5A16 (1 in bed, 2 out of bed, 3 double
+  press) and a one-byte 0x4E16 of 1 (got into bed; the 5-byte 0x4E16 is the S200 weight).
+  ``asleep`` and ``snoring`` are published but no HomeKit service shows them.
 """
 
 from __future__ import annotations
@@ -520,6 +526,41 @@ def _weight_s200(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -
 _CHARGING = {0: "charging", 1: "not_charging", 2: "full"}
 
 
+def _weight_or_bed(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -> None:
+    if len(p) == 1:
+        if p[0] == 1:
+            v["occupancy"] = True
+        return
+    _weight_s200(p, v, e, m)
+
+
+def _sleep(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -> None:
+    if p:
+        if p[0] <= 1:
+            v["asleep"] = p[0] == 1
+        elif p[0] == 2:
+            e.append(Event("double_press", 1))
+
+
+def _snoring(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -> None:
+    if p:
+        v["snoring"] = p[0] != 0
+
+
+def _left_bed(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -> None:
+    if p and p[0] == 1:
+        v["occupancy"] = False
+
+
+def _bed_occupancy(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -> None:
+    if not p:
+        return
+    if p[0] == 1 or p[0] == 2:
+        v["occupancy"] = p[0] == 1
+    elif p[0] == 3:
+        e.append(Event("double_press", 1))
+
+
 def _charging(p: bytes, v: dict[str, Value], e: list[Event], m: str | None) -> None:
     if p:
         state = _CHARGING.get(p[0])
@@ -605,7 +646,13 @@ def _build() -> dict[int, Handler]:
             0x4A12: _opening_state,
             0x4A1A: _left_open,
             0x4A68: _water_event,
-            0x4E16: _weight_s200,
+            0x4810: _sleep,
+            0x4811: _snoring,
+            0x4E16: _weight_or_bed,
+            0x4E17: _left_bed,
+            0x5010: _sleep,
+            0x5011: _snoring,
+            0x5A16: _bed_occupancy,
             0x5422: _charging,
             0x5810: _asleep,
             0x6461: _wearing,
@@ -615,6 +662,10 @@ def _build() -> dict[int, Handler]:
     table.update(BUTTON_HANDLERS)
     return table
 
+
+#: Models whose one button is the double press carried by the sleep and bed objects
+#: (0x4810, 0x5010, 0x5A16) rather than by a button object of :mod:`.buttons`.
+SLEEP_BUTTON_MODELS = frozenset({"MJZNZ018H", "ZX1"})
 
 #: Object id → handler.
 HANDLERS: dict[int, Handler] = _build()

@@ -1,10 +1,12 @@
-"""Qingping / ClearGrass sensors (service data UUID 0xFDCD).
+"""Qingping / ClearGrass sensors (service data UUID 0xFDCD, and 0xFFF9 on older ClearGrass
+firmware: the same frames).
 
 Layout: frame control (1), device type (1), MAC reversed (6; not always the advertiser's,
 so the advertiser address is used), then TLVs ``type (1) | length (1) | value``
 (mibeacon.md §9). Models with a MiBeacon product id (CGG1, CGD1, CGPR1) get it as
 ``pid``; the others have ``pid`` ``None``. ``counter`` is the packet id (TLV 0x0F) when
-present. Unknown TLV types are skipped.
+present. Unknown TLV types are skipped. The CGH1 door sensor's contact TLV 0x04 is 0 open,
+1 closed, 2 left open (``opening`` and ``door_left_open``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ FORMAT = "qingping"
 #: Device type byte → model.
 DEVICE_TYPES = {
     0x01: "CGG1",
+    0x04: "CGH1",
     0x07: "CGG1",
     0x09: "CGP1W",
     0x0C: "CGD1",
@@ -73,6 +76,9 @@ def decode_fdcd(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
             values["humidity"] = hum / 10
         elif kind == 0x02 and size >= 1:
             values["battery"] = v[0]
+        elif kind == 0x04 and size >= 1:
+            values["opening"] = v[0] in (0, 2)
+            values["door_left_open"] = v[0] == 2
         elif kind == 0x07 and size >= 2:
             values["pressure"] = _U16.unpack_from(v)[0] / 10
         elif kind == 0x08 and size >= 4:

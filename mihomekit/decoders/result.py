@@ -33,6 +33,7 @@ _FIELDS = (
     "encrypted",
     "key_status",
     "counter",
+    "warning",
 )
 _EVENT_FIELDS = ("event", "button", "properties")
 
@@ -103,6 +104,7 @@ def _fast_constructor() -> MakeResult | None:
         r.encrypted = encrypted
         r.key_status = key_status
         r.counter = counter
+        r.warning = None
         r.__class__ = cls  # from here on a frozen DecodeResult
         return r  # type: ignore[no-any-return]
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 #: The receiver id of this host's own radio.
 LOCAL_RECEIVER = "local"
 
+
 @dataclass(frozen=True, slots=True)
 class Advertisement:
     """One advertisement as a receiver heard it.
@@ -45,14 +46,29 @@ class Advertisement:
 #: must be quick and must not block.
 AdvertisementSink = Callable[[Advertisement], object]
 
-#: 16-bit service UUIDs that carry Xiaomi and Xiaomi-compatible sensor data: MiBeacon,
-#: ATC1441/pvvx custom firmware, Qingping, BTHome v2, the HHCCJCY10 plant sensor and the
-#: Mi scales.
-SENSOR_SERVICE_UUIDS: tuple[int, ...] = (0xFE95, 0x181A, 0xFDCD, 0xFCD2, 0xFD50, 0x181D, 0x181B)
+#: 16-bit service UUIDs that carry Xiaomi and Xiaomi-compatible sensor data: MiBeacon
+#: (0xFE95), ATC1441/pvvx custom firmware and b-parasite (0x181A), Qingping (0xFDCD,
+#: 0xFFF9), BTHome v2 (0xFCD2) and v1 (0x181C, 0x181E), the HHCCJCY10 plant sensor (0xFD50)
+#: and the Mi scales (0x181D, 0x181B). ``tests/test_registry.py`` checks this list and
+#: :data:`SENSOR_COMPANY_IDS` against the decoders.
+SENSOR_SERVICE_UUIDS: tuple[int, ...] = (
+    0xFE95,
+    0x181A,
+    0xFDCD,
+    0xFFF9,
+    0xFCD2,
+    0x181C,
+    0x181E,
+    0xFD50,
+    0x181D,
+    0x181B,
+)
 
 
-#: Bluetooth company ids whose manufacturer data a decoder reads; a radio forwards an
-#: advertisement with only manufacturer data when its company id is listed here.
+#: Bluetooth company ids whose manufacturer data a decoder reads
+#: (:data:`mihomekit.decoders.COMPANY_IDS`, kept here so that sources need not import the
+#: decoders); a radio forwards an advertisement with only manufacturer data when its
+#: company id is listed here.
 SENSOR_COMPANY_IDS: frozenset[int] = frozenset()
 
 
