@@ -261,6 +261,7 @@ class Bridge:
             "--mac",
             SETUP_MAC,
             "--no-gateway",
+            "--no-web",
         ]
         with open(self.stderr_path, "wb") as err:
             self.proc = await asyncio.create_subprocess_exec(

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the five benchmarks one after the other (about 6 minutes in all).
+# Run the benchmarks one after the other (about 8 minutes in all).
 # Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
 # Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
 set -eu
@@ -17,3 +17,8 @@ echo "== whole bridge under load (bench_bridge_load.py)"
 echo
 echo "== pairing and the HAP server vs HAP-python's (bench_pairing.py)"
 "$python" "$here/bench_pairing.py"
+echo
+echo "== ESPHome proxies: load and alert latency (bench_proxies.py)"
+"$python" "$here/bench_proxies.py"
+echo "== the Mi Dashboard with and without a browser (bench_web.py)"
+"$python" "$here/bench_web.py"

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "mihomekit.commands.gateway",
     "mihomekit.commands.pairing",
     "mihomekit.commands.relay",
+    "mihomekit.commands.webpassword",
 )
 
 

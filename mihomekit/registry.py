@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +50,10 @@ REPEAT_WINDOW = 3.0
 #: A receiver that has not heard a device for this many seconds no longer competes for
 #: "best receiver".
 RECEIVER_WINDOW = 300.0
+#: How many devices heard but not configured are remembered (the least recently heard go).
+UNKNOWN_DEVICES = 128
+#: An unknown device's model guess is refreshed at most this often (seconds).
+UNKNOWN_REDECODE = 10.0
 #: Formats whose counters are 32-bit authenticated counters (replay protection applies).
 _REPLAY_PROTECTED_FORMATS = frozenset({"mibeacon", "bthome"})
 
@@ -88,6 +92,45 @@ class Reception:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptedFrame:
+    """The last encrypted frame heard from a device: enough to try a bind key on it.
+
+    ``selector`` is the service UUID (or the company id, for manufacturer data) and
+    ``decode`` the decoder it went to.
+    """
+
+    mac: str
+    selector: int
+    data: bytes
+    seen: float
+    decode: _Decoder
+
+    def try_key(self, key: bytes | None) -> DecodeResult:
+        """Decode the frame again with ``key``."""
+        return self.decode(self.mac, self.selector, self.data, key)
+
+
+@dataclass(slots=True)
+class UnknownDevice:
+    """A device heard but not configured, with the decoder's guess of what it is.
+
+    ``selector``: the service UUID (or company id) of its last decoded frame.
+    """
+
+    mac: str
+    selector: int
+    format: str | None
+    pid: int | None
+    model: str | None
+    encrypted: bool
+    rssi: int | None
+    receiver: str
+    seen: float
+    decoded: float
+    last_encrypted: EncryptedFrame | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Frame:
     data: bytes
     heard: float
@@ -117,6 +160,8 @@ class Device:
     recent_frames: list[_Frame] = field(default_factory=list)
     reboot_run: list[int] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
+    #: The last encrypted frame heard (with or without a working key), for key checks.
+    last_encrypted: EncryptedFrame | None = None
     #: Set by a source that knows better than the last-seen time whether the device can be
     #: reached (a gateway adapter: the gateway's heartbeats and the device's own).
     liveness: Callable[[], bool] | None = None
@@ -172,6 +217,10 @@ class Registry:
         self._clock = clock
         self._devices: dict[str, Device] = {}
         self.stats: Counter[str] = Counter()
+        #: Advertisements (service-data entries) per receiver id.
+        self.receiver_stats: Counter[str] = Counter()
+        #: Devices heard but not configured, least recently heard first (bounded).
+        self.unknown: OrderedDict[str, UnknownDevice] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
 
     # -- devices -------------------------------------------------------------------------
@@ -287,11 +336,13 @@ class Registry:
         decode: _Decoder,
     ) -> DecodeResult | None:
         self.stats["advertisements"] += 1
+        self.receiver_stats[receiver] += 1
         device = self._devices.get(compact_mac(mac))
+        now = self._clock()
         if device is None:
             self.stats["dropped_unknown_device"] += 1
+            self._note_unknown(mac, selector, data, rssi, receiver, now, decode)
             return None
-        now = self._clock()
         device.heard_by(receiver, rssi, now)
         if device._repeat(data, now):
             # The same frame again: a sign of life, never a second event.
@@ -299,6 +350,8 @@ class Registry:
             device.last_seen = now
             return None
         result = decode(mac, selector, data, device.key)
+        if result.encrypted:
+            device.last_encrypted = EncryptedFrame(mac, selector, data, now, decode)
         if not result.ok:
             self._reject(device, result)
             return result
@@ -326,6 +379,45 @@ class Registry:
         self.stats["accepted"] += 1
         self._apply(device, values, result.events, heartbeat=False, now=now)
         return result
+
+    def _note_unknown(
+        self,
+        mac: str,
+        selector: int,
+        data: bytes,
+        rssi: int | None,
+        receiver: str,
+        now: float,
+        decode: _Decoder,
+    ) -> None:
+        """Remember a device heard but not configured (the table stays bounded)."""
+        device_id = compact_mac(mac)
+        known = self.unknown.get(device_id)
+        if known is not None:
+            self.unknown.move_to_end(device_id)
+            known.rssi, known.receiver, known.seen = rssi, receiver, now
+            if now - known.decoded < UNKNOWN_REDECODE:
+                return
+        result = decode(mac, selector, data, None)
+        if not (result.ok or result.encrypted):
+            return  # not a sensor frame we understand: nothing worth listing
+        if known is None:
+            known = UnknownDevice(mac, selector, None, None, None, False, rssi, receiver, now, now)
+            self.unknown[device_id] = known
+            while len(self.unknown) > UNKNOWN_DEVICES:
+                self.unknown.popitem(last=False)
+        known.decoded = now
+        known.selector = selector
+        known.format = result.format
+        known.pid = result.pid if result.pid is not None else known.pid
+        known.model = result.model or known.model
+        known.encrypted = result.encrypted
+        if result.encrypted:
+            known.last_encrypted = EncryptedFrame(mac, selector, data, now, decode)
+
+    def forget_unknown(self, device_id: str) -> UnknownDevice | None:
+        """Drop a device from the unknown table (it was added); returns what was known."""
+        return self.unknown.pop(device_id, None)
 
     def _reject(self, device: Device, result: DecodeResult) -> None:
         status = result.key_status

@@ -10,7 +10,9 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
+    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
     [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
+    [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
     [mqtt]       host, port, username, password, tls, ca_file, client_id,
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
@@ -23,6 +25,8 @@ paths are taken relative to the settings file's directory; ``~`` is expanded.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import math
@@ -42,6 +46,7 @@ __all__ = [
     "BleSettings",
     "BridgeSettings",
     "ChildBridgeSettings",
+    "EsphomeSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "MqttReceiverSettings",
@@ -49,6 +54,7 @@ __all__ = [
     "ScanMode",
     "Settings",
     "StalenessSettings",
+    "WebSettings",
     "default_state_dir",
     "load_settings",
     "parse_settings",
@@ -239,6 +245,36 @@ class MqttReceiverSettings:
     name: str = ""
 
 
+#: The ESPHome native API's port.
+ESPHOME_PORT = 6053
+
+
+@dataclass(frozen=True, slots=True)
+class EsphomeSettings:
+    """One ESPHome Bluetooth proxy (``[[esphome]]``)."""
+
+    #: IP address or host name (``proxy.local`` works through mDNS).
+    host: str
+    port: int = ESPHOME_PORT
+    #: The proxy's API encryption key (``api: encryption: key:``, base64 of 32 bytes);
+    #: ``None`` = plaintext.
+    encryption_key: str | None = None
+    #: The name the proxy must report (its ``esphome: name:``); also its receiver id.
+    #: ``None`` = take the name it reports.
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The Mi Dashboard (web page, live updates, ``/metrics``) on the bridge's address."""
+
+    enabled: bool = True
+    port: int = 8089
+    #: ``scrypt$…`` as written by ``mihomekit web-password``; ``None`` = no password
+    #: (then changes are accepted from this host only).
+    password_hash: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
@@ -252,7 +288,9 @@ class Settings:
     #: ``None`` when there is no ``[mqtt]`` table.
     mqtt: MqttSettings | None = None
     mqtt_receivers: tuple[MqttReceiverSettings, ...] = ()
+    web: WebSettings = field(default_factory=WebSettings)
     bridges: tuple[ChildBridgeSettings, ...] = ()
+    esphome: tuple[EsphomeSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -599,6 +637,73 @@ def _mqtt_receivers(data: Any, path: str | None) -> tuple[MqttReceiverSettings, 
     return tuple(receivers)
 
 
+def _esphome_entry(data: Any, keypath: str, path: str | None) -> EsphomeSettings:
+    table = _Table(data, keypath, ("host", "port", "encryption_key", "name"), path)
+    if "host" not in table.data:
+        raise table.error("host", "missing: the proxy's IP address or host name")
+    host = table.string("host", "").strip()
+    if any(ch.isspace() for ch in host) or "/" in host:
+        raise table.error("host", f"not an IP address or host name: {host!r}")
+    key = table.optional("encryption_key")
+    if key is not None:
+        try:
+            raw = base64.b64decode(key, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise table.error(
+                "encryption_key",
+                "expected the proxy's API encryption key: base64 of 32 bytes (44 characters "
+                "ending in '='), as `api: encryption: key:` in its YAML",
+            )
+    return EsphomeSettings(
+        host=host,
+        port=table.port("port", ESPHOME_PORT),
+        encryption_key=key,
+        name=table.optional("name"),
+    )
+
+
+def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
+    if not isinstance(data, list):
+        err = ConfigError("esphome: expected an array of tables ([[esphome]])", path=path)
+        err.field = "esphome"
+        raise err
+    proxies: list[EsphomeSettings] = []
+    for index, item in enumerate(data):
+        keypath = f"esphome[{index}]"
+        proxy = _esphome_entry(item, keypath, path)
+        for other in proxies:
+            if (other.host.lower(), other.port) == (proxy.host.lower(), proxy.port):
+                clash = f"{proxy.host}:{proxy.port} is listed twice"
+            elif proxy.name is not None and other.name == proxy.name:
+                clash = f"the name {proxy.name!r} is given twice (names identify receivers)"
+            else:
+                continue
+            err = ConfigError(f"{keypath}: {clash}", path=path)
+            err.field = keypath
+            raise err
+        proxies.append(proxy)
+    return tuple(proxies)
+
+
+def _web(data: Any, path: str | None) -> WebSettings:
+    from .outputs.web.auth import password_hash_problem
+
+    table = _Table(data, "web", ("enabled", "port", "password_hash"), path)
+    defaults = WebSettings()
+    password_hash = table.optional("password_hash")
+    if password_hash is not None:
+        problem = password_hash_problem(password_hash)
+        if problem is not None:
+            raise table.error("password_hash", f"{problem}; set it with `mihomekit web-password`")
+    return WebSettings(
+        enabled=table.boolean("enabled", defaults.enabled),
+        port=table.port("port", defaults.port),
+        password_hash=password_hash,
+    )
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
     root = _Table(
         data,
@@ -613,6 +718,8 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             "mqtt",
             "mqtt_receivers",
             "bridges",
+            "esphome",
+            "web",
         ),
         path,
     )
@@ -631,6 +738,8 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         mqtt=_mqtt(root.data["mqtt"], path) if "mqtt" in root.data else None,
         mqtt_receivers=_mqtt_receivers(root.data.get("mqtt_receivers", []), path),
         bridges=_child_bridges(root.data.get("bridges", []), path),
+        esphome=_esphome(root.data.get("esphome", []), path),
+        web=_web(root.data.get("web", {}), path),
     )
 
 

@@ -17,12 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mihomekit.bridge import COUNTERS_LOGGER, BridgeApp, BridgeConfig, SourceFactory
+from mihomekit.bridge import (
+    COUNTERS_LOGGER,
+    BridgeApp,
+    BridgeConfig,
+    OutputFactory,
+    SourceFactory,
+)
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
-from mihomekit.settings import MqttReceiverSettings, Settings, load_settings
+from mihomekit.settings import EsphomeSettings, MqttReceiverSettings, Settings, load_settings
 from mihomekit.state import state_write_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ DEFAULT_SETTINGS_PATH = "/etc/mihomekit/mihomekit.toml"
 #: With no device configured or known: how long gateway discovery may look for one
 #: before ``mihomekit run`` gives up (exit status 6) instead of offering an empty bridge.
 DISCOVERY_WAIT = 10.0
+#: The mi32cfg the dashboard writes in the state directory when no other one was read.
+WEB_MI32CFG = "mi32cfg"
 #: How often the demo prints its activity line.
 DEMO_ACTIVITY_INTERVAL = 5.0
 
@@ -68,6 +76,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--loop", action="store_true", help="with --replay: repeat forever")
     parser.add_argument("--no-ble", action="store_true", help="do not scan for BLE devices")
     parser.add_argument("--no-gateway", action="store_true", help="do not talk to gateways")
+    parser.add_argument(
+        "--web-port", type=int, metavar="N", help="Mi Dashboard port (default 8089, [web] port)"
+    )
+    parser.add_argument("--no-web", action="store_true", help="do not serve the Mi Dashboard")
     parser.set_defaults(func=run_bridge)
 
 
@@ -87,15 +99,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(path)
 
 
-def _entries(args: argparse.Namespace, settings: Settings) -> tuple[list[DeviceEntry], str | None]:
-    """The mi32cfg's devices and its path (``None``: no mi32cfg found)."""
+def _entries(
+    args: argparse.Namespace, settings: Settings, state_dir: Path
+) -> tuple[list[DeviceEntry], str | None]:
+    """The mi32cfg's devices and its path (``None``: no mi32cfg found).
+
+    The dashboard writes its device changes to the mi32cfg read here; when there was none
+    (and for the demo) it writes ``<state_dir>/mi32cfg``, which is read next time.
+    """
+    saved = state_dir / WEB_MI32CFG
     if args.demo:
+        if saved.exists():
+            return load_mi32cfg(saved), str(saved)
         from mihomekit.demo import demo_entries
 
         return demo_entries(), "<demo>"
     path = args.config or settings.bridge.mi32cfg
     if path is None:
         path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
+    if path is None and saved.exists():
+        path = str(saved)
     if path is None:
         return [], None
     return load_mi32cfg(path), path
@@ -105,11 +128,11 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     """Turn command-line options and settings into what ``mihomekit run`` starts."""
     settings = _settings(args)
     bridge = settings.bridge
-    entries, mi32cfg = _entries(args, settings)
     address = args.address or bridge.address or default_address()
     state_dir = args.state_dir or bridge.state_dir
     if args.demo and not args.state_dir:
         state_dir = str(Path(bridge.state_dir).expanduser().parent / "mihomekit-demo")
+    entries, mi32cfg = _entries(args, settings, Path(state_dir).expanduser())
     mac = args.mac or bridge.mac
     if mac is not None:
         try:
@@ -125,6 +148,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_replay_source(args.replay, args.replay_speed, args.loop))
     elif settings.ble.enabled and not args.no_ble:
         sources.append(_ble_source(settings))
+    if not args.demo:
+        sources.extend(esphome_sources(settings))
     gateways = settings.gateway
     gateway_on = bool(
         gateways.enabled
@@ -171,6 +196,12 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         discovery_wait=DISCOVERY_WAIT if gateway_on else 0.0,
         mqtt=None if args.demo else settings.mqtt,
     )
+    if settings.web.enabled and not args.no_web:
+        web_mi32cfg = config.state_dir / WEB_MI32CFG
+        if mi32cfg is not None and mi32cfg != "<demo>":
+            web_mi32cfg = Path(mi32cfg)
+        port = settings.web.port if args.web_port is None else args.web_port
+        config.outputs.append(_web_output(settings, port, web_mi32cfg))
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
 
@@ -196,6 +227,43 @@ def _ble_source(settings: Settings) -> SourceFactory:
             adapter=settings.ble.adapter,
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
+        )
+
+    return factory
+
+
+def esphome_sources(settings: Settings) -> list[SourceFactory]:
+    """One source per ``[[esphome]]`` proxy, feeding the registry like the local radio."""
+    return [_esphome_source(proxy) for proxy in settings.esphome]
+
+
+def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
+    def factory(app: BridgeApp) -> Any:
+        from mihomekit.sources.esphome.proxy import EsphomeProxy
+
+        return EsphomeProxy(
+            app.registry.handle,
+            host=proxy.host,
+            port=proxy.port,
+            encryption_key=proxy.encryption_key,
+            name=proxy.name,
+        )
+
+    return factory
+
+
+def _web_output(settings: Settings, port: int, mi32cfg: Path) -> OutputFactory:
+    """The Mi Dashboard on the bridge's address."""
+
+    def factory(app: BridgeApp) -> Any:
+        from mihomekit.outputs.web.server import WebOutput
+
+        return WebOutput(
+            app,
+            host=app.config.listen_address or app.config.address,
+            port=port,
+            password_hash=settings.web.password_hash,
+            mi32cfg=mi32cfg,
         )
 
     return factory
@@ -247,6 +315,10 @@ async def _serve(plan: RunPlan) -> None:
         )
     for line in ready_lines(app):
         print(line, flush=True)
+    for output in app.outputs:
+        url = getattr(output, "url", None)
+        if url and getattr(output, "serving", False):
+            print(f"Mi Dashboard: {url}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -1,8 +1,10 @@
 """``mihomekit scan``: list the Xiaomi (and compatible) BLE sensors in range.
 
-Listens with the Bluetooth adapter (or replays a recording with ``--replay``) and shows
-one row per device: MAC, product id, model, signal, whether its frames are encrypted,
-what is known about its key, and the last values heard. ``--write`` saves the devices
+Listens with the Bluetooth adapter and through the receivers the settings name (ESPHome
+proxies, MQTT receivers), or replays a recording with ``--replay``, and shows one row per
+device: MAC, product id, model, signal, whether its frames are encrypted,
+what is known about its key, which receivers hear it at what RSSI, and the last values
+heard. ``--write`` saves the devices
 heard as a Tasmota-compatible mi32cfg (merged into an existing file), ``--record`` keeps
 every advertisement as JSON lines for later ``--replay``.
 """
@@ -23,7 +25,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mihomekit.errors import AdapterError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, save_mi32cfg
 from mihomekit.readings import KeyStatus, Value
-from mihomekit.sources import LOCAL_RECEIVER, Advertisement
+from mihomekit.settings import Settings, load_settings
+from mihomekit.sources import LOCAL_RECEIVER, Advertisement, AdvertisementSink, Source, SourceStatus
 
 if TYPE_CHECKING:
     from mihomekit.readings import DecodeResult
@@ -199,6 +202,8 @@ class ScanTable:
         self._decode: Decoder = decode
         self._known = dict(known or {})
         self._rows: dict[str, ScanRow] = {}
+        #: The radio and receivers listened through (their statuses at the end).
+        self.sources: list[SourceStatus] = []
         self.advertisements = 0
         self.undecodable = 0
 
@@ -317,6 +322,7 @@ class ScanTable:
             f"{len(rows)} device(s), {self.advertisements} advertisement(s)"
             + (f", {self.undecodable} not decodable" if self.undecodable else "")
         )
+        lines.extend(_status_line(status) for status in self.sources)
         return "\n".join(line.rstrip() for line in lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -324,6 +330,7 @@ class ScanTable:
             "devices": [row.to_json() for row in self.rows],
             "advertisements": self.advertisements,
             "undecodable": self.undecodable,
+            "sources": [status.as_dict() for status in self.sources],
         }
 
     def entries(self) -> list[DeviceEntry]:
@@ -344,6 +351,15 @@ class ScanTable:
                 )
             )
         return out
+
+
+def _status_line(status: SourceStatus) -> str:
+    """``esphome attic: connected, 120 advertisements`` (with the last error if any)."""
+    state = "connected" if status.connected else "not connected"
+    line = f"{status.kind} {status.name}: {state}, {status.advertisements} advertisement(s)"
+    if status.last_error:
+        line += f", last error: {status.last_error}"
+    return line
 
 
 def merge_entries(
@@ -386,6 +402,10 @@ class ScanOptions:
     replay: str | None = None
     speed: float = 1.0
     json: bool = False
+    #: The settings file whose receivers (``[[esphome]]``, ``[[mqtt_receivers]]``) listen too.
+    settings: str | None = None
+    #: Listen with this host's radio (``--no-radio``: through the receivers only).
+    radio: bool = True
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ScanOptions:
@@ -399,6 +419,8 @@ class ScanOptions:
             replay=args.replay,
             speed=args.speed,
             json=args.json,
+            settings=args.settings,
+            radio=not args.no_radio,
         )
 
 
@@ -486,33 +508,87 @@ async def scan(
 
     try:
         if records is not None:
-            source = ReplaySource(records, sink, speed=options.speed)
-            task = asyncio.ensure_future(source.run())
+            replay = ReplaySource(records, sink, speed=options.speed)
+            task = asyncio.ensure_future(replay.run())
             try:
                 await _listen(task, options.seconds, refresh if display else None)
             finally:
-                await source.stop()
+                await replay.stop()
                 await task
         else:
-            from mihomekit.sources.ble import BleAdapter
-
-            adapter = BleAdapter(
-                sink,
-                adapter=options.adapter,
-                scan_mode=options.scan_mode,
-                scanner_factory=scanner_factory,
-            )
             seconds = DEFAULT_SECONDS if options.seconds is None else options.seconds
-            await adapter.start()
-            _LOGGER.info("scanning (%s) for %g s", adapter.mode, seconds)
+            sources = await _start_listening(options, sink, scanner_factory)
+            table.sources = [source.status for source in sources]
             try:
                 await _listen(None, seconds, refresh if display else None)
             finally:
-                await adapter.stop()
+                for source in reversed(sources):
+                    await source.stop()
     finally:
         if writer is not None:
             writer.close()
         refresh()
+
+
+async def _start_listening(
+    options: ScanOptions, sink: AdvertisementSink, scanner_factory: Callable[..., Any] | None
+) -> list[Source]:
+    """Start the radio and every receiver of the settings; the started sources.
+
+    Without receivers a radio that cannot start is an :class:`AdapterError`; with them it
+    is a warning and the scan goes on through the receivers.
+    """
+    from mihomekit.sources.ble import BleAdapter
+
+    sources = receiver_sources(scan_settings(options), sink)
+    if not options.radio and not sources:
+        raise AdapterError("--no-radio, and the settings name no receiver to listen through")
+    for source in sources:
+        await source.start()
+    if options.radio:
+        adapter = BleAdapter(
+            sink,
+            adapter=options.adapter,
+            scan_mode=options.scan_mode,
+            scanner_factory=scanner_factory,
+        )
+        try:
+            await adapter.start()
+        except AdapterError as err:
+            if not sources:
+                raise
+            _LOGGER.warning("listening through the receivers only: %s", err)
+        else:
+            _LOGGER.info("scanning (%s)", adapter.mode)
+            sources.insert(0, adapter)
+    return sources
+
+
+def scan_settings(options: ScanOptions) -> Settings:
+    """The settings whose receivers listen too (the default file if it exists)."""
+    from mihomekit.commands.run import DEFAULT_SETTINGS_PATH
+
+    path = options.settings
+    if path is None and Path(DEFAULT_SETTINGS_PATH).exists():
+        path = DEFAULT_SETTINGS_PATH
+    return load_settings(path)
+
+
+def receiver_sources(settings: Settings, sink: AdvertisementSink) -> list[Source]:
+    """A source for every receiver the settings name, feeding ``sink``."""
+    from mihomekit.sources.esphome.proxy import EsphomeProxy
+
+    sources: list[Source] = [
+        EsphomeProxy(
+            sink,
+            host=proxy.host,
+            port=proxy.port,
+            encryption_key=proxy.encryption_key,
+            name=proxy.name,
+        )
+        for proxy in settings.esphome
+    ]
+    return sources
 
 
 def write_config(path: str, table: ScanTable) -> tuple[int, int]:
@@ -623,6 +699,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="replay speed factor (0 = as fast as possible; default 1)",
     )
     parser.add_argument("--json", action="store_true", help="print the final table as JSON")
+    parser.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="TOML settings whose receivers ([[esphome]], [[mqtt_receivers]]) listen too",
+    )
+    parser.add_argument("--no-radio", action="store_true", help="listen through the receivers only")
     parser.set_defaults(func=run)
 
 

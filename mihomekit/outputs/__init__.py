@@ -1,0 +1,1 @@
+"""Outputs: what shows the registry elsewhere (MQTT, the Mi Dashboard)."""
