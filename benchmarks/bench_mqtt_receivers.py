@@ -4,7 +4,7 @@ Two bridge processes, one after the other in the same run, each with the same 10
 configured sensors (as ``bench_bridge_load.py``) and a paired aiohomekit controller (in
 this process) subscribed to every event characteristic:
 
-* **mqtt**: ``python -m mihomekit run --settings S --no-ble`` exactly as a user starts it,
+* **mqtt**: ``python -m mihomekit run --settings S --no-ble --no-web`` as a user starts it,
   with ``[mqtt]`` on a mosquitto started here on 127.0.0.1 and ``[[mqtt_receivers]]``
   ``home/+/BTtoMQTT/#`` in Theengs format. A generator process publishes ``--rate``
   Theengs Gateway messages a second (four gateways; a third of them repeat a frame
@@ -449,6 +449,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             SETUP_MAC,
             "--no-ble",
             "--no-gateway",
+            "--no-web",
         ]
         try:
             latencies = await _phase(

@@ -10,13 +10,13 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
+    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
+    [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
+    [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
     [mqtt]       host, port, username, password, tls, ca_file, client_id,
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
     [zigbee2mqtt]  enabled, base_topic   (the broker is [mqtt]'s)
-    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
-    [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
-    [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
