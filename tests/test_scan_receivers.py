@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 from pathlib import Path
 
+import aiomqtt
 import pytest
 from esphome_fake import Entry, FakeProxy
+from mosquitto import Mosquitto, mosquitto_fixture  # noqa: F401
 
 from mihomekit.commands import scan
 from mihomekit.errors import AdapterError
@@ -46,3 +50,36 @@ async def test_no_radio_and_no_receiver_is_a_clear_error(tmp_path: Path) -> None
     settings.write_text("")
     with pytest.raises(AdapterError, match="no receiver"):
         await scan.scan(_options(settings), scan.ScanTable(), out=io.StringIO())
+
+
+async def test_scan_listens_through_mqtt_receivers_without_announcing_itself(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n\n'
+        '[[mqtt_receivers]]\ntopic = "home/+/BTtoMQTT/#"\nformat = "theengs"\n'
+    )
+    message = json.dumps(
+        {
+            "id": THERMO_MAC,
+            "rssi": -71,
+            "servicedatauuid": "0xfe95",
+            "servicedata": THERMO_27_2.hex(),
+        }
+    )
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="gateway") as gateway:
+        await gateway.publish("home/hall/BTtoMQTT/A4C138B4944C", message, qos=1, retain=True)
+    table = scan.ScanTable()
+    await scan.scan(_options(settings), table, out=io.StringIO())
+    (row,) = table.rows
+    assert row.receivers == {"hall": -71}
+    assert row.values["temperature"] == 27.2
+    assert [s.kind for s in table.sources] == ["mqtt", "mqtt_receiver"]
+    # The scan published nothing: no retained status of its own on the broker.
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="watcher") as watcher:
+        await watcher.subscribe("mihomekit/#")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                async for heard in watcher.messages:
+                    raise AssertionError(f"the scan published {heard.topic}")

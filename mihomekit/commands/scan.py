@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -575,7 +577,12 @@ def scan_settings(options: ScanOptions) -> Settings:
 
 
 def receiver_sources(settings: Settings, sink: AdvertisementSink) -> list[Source]:
-    """A source for every receiver the settings name, feeding ``sink``."""
+    """A source for every receiver the settings name, feeding ``sink``.
+
+    MQTT receivers come after their broker connection (started first, stopped last); the
+    scan connects under a client id of its own, so a running bridge is not pushed off the
+    broker, and announces nothing.
+    """
     from mihomekit.sources.esphome.proxy import EsphomeProxy
 
     sources: list[Source] = [
@@ -588,6 +595,18 @@ def receiver_sources(settings: Settings, sink: AdvertisementSink) -> list[Source
         )
         for proxy in settings.esphome
     ]
+    if settings.mqtt is not None and settings.mqtt_receivers:
+        from mihomekit.mqtt import MqttConnection
+        from mihomekit.sources.mqtt_receivers import MqttReceiverSource
+
+        broker = dataclasses.replace(
+            settings.mqtt, client_id=f"{settings.mqtt.client_id}-scan-{os.getpid()}"
+        )
+        connection = MqttConnection(broker, name="mqtt", announce=False)
+        sources.append(connection)
+        sources.extend(
+            MqttReceiverSource(connection, sink, entry) for entry in settings.mqtt_receivers
+        )
     return sources
 
 

@@ -74,7 +74,9 @@ class MqttConnection:
 
     ``status`` reports it like a source's (kind ``mqtt``). ``status_topic`` (default
     ``<topic_prefix>/status``) gets a retained ``online`` on each connect and is the last
-    will (retained ``offline``); :meth:`stop` publishes ``offline`` itself.
+    will (retained ``offline``); :meth:`stop` publishes ``offline`` itself. A listener
+    that is not the bridge (``mihomekit scan``) passes ``announce=False``: no birth, no
+    will, nothing published about it.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class MqttConnection:
         *,
         name: str = "mqtt",
         status_topic: str | None = None,
+        announce: bool = True,
         backoff_min: float = BACKOFF_MIN,
         backoff_max: float = BACKOFF_MAX,
         timeout: float = TIMEOUT,
@@ -93,6 +96,7 @@ class MqttConnection:
         self.settings = settings
         self.name = name
         self.status_topic = status_topic or settings.status_topic
+        self._announce = announce
         self.status = SourceStatus(kind="mqtt", name=name)
         self._backoff_min = backoff_min
         self._backoff_max = backoff_max
@@ -238,7 +242,11 @@ class MqttConnection:
             username=settings.username,
             password=settings.password,
             identifier=settings.client_id,
-            will=aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True),
+            will=(
+                aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True)
+                if self._announce
+                else None
+            ),
             keepalive=self._keepalive,
             timeout=self._timeout,
             tls_context=tls_context,
@@ -249,7 +257,8 @@ class MqttConnection:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """One connection: birth, subscriptions, callbacks, then read and write until done."""
-        await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        if self._announce:
+            await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         for topic_filter in list(self._filters):
             await client.subscribe(topic_filter)
         self.counts["connects"] += 1
@@ -322,7 +331,8 @@ class MqttConnection:
                 while self._outgoing:
                     topic, payload, qos, retain = self._outgoing.popleft()
                     await client.publish(topic, payload, qos=qos, retain=retain)
-                await client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
+                if self._announce:
+                    await client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
 
     async def _subscribe_now(self, client: aiomqtt.Client, topic_filter: str) -> None:
         try:
