@@ -5,8 +5,8 @@ broker of the settings, then prints, per device: the HomeKit services it gets, t
 kept and published over MQTT only (pressure, energy...), and every expose not mapped, with
 why; and the devices not bridged (coordinator, disabled, unsupported), with why.
 
-This is a one-shot reader, not the bridge's connection: it leaves no birth or will message
-and uses its own client id, so it can run beside a running bridge.
+It reads through its own broker connection that announces nothing (no birth, no will) and
+has a client id of its own, so it can run beside a running bridge.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
-import ssl
 from typing import Any
 
 from mihomekit.errors import AdapterError, ConfigError, MihomekitError
@@ -76,38 +76,35 @@ def _list(args: argparse.Namespace) -> int:
 
 async def _read(mqtt: MqttSettings, base: str, timeout: float) -> tuple[Any, Any]:
     """The retained ``bridge/devices`` and ``bridge/info`` (None when not sent)."""
-    import aiomqtt
+    from mihomekit.mqtt import MqttConnection, MqttMessage
 
-    tls = ssl.create_default_context(cafile=mqtt.ca_file) if mqtt.tls else None
-    client = aiomqtt.Client(
-        mqtt.host,
-        mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password,
-        identifier=f"{mqtt.client_id}-z2m-list",
-        tls_context=tls,
-        timeout=timeout,
-    )
+    broker = dataclasses.replace(mqtt, client_id=f"{mqtt.client_id}-z2m-{os.getpid()}")
+    connection = MqttConnection(broker, name="z2m list", announce=False, timeout=timeout)
     got: dict[str, Any] = {}
+    done = asyncio.Event()
+
+    def keep(message: MqttMessage) -> None:
+        name = message.topic.rpartition("/")[2]
+        try:
+            got[name] = json.loads(message.payload)
+        except ValueError:
+            got[name] = None
+        if name == "devices":
+            done.set()
+
+    connection.subscribe(f"{base}/bridge/info", keep)  # first: its retained copy comes first
+    connection.subscribe(f"{base}/bridge/devices", keep)
+    await connection.start()
     try:
-        async with client:
-            await client.subscribe(f"{base}/bridge/info")  # first: its retained copy comes first
-            await client.subscribe(f"{base}/bridge/devices")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    async for message in client.messages:
-                        payload = message.payload
-                        if not isinstance(payload, bytes | bytearray):
-                            continue
-                        try:
-                            got[message.topic.value.rpartition("/")[2]] = json.loads(payload)
-                        except ValueError:
-                            got[message.topic.value.rpartition("/")[2]] = None
-                        if "devices" in got:
-                            break
-    except aiomqtt.MqttError as err:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        connected = connection.connected or connection.counts["connects"] > 0
+        error = connection.status.last_error
+        await connection.stop()
+    if not connected:
         where = f"{mqtt.host}:{mqtt.port}"
-        raise AdapterError(f"cannot read from the MQTT broker at {where}: {err}") from None
+        raise AdapterError(f"cannot read from the MQTT broker at {where}: {error or 'no answer'}")
     if "devices" not in got:
         raise MihomekitError(
             f"no retained {base}/bridge/devices within {timeout:g} s: is Zigbee2MQTT running, "
