@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -136,3 +137,21 @@ async def test_garbage_on_the_command_socket(gateway_socket: socket.socket) -> N
         assert adapter.stats["dropped_bad_json"] == 1 and adapter.stats["dropped_wrong_type"] == 1
         await adapter.send_command("158d0001000004", {"power": True})
         await wait_for(lambda: sink.readings[-1].values == {"power": True})
+
+
+async def test_a_sink_failing_on_every_report_warns_once_without_tracebacks(
+    gateway_socket: socket.socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with unicast_pair(proto=1) as (sim, adapter, sink):
+
+        def explode(device_id: str, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("sink failure")
+
+        sink.on_reading = explode  # type: ignore[method-assign]
+        with caplog.at_level(logging.DEBUG, logger="mihomekit.sources.gateway"):
+            for status in ("open", "close", "open"):
+                sim.report(MAGNET, {"status": status})
+            await wait_for(lambda: adapter.stats.get("handler_errors", 0) == 3)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "sink failure" in warnings[0].getMessage()
+    assert all(r.exc_info is None for r in warnings)

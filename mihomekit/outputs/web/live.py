@@ -92,6 +92,7 @@ class LiveHub:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_summary = loop.time()
+        failures = 0
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
             if not self._clients:
@@ -103,7 +104,11 @@ class LiveHub:
                     next_summary = loop.time() + SUMMARY_INTERVAL
                     self._broadcast(sse("summary", self._summary()))
             except Exception:  # a rendering bug must not end live updates
-                _LOGGER.exception("live update failed")
+                if failures == 0:
+                    _LOGGER.exception("live update failed (further failures at debug level)")
+                else:
+                    _LOGGER.debug("live update failed", exc_info=True)
+                failures += 1
 
     def flush(self) -> None:
         """Send the changed widgets now."""

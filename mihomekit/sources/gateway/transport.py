@@ -353,8 +353,16 @@ class GatewayAdapter:
         self._mark_seen(gateway.sid)  # any message through the gateway shows it is up
         try:
             self._handle(gateway, message)
-        except Exception:  # a sink failure must not stop the listener
-            _LOGGER.exception("error handling a gateway message from %s", addr[0])
+        except Exception as err:  # a sink failure must not stop the listener
+            self._count("handler_errors")
+            self._warn(
+                "handler",
+                "error handling a gateway message from %s: %s: %s",
+                addr[0],
+                type(err).__name__,
+                err,
+            )
+            _LOGGER.debug("gateway message handler failed", exc_info=True)
 
     def _handle(
         self, gateway: GatewayInfo, message: DeviceMessage, *, from_read: bool = False
