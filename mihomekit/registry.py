@@ -509,9 +509,15 @@ class Registry:
         for listener in device.listeners:
             try:
                 listener(update)
-            except Exception:  # a broken listener must not stop the radio
+            except Exception as err:  # a broken listener must not stop the radio
                 self.stats["listener_errors"] += 1
-                _LOGGER.exception("listener failed for %s", device.id)
+                if ("", "listener") not in self._warned:
+                    self._warned.add(("", "listener"))
+                    _LOGGER.exception(
+                        "listener failed for %s (further failures at debug level)", device.id
+                    )
+                else:
+                    _LOGGER.debug("listener failed for %s: %s", device.id, err)
 
     def restore(self, device_id: str, values: Mapping[str, Value], age: float | None) -> None:
         """Put back persisted values at start; ``age`` = seconds since they were last heard."""

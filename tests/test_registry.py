@@ -177,16 +177,19 @@ def test_heartbeat_fires_no_events_but_refreshes_values() -> None:
     assert updates[1].events == (Event("press"),)
 
 
-def test_listener_error_does_not_stop_ingest() -> None:
+def test_listener_error_does_not_stop_ingest(caplog: pytest.LogCaptureFixture) -> None:
     registry, _clock, _updates = _registry()
 
     def broken(_update: Update) -> None:
         raise RuntimeError("boom")
 
     registry.get(TH.mac).subscribe(broken)  # type: ignore[union-attr]
-    registry.handle_advertisement(MAC, 0xFE95, _frame(0x40, 20.0))
-    assert registry.stats["listener_errors"] == 1
-    assert registry.get(TH.mac).values["temperature"] == 20.0  # type: ignore[union-attr]
+    for counter, temperature in ((0x40, 20.0), (0x41, 20.5), (0x42, 21.0)):
+        registry.handle_advertisement(MAC, 0xFE95, _frame(counter, temperature))
+    assert registry.stats["listener_errors"] == 3
+    assert registry.get(TH.mac).values["temperature"] == 21.0  # type: ignore[union-attr]
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert len(tracebacks) == 1  # once, then quiet
 
 
 # -- receivers -----------------------------------------------------------------------
