@@ -20,7 +20,7 @@ from .errors import GatewayError, NothingToBridgeError, StateError, StateWriteEr
 from .mi32cfg import DeviceEntry
 from .placement import CAPACITY, BridgeRule, Placed, Placement, Slot
 from .readings import Event, Value
-from .registry import Device, Registry, Update
+from .registry import Device, Registry, Update, default_name
 from .setupcode import (
     child_setup_code,
     child_setup_id,
@@ -528,25 +528,55 @@ class BridgeApp:
 
     def rename_device(self, device_id: str, name: str) -> None:
         """Give a device a new name, in HomeKit too. KeyError if unknown, ValueError for a
-        name that is empty or longer than 64 characters."""
+        name that is empty or longer than 64 characters.
+
+        A device of another source (Zigbee) keeps this name across restarts, and over later
+        names from its source, until :meth:`clear_name`; a BLE device's name is the
+        mi32cfg's (writing it there is the caller's job).
+        """
         device = self.registry.get(device_id)
         if device is None:
             raise KeyError(device_id)
         name = name.strip()
         if not name or len(name) > 64:
             raise ValueError("a name has 1 to 64 characters")
+        if device.source != "ble":
+            self.state.names[device_id] = name
+        self._show_name(device, name)
+        self._save_slots()
+
+    def clear_name(self, device_id: str) -> str:
+        """Drop the name :meth:`rename_device` gave a device of another source: its
+        source's name is used again. Returns the name now shown; KeyError if unknown."""
+        device = self.registry.get(device_id)
+        if device is None:
+            raise KeyError(device_id)
+        if self.state.names.pop(device_id, None) is None:
+            return device.name
+        source_name = self.state.known_devices.get(device_id, {}).get("name")
+        name = str(source_name or default_name(device.model, None, device_id))[:64]
+        self._show_name(device, name)
+        self._save_slots()
+        return name
+
+    def source_renamed(self, device_id: str, name: str) -> None:
+        """A source renamed its device (a Zigbee2MQTT friendly_name changed): shown in
+        HomeKit, unless the dashboard named the device (that name wins until cleared)."""
+        device = self.registry.get(device_id)
+        name = name.strip()[:64]
+        if device is None or not name or device_id in self.state.names:
+            return
+        self._show_name(device, name)
+
+    def _show_name(self, device: Device, name: str) -> None:
         device.name = name
-        known = self.state.known_devices.get(device_id)
-        if known is not None:
-            known["name"] = name
-        slot = self.placement.slot_of(device_id)
+        slot = self.placement.slot_of(device.id)
         if slot is not None:
             hub = self._hub_of(slot)
             if hub.accessory is not None:
                 from mihomekit.accessories import rename_accessory
 
-                rename_accessory(hub.accessory, slot.state.aids[device_id], name)
-        self._save_slots()
+                rename_accessory(hub.accessory, slot.state.aids[device.id], name)
 
     # -- counters --------------------------------------------------------------------------
 
@@ -666,7 +696,8 @@ class BridgeApp:
         """A source found a device (a Zigbee sensor): add it, placed on a bridge with room
         (and shown in HomeKit if running), or named in the log if none has room."""
         known = self.registry.get(device_id) is not None
-        device = self.registry.add_device(device_id, model, name, source=source)
+        shown = self.state.names.get(device_id) or name  # the dashboard's name wins
+        device = self.registry.add_device(device_id, model, shown, source=source)
         self._watch(device)
         if model is not None:
             # Updated, not replaced: a source may keep more here (its device's capabilities).
@@ -701,9 +732,9 @@ class BridgeApp:
             else:
                 model = device_model(str(info.get("model", "")))
             if model is not None:
-                self.registry.add_device(
-                    device_id, model, info.get("name"), source=str(info.get("source", "zigbee"))
-                )
+                name = self.state.names.get(device_id) or info.get("name")
+                source = str(info.get("source", "zigbee"))
+                self.registry.add_device(device_id, model, name, source=source)
 
     def _restore_values(self) -> None:
         now = time.time()

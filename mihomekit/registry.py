@@ -26,6 +26,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .catalog import DeviceModel, lookup, unknown_name
 from .decoders import decode_advertisement, decode_manufacturer_data
@@ -34,6 +35,7 @@ from .readings import DecodeResult, Event, KeyStatus, Value
 from .sources import LOCAL_RECEIVER, Advertisement
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 COUNTER_MODULUS = 1 << 32
 #: A counter up to half the counter space ahead of the last accepted one is "newer";
@@ -222,6 +224,9 @@ class Registry:
         #: Devices heard but not configured, least recently heard first (bounded).
         self.unknown: OrderedDict[str, UnknownDevice] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
+        #: Called with a device whose ``key_status`` changed (for displays: not an update
+        #: of values, so device listeners and HomeKit are not told).
+        self.status_listeners: list[Callable[[Device], None]] = []
 
     # -- devices -------------------------------------------------------------------------
 
@@ -356,7 +361,7 @@ class Registry:
             self._reject(device, result)
             return result
         if result.encrypted:
-            device.key_status = KeyStatus.OK
+            self._set_key_status(device, KeyStatus.OK)
         elif device.key is not None and (result.values or result.events):
             # A device with a bind key only speaks encrypted: a plain frame with values
             # under its address is not from it (or is forged) and must not move HomeKit.
@@ -422,7 +427,7 @@ class Registry:
     def _reject(self, device: Device, result: DecodeResult) -> None:
         status = result.key_status
         if status in (KeyStatus.WRONG, KeyStatus.MISSING):
-            device.key_status = status
+            self._set_key_status(device, status)
             self.stats[f"dropped_{status.value}_key"] += 1
             self._warn_once(
                 device.id,
@@ -435,6 +440,12 @@ class Registry:
         else:
             self.stats["dropped_decode_error"] += 1
             _LOGGER.debug("%s: frame dropped: %s", device.id, result.error)
+
+    def _set_key_status(self, device: Device, status: KeyStatus) -> None:
+        if device.key_status is status:
+            return
+        device.key_status = status
+        self._notify(self.status_listeners, device, device.id)
 
     def _counter_accepts(self, device: Device, result: DecodeResult) -> bool:
         counter = result.counter
@@ -505,19 +516,21 @@ class Registry:
             times[name] = now
         if not device.listeners:
             return
-        update = Update(device, values, events, heartbeat)
-        for listener in device.listeners:
+        self._notify(device.listeners, Update(device, values, events, heartbeat), device.id)
+
+    def _notify(self, listeners: Sequence[Callable[[_T], None]], what: _T, device_id: str) -> None:
+        for listener in listeners:
             try:
-                listener(update)
+                listener(what)
             except Exception as err:  # a broken listener must not stop the radio
                 self.stats["listener_errors"] += 1
                 if ("", "listener") not in self._warned:
                     self._warned.add(("", "listener"))
                     _LOGGER.exception(
-                        "listener failed for %s (further failures at debug level)", device.id
+                        "listener failed for %s (further failures at debug level)", device_id
                     )
                 else:
-                    _LOGGER.debug("listener failed for %s: %s", device.id, err)
+                    _LOGGER.debug("listener failed for %s: %s", device_id, err)
 
     def restore(self, device_id: str, values: Mapping[str, Value], age: float | None) -> None:
         """Put back persisted values at start; ``age`` = seconds since they were last heard."""

@@ -62,6 +62,10 @@ class BridgeState:
     #: Devices found by sources other than the mi32cfg (Zigbee sensors), so that they are
     #: in HomeKit from the first second of the next start.
     known_devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Names given on the dashboard to devices of other sources (device id → name). They
+    #: win over the source's own name (a Zigbee2MQTT friendly_name) until cleared;
+    #: ``known_devices`` keeps the source's name. BLE names live in the mi32cfg instead.
+    names: dict[str, str] = field(default_factory=dict)
     #: The HAP device id (``AA:BB:CC:DD:EE:FF``) the bridge had, or will have, in
     #: ``accessory.state``; see :func:`bridge_identity`.
     device_id: str | None = None
@@ -94,6 +98,7 @@ class BridgeState:
         self.aids.pop(device_id, None)
         self.last_values.pop(device_id, None)
         self.known_devices.pop(device_id, None)
+        self.names.pop(device_id, None)
 
     def remember_values(
         self, device_id: str, values: Mapping[str, Value], seen_wall: float | None
@@ -116,6 +121,7 @@ class BridgeState:
             next_aid=self.next_aid,
             aids=dict(sorted(self.aids.items(), key=lambda kv: kv[1])),
             known_devices=self.known_devices,
+            names=dict(sorted(self.names.items())),
             last_values=self.last_values,
         )
         return data
@@ -230,6 +236,9 @@ def _from_json(path: Path, raw: Any) -> BridgeState:
     known = raw.get("known_devices", {})
     if not isinstance(known, dict):
         raise TypeError("known_devices is not an object")
+    names = raw.get("names", {})
+    if not isinstance(names, dict):
+        raise TypeError("names is not an object")
     device_id = raw.get("device_id")
     if device_id is not None and not (
         isinstance(device_id, str) and _DEVICE_ID.fullmatch(device_id)
@@ -255,6 +264,7 @@ def _from_json(path: Path, raw: Any) -> BridgeState:
         next_aid=next_aid,
         last_values=clean,
         known_devices={str(k): v for k, v in known.items() if isinstance(v, dict)},
+        names={str(k): v for k, v in names.items() if isinstance(v, str) and v.strip()},
         device_id=device_id,
         random_setup_code=code,
     )

@@ -143,6 +143,37 @@ def test_advertisement_updates_its_widget_without_reload(
     screenshot(browser, "overview-live-update")
 
 
+def _classes(browser: WebDriver, device_id: str) -> list[str]:
+    """The widget's classes, read in one go (live updates replace the element)."""
+    found = browser.execute_script(
+        "const w = document.getElementById(arguments[0]); return w ? w.className : '';",
+        f"w-{device_id}",
+    )
+    return str(found).split()
+
+
+def test_wrong_key_dims_its_widget_without_reload(bridge: BridgeThread, browser: WebDriver) -> None:
+    _open(browser, bridge, "/")
+    browser.execute_script("window.notReloaded = true;")
+    wait_until(
+        lambda: browser.execute_script("return document.body.dataset.live === 'open';"),
+        what="the live connection",
+    )
+    assert "dim" not in _classes(browser, LIVING.mac)
+    # A frame under its address sealed with another key: no values, only a key status.
+    wrong = DeviceEntry(mac=LIVING.mac, pid=LIVING.pid, key=bytes.fromhex(WRONG_KEY))
+    bridge.feed(LIVING, th_frame(wrong, 102, 30.0))
+    wait_until(lambda: "wrong key" in _widget_text(browser, LIVING.mac), what="the wrong key")
+    assert "dim" in _classes(browser, LIVING.mac)
+    assert "30.0 °C" not in _widget_text(browser, LIVING.mac)
+    screenshot(browser, "overview-wrong-key")
+    # The right key again: the widget is lit, still without a reload.
+    bridge.feed(LIVING, th_frame(LIVING, 103, 22.5))
+    wait_until(lambda: "key works" in _widget_text(browser, LIVING.mac), what="the key again")
+    assert "dim" not in _classes(browser, LIVING.mac)
+    assert browser.execute_script("return window.notReloaded === true;")
+
+
 def test_change_without_the_password_is_refused(bridge: BridgeThread, browser: WebDriver) -> None:
     mi32cfg = bridge.web.devices.path
     before = mi32cfg.read_bytes()

@@ -5,6 +5,7 @@ command, and ``mihomekit run --demo`` serving the page.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -17,14 +18,23 @@ from typing import Any
 
 import aiohttp
 import pytest
-from homekit_helpers import free_port
+from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
 from prometheus_client.parser import text_string_to_metric_families
 from run_helpers import lines_until, popen, run_args, stop
-from web_helpers import LIVING, PASSWORD, dashboard_config, display, th_frame, web_output
+from web_helpers import (
+    LIVING,
+    PASSWORD,
+    SETUP_CODE,
+    dashboard_config,
+    display,
+    th_frame,
+    web_output,
+)
 
 from mihomekit.bridge import BridgeApp
 from mihomekit.cli import main
 from mihomekit.demo import demo_entries
+from mihomekit.demo.sources import gateway_source
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import DeviceEntry, dump_mi32cfg, load_mi32cfg, parse_mi32cfg
 from mihomekit.outputs.web.auth import ChangeGuard, hash_password, verify_password
@@ -346,3 +356,86 @@ def test_run_demo_serves_the_dashboard(tmp_path: Path) -> None:
             )
     finally:
         stop(proc)
+
+
+async def _until(condition: Any, what: str, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_renaming_a_zigbee_device_reaches_homekit_and_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    config = dashboard_config(
+        tmp_path / "state",
+        tmp_path / "mi32cfg",
+        password_hash=None,
+        sources=[gateway_source(activity_interval=3600.0)],
+    )
+
+    def zigbee(app: BridgeApp) -> list[str]:
+        return sorted(
+            d.id for d in app.registry.devices() if d.source == "zigbee" and d.id in app.state.aids
+        )
+
+    app = BridgeApp(config)
+    await app.start()
+    try:
+        await _until(lambda: zigbee(app), "the simulated gateway's devices")
+        device_id = zigbee(app)[0]
+        aid = app.state.aids[device_id]
+        async with (
+            controller_on_loopback() as controller,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+        ):
+            pairing = await pair(controller, app.driver.state.mac, SETUP_CODE)
+            client = Client(session, web_output(app).url)
+            _, page = await client.get("/devices")
+            row = page[page.index(f'id="d-{device_id}"') :]
+            row = row[: row.index("</tr>")]
+            assert 'action="/devices/rename"' in row and "/devices/remove" not in row
+            assert "remove it in its own system" in row
+            status, text = await client.form(
+                "/devices/rename", {"mac": device_id, "name": "Hallway Motion"}
+            )
+            assert status == 200 and f"renamed {device_id} to Hallway Motion" in text, text[:400]
+            view = AccessoryView(await pairing.list_accessories_and_characteristics())
+            assert view.char(aid, "AccessoryInformation", "Name")["value"] == "Hallway Motion"
+            # The source naming it again (a Zigbee2MQTT friendly_name) does not win.
+            app.source_renamed(device_id, "Name From The Gateway")
+            assert app.registry.get(device_id).name == "Hallway Motion"  # type: ignore[union-attr]
+            await pairing.close()
+            # Unpaired from the dashboard, so that a controller can pair after the restart.
+            status, text = await client.form("/pairing/reset", {"bridge": "1", "confirm": "yes"})
+            assert status == 200 and "reset" in text, text[:400]
+    finally:
+        await app.stop()
+
+    app = BridgeApp(config)
+    await app.start()
+    try:
+        assert app.registry.get(device_id).name == "Hallway Motion"  # type: ignore[union-attr]
+        await _until(lambda: device_id in zigbee(app), "the gateway again")
+        async with (
+            controller_on_loopback() as controller,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+        ):
+            pairing = await pair(controller, app.driver.state.mac, SETUP_CODE)
+            view = AccessoryView(await pairing.list_accessories_and_characteristics())
+            assert view.char(aid, "AccessoryInformation", "Name")["value"] == "Hallway Motion"
+            # An empty name clears it: the device's own name is back, in HomeKit too.
+            client = Client(session, web_output(app).url)
+            await client.get("/devices")
+            status, text = await client.form("/devices/rename", {"mac": device_id, "name": ""})
+            assert status == 200 and "name again" in text, text[:400]
+            name = app.registry.get(device_id).name  # type: ignore[union-attr]
+            assert name != "Hallway Motion"
+            view = AccessoryView(await pairing.list_accessories_and_characteristics())
+            assert view.char(aid, "AccessoryInformation", "Name")["value"] == name
+            await pairing.close()
+    finally:
+        await app.stop()
+    assert "Hallway Motion" not in (tmp_path / "state" / "bridge.json").read_text()

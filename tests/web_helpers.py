@@ -53,6 +53,7 @@ def dashboard_config(
     password_hash: str | None,
     entries: list[DeviceEntry] | None = None,
     web_port: int = 0,
+    sources: list[Any] | None = None,
 ) -> BridgeConfig:
     """A bridge on 127.0.0.1 with the demo devices (written to ``mi32cfg``) and the dashboard."""
     devices = demo_entries() if entries is None else entries
@@ -71,6 +72,7 @@ def dashboard_config(
         entries=devices,
         print_setup=False,
         outputs=[web],
+        sources=list(sources or []),
         child_bridges=False,
     )
 

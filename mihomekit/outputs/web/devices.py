@@ -5,6 +5,10 @@ atomically, and only then applied to the running bridge (its placement API: a ne
 accessory appears with a fresh aid, a removed one disappears, the others keep theirs).
 If the check or the write fails, nothing changed. Changes run one at a time.
 
+Devices of other sources (Aqara gateway, Zigbee2MQTT) can only be renamed here: the bridge
+keeps that name in its state, over the source's own name, until it is cleared with an
+empty name. They are removed in their own system, not here.
+
 Bind keys are checked against the last encrypted frame heard from the device
 (:meth:`DeviceManager.check_key`); a key that does not decrypt it is refused.
 """
@@ -193,18 +197,40 @@ class DeviceManager:
             self.app.registry.forget_unknown(mac)
         return f"added {device.name} ({_display(mac)})"
 
-    async def rename(self, mac_text: str, name_text: str) -> str:
-        mac = parse_mac(mac_text)
+    async def rename(self, id_text: str, name_text: str) -> str:
+        """Rename a bridged device. A BLE device of the mi32cfg: written there first. A
+        device of another source (Zigbee): the bridge keeps the name (its state), and an
+        empty name gives it back its source's name."""
+        device_id = self._device_id(id_text)
+        if self.configured(device_id) is None:
+            return self._rename_other(device_id, parse_name(name_text))
         name = parse_name(name_text)
         if name is None:
             raise DeviceChangeError("a name cannot be empty")
         async with self._lock:
-            entry = self._need(mac)
-            entries = [replace(e, name=name) if e.mac == mac else e for e in self.entries]
+            entry = self._need(device_id)
+            entries = [replace(e, name=name) if e.mac == device_id else e for e in self.entries]
             await self._write(entries)
             self.entries = entries
-            self.app.rename_device(mac, name)
+            self.app.rename_device(device_id, name)
         return f"renamed {_display(entry.mac)} to {name}"
+
+    def _rename_other(self, device_id: str, name: str | None) -> str:
+        device = self.app.registry.get(device_id)
+        if device is None or device.source == "ble":
+            raise _not_configured(device_id)
+        if name is None:
+            shown = self.app.clear_name(device_id)
+            return f"{device_id} has its {device.source} name again: {shown}"
+        self.app.rename_device(device_id, name)
+        return f"renamed {device_id} to {name}"
+
+    def _device_id(self, text: str) -> str:
+        """A bridged device's id as given (a Zigbee id), else a MAC address."""
+        cleaned = text.strip()
+        if cleaned and self.app.registry.get(cleaned) is not None:
+            return cleaned
+        return parse_mac(text)
 
     async def remove(self, mac_text: str) -> str:
         mac = parse_mac(mac_text)
@@ -277,11 +303,15 @@ class DeviceManager:
     def _need(self, mac: str) -> DeviceEntry:
         entry = self.configured(mac)
         if entry is None:
-            raise DeviceChangeError(
-                f"{_display(mac)} is not in the mi32cfg (only BLE devices of the mi32cfg "
-                "can be changed here)"
-            )
+            raise _not_configured(mac)
         return entry
+
+
+def _not_configured(mac: str) -> DeviceChangeError:
+    return DeviceChangeError(
+        f"{_display(mac)} is not in the mi32cfg (only its BLE devices can be removed here; "
+        "a Zigbee device is removed in its own system)"
+    )
 
 
 def _display(mac: str) -> str:

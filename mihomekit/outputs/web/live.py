@@ -1,11 +1,11 @@
 """Live updates over Server-Sent Events: only the changed devices' widgets are sent.
 
-Registry listeners only mark a device as changed (a set insert, and nothing at all while
-no browser is connected). Every :data:`FLUSH_INTERVAL` seconds the changed widgets are
-rendered once and sent to every browser as ``widget`` events in one write; a ``summary`` event
-carries the header counts; a ``devices`` event tells the page to reload (a device was
-added, renamed or removed). A browser that does not keep up (its queue full) is dropped;
-the page's EventSource reconnects by itself.
+Registry listeners (of values, and of key statuses) only mark a device as changed (a set
+insert, and nothing at all while no browser is connected). Every :data:`FLUSH_INTERVAL`
+seconds the changed widgets are rendered once and sent to every browser as ``widget``
+events in one write; a ``summary`` event carries the header counts; a ``devices`` event
+tells the page to reload (a device was added, renamed or removed). A browser that does
+not keep up (its queue full) is dropped; the page's EventSource reconnects by itself.
 """
 
 from __future__ import annotations

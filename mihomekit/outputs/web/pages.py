@@ -327,7 +327,8 @@ def pairing_page(
 
 @dataclass(frozen=True, slots=True)
 class ConfiguredRow:
-    """One device of the mi32cfg on the devices page."""
+    """One bridged device on the devices page; ``editable``: in the mi32cfg (BLE), so it
+    can be removed here too; the others can only be renamed."""
 
     device: Device
     editable: bool
@@ -347,16 +348,23 @@ def devices_page(
         device = row.device
         key_class, key_words = key_text(device)
         model = device.model.model if device.model else f"PID {device.pid or 0:04x}"
-        actions = ""
+        required = " required" if row.editable else ""  # empty: back to the source's name
+        rename = (
+            f'<form method="post" action="/devices/rename" class="inline">{csrf}'
+            f'<input type="hidden" name="mac" value="{escape(device.id)}">'
+            f'<input name="name" value="{escape(device.name)}" maxlength="64" '
+            f'aria-label="new name"{required}><button type="submit">Rename</button></form> '
+        )
         if row.editable:
-            actions = (
-                f'<form method="post" action="/devices/rename" class="inline">{csrf}'
-                f'<input type="hidden" name="mac" value="{escape(device.id)}">'
-                f'<input name="name" value="{escape(device.name)}" maxlength="64" '
-                'aria-label="new name" required><button type="submit">Rename</button></form> '
+            actions = rename + (
                 f'<form method="post" action="/devices/remove" class="inline">{csrf}'
                 f'<input type="hidden" name="mac" value="{escape(device.id)}">'
                 '<button type="submit" class="warn">Remove</button></form>'
+            )
+        else:
+            actions = rename + (
+                f'<span class="hint">{escape(device.source)}: an empty name brings back its '
+                "own name; remove it in its own system</span>"
             )
         rows.append(
             f'<tr id="d-{escape(device.id)}"><td>{escape(device.name)}</td>'
@@ -425,7 +433,12 @@ def devices_page(
         "only until a password is set (<code>mihomekit web-password</code>).</p>"
     )
     return (
-        f"<h1>Devices</h1>{login_hint}<h2>Configured</h2>{configured_html}"
+        f"<h1>Devices</h1>{login_hint}<h2>Configured</h2>"
+        "<p class=hint>Every bridged device can be renamed here; the name is the one Apple "
+        "Home shows. BLE devices are removed here (from the mi32cfg); a Zigbee device (Aqara "
+        "gateway, Zigbee2MQTT) is removed in its own system. A name given here to a Zigbee "
+        "device wins over its name there until you clear it (rename to an empty name).</p>"
+        f"{configured_html}"
         f"<h2>Heard, not configured</h2>{found_html}{manual}<h2>mi32cfg</h2>{transfer}"
     )
 

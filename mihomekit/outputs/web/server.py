@@ -149,10 +149,13 @@ class WebOutput:
         if self.port == 0 and sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.hub.start()
+        self.app.registry.status_listeners.append(self._on_key_status)
         self._task = asyncio.get_running_loop().create_task(self._housekeeping())
         _LOGGER.info("Mi Dashboard at %s", self.url)
 
     async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.app.registry.status_listeners.remove(self._on_key_status)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -190,6 +193,10 @@ class WebOutput:
         self._heard.add(device_id)
         self.reception.heard(device_id)
         self.hub.changed(device_id)
+
+    def _on_key_status(self, device: Device) -> None:
+        """A key turned wrong, missing or working: the widget is redrawn (dimmed if bad)."""
+        self.hub.changed(device.id)
 
     def _heard_since_start(self, device: Device) -> bool:
         return bool(device.receivers) or device.id in self._heard

@@ -258,10 +258,8 @@ class Zigbee2mqttSource:
         accessory = self._accessory(device.ieee)
         if accessory is None or accessory.display_name == device.name:
             return
-        try:
-            self.app.rename_device(device.ieee, device.name[:64])
-        except (KeyError, ValueError) as err:
-            _LOGGER.debug("zigbee2mqtt: %s keeps its HomeKit name: %r", device.ieee, err)
+        # A name given on the dashboard wins over the friendly_name until cleared there.
+        self.app.source_renamed(device.ieee, device.name)
 
     # -- HomeKit → Zigbee2MQTT -----------------------------------------------------------
 
