@@ -34,6 +34,7 @@ SERVICE = {
     "Outlet": "47",
     "Switch": "49",
     "Lightbulb": "43",
+    "WindowCovering": "8C",
 }
 CHAR = {
     "Name": "23",
@@ -57,6 +58,9 @@ CHAR = {
     "Brightness": "8",
     "Hue": "13",
     "Saturation": "2F",
+    "CurrentPosition": "6D",
+    "TargetPosition": "7C",
+    "PositionState": "72",
 }
 
 

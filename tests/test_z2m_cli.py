@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mosquitto import HOST, Mosquitto, mosquitto_fixture  # noqa: F401
 from run_helpers import run
-from z2m_helpers import LAMP, PLUG, WALL
+from z2m_helpers import CURTAIN, LAMP, PLUG, WALL
 from z2m_simulator import Z2mSimulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,7 +28,7 @@ async def test_list_shows_the_mapping_and_why(tmp_path: Path, mosquitto: Mosquit
         text = run("z2m", "list", "--settings", settings)
         assert text.returncode == 0, text.stderr
         out = text.stdout
-        assert out.startswith("Zigbee2MQTT (2.14.1) on z2m: 9 devices bridged, 3 not")
+        assert out.startswith("Zigbee2MQTT (2.14.1) on z2m: 10 devices bridged, 3 not")
         assert "hall/door  0x00158d0001a2b301  Aqara MCCGQ11LM" in out
         assert "HomeKit:   ContactSensor, BatteryService" in out
         assert "MQTT only: device_temperature, linkquality, voltage" in out
@@ -44,6 +44,10 @@ async def test_list_shows_the_mapping_and_why(tmp_path: Path, mosquitto: Mosquit
         assert devices[LAMP]["homekit"] == ["Lightbulb"]
         assert devices[WALL]["homekit"] == ["BatteryService", "StatelessProgrammableSwitch x3"]
         assert "pressure" in devices["0x00158d0001a2b303"]["mqtt_only"]
+        # The curtain: one WindowCovering; motor_state and running are read, not unmapped.
+        assert devices[CURTAIN]["homekit"] == ["BatteryService", "WindowCovering"]
+        assert devices[CURTAIN]["writable"] == ["position"]
+        assert "motor_state" not in str(devices[CURTAIN].get("not_mapped"))
     finally:
         await sim.stop()
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from z2m_helpers import CLIMATE, DOOR, GYRO, LAMP, LEAK, MINI, MOTION, PLUG, WALL
+from z2m_helpers import CLIMATE, CURTAIN, DOOR, GYRO, LAMP, LEAK, MINI, MOTION, PLUG, WALL
 from z2m_simulator import load_devices
 
 from mihomekit.readings import Event
@@ -165,6 +165,26 @@ def test_colour_state(devices: dict[str, Z2mDevice]) -> None:
     assert red["hue"] == pytest.approx(0, abs=2) or red["hue"] > 355
     assert red["saturation"] > 90
     assert xy_to_hs(0.3127, 0.3290)[1] < 10  # D65 white: nearly no saturation
+
+
+def test_curtain_position_and_motor(devices: dict[str, Z2mDevice]) -> None:
+    mapping = devices[CURTAIN].mapping
+    assert mapping.controls == ("cover",)
+    assert homekit_services(mapping) == ["BatteryService", "WindowCovering"]
+    assert set_payload(mapping, {"position": 40}) == ({"position": 40}, [])
+    # OPEN only repeats the position (it never overrides a reported 55 with 100).
+    moving = {"position": 55, "state": "OPEN", "motor_state": "closing", "running": True}
+    assert apply(devices[CURTAIN], moving).values == {"position": 55.0, "cover_motion": "closing"}
+    stop = {"position": 55, "state": "OPEN", "motor_state": "stopped", "running": False}
+    previous = {"position": 55.0, "cover_motion": "closing"}
+    assert apply(devices[CURTAIN], stop, previous).values == {"cover_motion": "stopped"}
+    assert apply(devices[CURTAIN], {"state": "STOP"}, previous).values == {
+        "cover_motion": "stopped"
+    }
+    assert apply(devices[CURTAIN], {"running": False}, previous).values == {
+        "cover_motion": "stopped"
+    }
+    assert apply(devices[CURTAIN], {"motor_state": 3}).problems  # counted, not a crash
 
 
 def test_multi_channel_switch_and_cover() -> None:

@@ -44,7 +44,7 @@ async def test_run_bridges_zigbee2mqtt_devices(tmp_path: Path, mosquitto: Mosqui
     proc = popen(*args, cwd=tmp_path)
     try:
         line = ready_line(proc)
-        assert "9 accessories" in line, line
+        assert "10 accessories" in line, line
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

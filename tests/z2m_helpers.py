@@ -1,5 +1,6 @@
 """Shared parts of the Zigbee2MQTT tests: a bridge with the Zigbee2MQTT source on a real
-mosquitto, the devices of ``tests/data/z2m_bridge_devices.json`` by IEEE address."""
+mosquitto, the devices of ``tests/data/z2m_bridge_devices.json`` and
+``z2m_cover_devices.json`` by IEEE address."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ GYRO = "0x00158d0001a2b306"
 WALL = "0x00158d0001a2b307"
 PLUG = "0x00158d0001a2b308"
 LAMP = "0x0017880104e45521"
-BRIDGED = (DOOR, MOTION, CLIMATE, LEAK, MINI, GYRO, WALL, PLUG, LAMP)
+CURTAIN = "0x00158d0001a2b30c"
+BRIDGED = (DOOR, MOTION, CLIMATE, LEAK, MINI, GYRO, WALL, PLUG, LAMP, CURTAIN)
 
 
 class SourceSlot:

@@ -5,7 +5,11 @@
   exposes of the Aqara/Xiaomi models and a Hue colour light);
 * device state messages, not retained, with every cached key (``cache_state``), ``action``
   only in the message of the event itself;
-* ``<name or ieee>/set`` answered like Zigbee2MQTT: the new state is published;
+* ``<name or ieee>/set`` answered like Zigbee2MQTT: the new state is published; a cover
+  (``tests/data/z2m_cover_devices.json``, Aqara ZNCLDJ12LM) first echoes the target as its
+  position (Zigbee2MQTT's optimistic state), then its motor reports ``motor_state``,
+  ``running`` and the positions it passes, then the final one; ``{"state": "STOP"}``
+  stops it where it is;
 * renames, per-device availability, going offline.
 """
 
@@ -21,12 +25,16 @@ from typing import Any
 import aiomqtt
 
 DATA = Path(__file__).parent / "data" / "z2m_bridge_devices.json"
+COVER_DATA = Path(__file__).parent / "data" / "z2m_cover_devices.json"
+#: A simulated cover motor moves this many percent per step, one step per ``COVER_STEP_TIME``.
+COVER_STEP = 20
+COVER_STEP_TIME = 0.05
 #: Keys Zigbee2MQTT never caches (they appear only in the event's own message).
 NOT_CACHED = ("action", "button", "no_occupancy_since")
 
 
 def load_devices() -> list[dict[str, Any]]:
-    return list(json.loads(DATA.read_text()))
+    return [*json.loads(DATA.read_text()), *json.loads(COVER_DATA.read_text())]
 
 
 class Z2mSimulator:
@@ -39,6 +47,7 @@ class Z2mSimulator:
         *,
         base: str = "zigbee2mqtt",
         devices: list[dict[str, Any]] | None = None,
+        cover_step_time: float = COVER_STEP_TIME,
     ) -> None:
         self.host, self.port, self.base = host, port, base
         self.devices = copy.deepcopy(devices if devices is not None else load_devices())
@@ -47,6 +56,12 @@ class Z2mSimulator:
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self.cover_step_time = cover_step_time
+        self._motors: dict[str, asyncio.Task[None]] = {}
+        #: Cover names whose motor is stalled (moves report nothing until it is freed).
+        self.stalled: set[str] = set()
+        #: Where each cover's motor really is (the cache may hold the optimistic target).
+        self._cover_at: dict[str, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -69,6 +84,8 @@ class Z2mSimulator:
 
     async def stop(self) -> None:
         """Stop as Zigbee2MQTT does: ``bridge/state`` offline first."""
+        for motor in self._motors.values():
+            motor.cancel()
         client = self._client
         if client is not None:
             await client.publish(
@@ -119,6 +136,8 @@ class Z2mSimulator:
         """The device reports ``changes``: the full cached state goes out (plus any action)."""
         name = self.name_of(device)
         cache = self.cache.setdefault(name, {})
+        if "position" in changes:  # reported: the cache is where the cover is
+            self._cover_at.pop(name, None)
         cache.update({k: v for k, v in changes.items() if k not in NOT_CACHED})
         payload = {**cache, **{k: v for k, v in changes.items() if k in NOT_CACHED}}
         payload.setdefault("linkquality", 120)
@@ -154,6 +173,9 @@ class Z2mSimulator:
         if not isinstance(command, dict):
             return
         self.sets.append((target, command))
+        if self.is_cover(name):
+            await self._cover_set(name, command)
+            return
         cache = self.cache.setdefault(name, {})
         changes: dict[str, Any] = {}
         for key, value in command.items():
@@ -170,3 +192,67 @@ class Z2mSimulator:
             else:
                 changes[key] = value
         await self.state(name, **changes)
+
+    # -- covers --------------------------------------------------------------------------
+
+    def is_cover(self, name: str) -> bool:
+        for device in self.devices:
+            if device["friendly_name"] == name and device.get("definition"):
+                return any(e.get("type") == "cover" for e in device["definition"]["exposes"])
+        return False
+
+    async def _cover_set(self, name: str, command: dict[str, Any]) -> None:
+        state = command.get("state")
+        if isinstance(state, str) and state.upper() == "STOP":
+            await self._cover_stop(name)
+            return
+        target = command.get("position")
+        if isinstance(state, str) and state.upper() in ("OPEN", "CLOSE"):
+            target = 100 if state.upper() == "OPEN" else 0
+        if not isinstance(target, int):
+            return
+        start = self._cover_at.get(name, int(self.cache.get(name, {}).get("position", 100)))
+        await self._cover_stop(name, report=False)
+        # Zigbee2MQTT's optimistic state: the target, before the motor has moved.
+        await self.state(name, position=target, state=_cover_state(target))
+        self._cover_at[name] = start
+        if name in self.stalled or target == start:
+            return
+        self._motors[name] = asyncio.get_running_loop().create_task(self._move(name, start, target))
+
+    async def _move(self, name: str, start: int, target: int) -> None:
+        step = COVER_STEP if target > start else -COVER_STEP
+        await self.state(name, motor_state="opening" if step > 0 else "closing", running=True)
+        position = start
+        while position != target:
+            await asyncio.sleep(self.cover_step_time)
+            position = min(position + step, target) if step > 0 else max(position + step, target)
+            if position != target:
+                await self.state(name, position=position, state=_cover_state(position))
+            self._cover_at[name] = position
+        self._motors.pop(name, None)
+        await self.state(
+            name, position=target, state=_cover_state(target), motor_state="stopped", running=False
+        )
+
+    async def _cover_stop(self, name: str, *, report: bool = True) -> None:
+        """Stop the motor; Zigbee2MQTT then reads the position back and publishes it."""
+        motor = self._motors.pop(name, None)
+        if motor is not None:
+            motor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await motor
+        cache = self.cache.setdefault(name, {})
+        where = self._cover_at.get(name, cache.get("position", 100))
+        if report:
+            await self.state(
+                name,
+                position=where,
+                state=_cover_state(where),
+                motor_state="stopped",
+                running=False,
+            )
+
+
+def _cover_state(position: int) -> str:
+    return "OPEN" if position > 0 else "CLOSE"

@@ -7,6 +7,7 @@ becomes one command of readings (``{"brightness": 40}``) for the device's source
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,8 +29,13 @@ LIGHT_CHARS = {
 }
 #: HomeKit's colour temperature range (mired).
 MIRED_MIN, MIRED_MAX = 140, 500
-#: WindowCovering PositionState: stopped.
-POSITION_STOPPED = 2
+#: WindowCovering PositionState values.
+POSITION_DECREASING, POSITION_INCREASING, POSITION_STOPPED = 0, 1, 2
+#: A cover whose reported position has not changed for this many seconds has stopped.
+COVER_QUIET_TIME = 10.0
+#: A report of exactly the target this soon after the write, before any movement, is
+#: Zigbee2MQTT's optimistic echo of the ``/set`` (its ``optimistic`` option, on by default).
+ECHO_WINDOW = 3.0
 
 Command = Callable[[Mapping[str, Value]], None]
 
@@ -92,17 +98,108 @@ def add_lightbulb(
     return chars
 
 
-def add_cover(accessory: Any, command: Command) -> dict[str, Characteristic]:
-    """A WindowCovering: the position the device reports, the target HomeKit sets."""
-    service = accessory.add_preload_service("WindowCovering")
-    current = service.configure_char("CurrentPosition", value=0)
-    service.configure_char("PositionState", value=POSITION_STOPPED)
+class CoverControl:
+    """A WindowCovering that shows what the device reports.
 
-    def setter(value: Any) -> None:
-        command({"position": int(value)})
+    * CurrentPosition is the reported ``position``. Zigbee2MQTT answers a ``/set`` at once
+      with the target as the new position (its optimistic state); that echo, a report of
+      exactly the target before any movement and within :data:`ECHO_WINDOW` seconds of
+      the write, is not shown as reached.
+    * PositionState is increasing/decreasing while the reported position moves (toward
+      the target) or the motor says it is opening/closing (``cover_motion``); stopped
+      when the target is reached, the motor reports a stop, or nothing moved for
+      ``quiet_time`` seconds (a stalled motor must not show "opening" forever).
+    * Once stopped, TargetPosition is set to the position, so Home shows no movement.
+    """
 
-    target = service.configure_char("TargetPosition", value=0, setter_callback=setter)
-    return {"position": current, "target_position": target}
+    def __init__(
+        self, accessory: Any, command: Command, *, quiet_time: float | None = None
+    ) -> None:
+        self._accessory = accessory
+        self._command = command
+        self.quiet_time = COVER_QUIET_TIME if quiet_time is None else quiet_time
+        service = accessory.add_preload_service("WindowCovering")
+        self.current = service.configure_char("CurrentPosition", value=0)
+        self.state = service.configure_char("PositionState", value=POSITION_STOPPED)
+        self.target = service.configure_char(
+            "TargetPosition", value=0, setter_callback=self._on_target
+        )
+        #: The target HomeKit set and is still being moved to, with when it was set.
+        self._goal: int | None = None
+        self._goal_at = 0.0
+        self._moved = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop: asyncio.AbstractEventLoop = self._accessory.driver.loop
+        return loop
+
+    def _on_target(self, value: Any) -> None:
+        goal = max(0, min(100, int(value)))
+        if goal != self.current.value:
+            self._goal, self._goal_at, self._moved = goal, self._loop.time(), False
+            self._arm()
+        self._command({"position": goal})
+
+    def restore(self, values: Mapping[str, Value]) -> None:
+        """The persisted position, shown silently at start."""
+        position = values.get("position")
+        if isinstance(position, int | float) and not isinstance(position, bool):
+            self.current.set_value(position, should_notify=False)
+            self.target.set_value(position, should_notify=False)
+
+    def apply(self, values: Mapping[str, Value]) -> None:
+        """A report: ``position`` first, then ``cover_motion`` of the same message."""
+        position = values.get("position")
+        if isinstance(position, int | float) and not isinstance(position, bool):
+            self._position(max(0, min(100, round(position))))
+        motion = values.get("cover_motion")
+        if motion in ("opening", "closing"):
+            self._moved = True
+            self._show(POSITION_INCREASING if motion == "opening" else POSITION_DECREASING)
+            self._arm()
+        elif motion == "stopped":
+            self.halt()
+
+    def _position(self, position: int) -> None:
+        goal, before = self._goal, self.current.value
+        echo = goal is not None and not self._moved and position == goal != before
+        if echo and self._loop.time() - self._goal_at < ECHO_WINDOW:
+            return  # Zigbee2MQTT's optimistic echo of the target, not a report
+        if position == before:
+            return
+        self._moved = True
+        self.current.set_value(position)
+        if goal is not None and position == goal:
+            self.halt()
+            return
+        toward = goal if goal is not None else (100 if position > before else 0)
+        self._show(POSITION_INCREASING if toward > position else POSITION_DECREASING)
+        if goal is None:
+            self.target.set_value(position)
+        self._arm()
+
+    def halt(self) -> None:
+        """Stopped where the device last reported it."""
+        self._cancel()
+        self._goal = None
+        self._show(POSITION_STOPPED)
+        if self.target.value != self.current.value:
+            self.target.set_value(self.current.value)
+
+    def _show(self, state: int) -> None:
+        if self.state.value != state:
+            self.state.set_value(state)
+
+    def _arm(self) -> None:
+        self._cancel()
+        self._timer = self._loop.call_later(self.quiet_time, self.halt)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def add_channel(

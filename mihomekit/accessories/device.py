@@ -18,7 +18,7 @@ from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Event, Value
 from mihomekit.registry import Device, Update
 
-from .controls import add_channel, add_cover, add_lightbulb, is_on_off, switch_channel
+from .controls import CoverControl, add_channel, add_lightbulb, is_on_off, switch_channel
 from .services import SENSOR_SERVICES, SWITCH_EVENT_VALUES, SensorService, to_hap
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ ZIGBEE_MIN_STALENESS = 9000.0
 MIN_MOTION_HOLD = 2.0
 STALENESS_CHECK_INTERVAL = 30.0
 _PRESS_TYPES = ("press", "double_press", "long_press")
+#: Readings a cover's WindowCovering shows.
+_COVER_READINGS = ("position", "cover_motion")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._battery: tuple[Characteristic, Characteristic] | None = None
         self._switch_chars: dict[tuple[int, str], Characteristic] = {}
         self._control_chars: dict[str, Characteristic] = {}
+        self._cover: CoverControl | None = None
         self._motion_since: float | None = None
         self._motion_timer: asyncio.TimerHandle | None = None
         self._active = True
@@ -201,7 +204,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
             elif control == "lightbulb":
                 self._control_chars.update(add_lightbulb(self, self.model, self._command))
             elif control == "cover":
-                self._control_chars.update(add_cover(self, self._command))
+                self._cover = CoverControl(self, self._command)
             elif control == "light":
                 service = self.add_preload_service(
                     "Lightbulb", chars=["Brightness", "Hue", "Saturation"]
@@ -218,10 +221,14 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         """Show persisted values at start, silently (nobody is connected yet)."""
         for reading, value in values.items():
             self._apply_value(reading, value, notify=False)
+        if self._cover is not None:
+            self._cover.restore(values)
 
     def _on_update(self, update: Update) -> None:
         for reading, value in update.values.items():
             self._apply_value(reading, value, notify=True)
+        if self._cover is not None and any(r in update.values for r in _COVER_READINGS):
+            self._cover.apply(update.values)
         for event in update.events:
             self._fire(event)
         if not self._active:
@@ -252,8 +259,6 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
                 _set(char, bool(value), notify=notify)
             else:
                 _set(char, value, notify=notify)
-            if reading == "position" and "target_position" in self._control_chars:
-                _set(self._control_chars["target_position"], value, notify=notify)
 
     def _motion(self, detected: bool, notify: bool) -> None:
         char = self._sensor_chars["motion"][1]
@@ -322,6 +327,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self.refresh_active()
 
     async def stop(self) -> None:
+        if self._cover is not None:
+            self._cover.halt()
         if self._motion_timer is not None:
             self._motion_timer.cancel()
             self._motion_timer = None
@@ -365,6 +372,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         if err is not None:
             _LOGGER.warning("%s: command failed: %s", self.device.name, err)
             # Show the device's real state again.
+            if self._cover is not None:
+                self._cover.halt()
             for reading, char in self._control_chars.items():
                 if reading in self.device.values:
                     _set(char, self.device.values[reading], notify=True)

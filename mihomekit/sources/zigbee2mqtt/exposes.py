@@ -103,7 +103,10 @@ class Field:
     """One key of the state payload and how it becomes a reading.
 
     ``kind``: ``binary`` (True when the value is ``value_on``), ``number`` (times
-    ``factor``), ``percent`` (0..``value_max`` → 0..100), ``color``, ``cover_state``.
+    ``factor``), ``percent`` (0..``value_max`` → 0..100), ``color``, ``cover_state``
+    (OPEN/CLOSE → position 100/0, for covers without a position), ``cover_stop`` (STOP),
+    ``motor_state`` (opening/closing/stopped) and ``running`` (its ``value_off`` is a
+    stop); the last three give ``cover_motion``.
     """
 
     key: str
@@ -278,6 +281,11 @@ class _Builder:
         elif kind == "numeric" and name in NUMERIC_READINGS:
             reading, factor = NUMERIC_READINGS[name]
             self.add(Field(prop, reading, "number", factor=factor))
+        elif kind == "enum" and name == "motor_state":
+            self.add(Field(prop, "cover_motion", "motor_state"))
+        elif kind == "binary" and name == "running":
+            on, off = expose.get("value_on", True), expose.get("value_off", False)
+            self.add(Field(prop, "cover_motion", "running", value_on=on, value_off=off))
         elif kind == "enum" and name == "action":
             self.action(prop, expose.get("values"))
         elif kind in ("binary", "numeric", "enum", "text"):
@@ -381,7 +389,9 @@ class _Builder:
             self.skip(_prop(expose) or "cover", "only the first cover of a device is shown")
             return
         self.cover_done = True
-        for feature in _features(expose):
+        features = _features(expose)
+        has_position = any(f.get("name") == "position" for f in features)
+        for feature in features:
             name = feature.get("name")
             prop = _prop(feature)
             settable = bool(_access(feature) & ACCESS_SET)
@@ -389,6 +399,9 @@ class _Builder:
                 self.add(Field(prop, "position", "number"))
                 if settable:
                     self.writes["position"] = Write("position", prop, "number", None, None, 0, 100)
+            elif name == "state" and has_position:
+                # OPEN/CLOSE only repeat the position; STOP says the motor stopped.
+                self.add(Field(prop, "cover_motion", "cover_stop"))
             elif name == "state":
                 self.add(Field(prop, "cover_state", "cover_state"))
                 if settable and "position" not in self.writes:
@@ -488,6 +501,7 @@ def not_bridged(mapping: ExposeMap) -> list[str]:
         "hue",
         "saturation",
         "position",
+        "cover_motion",
     }
     return sorted(
         r for r in mapping.measures if r not in shown and not re.fullmatch(r"power_\d+", r)

@@ -135,6 +135,18 @@ def _convert(fld: Field, value: Any) -> dict[str, Value] | None:
         if value in ("CLOSE", "close", "CLOSED", "closed"):
             return {"position": 0}
         return None
+    if kind == "cover_stop":
+        if not isinstance(value, str):
+            return None
+        return {"cover_motion": "stopped"} if value.upper() == "STOP" else {}
+    if kind == "motor_state":
+        if value in ("opening", "closing"):
+            return {"cover_motion": value}
+        return {"cover_motion": "stopped"} if isinstance(value, str) else None
+    if kind == "running":
+        if _same(value, fld.value_off):
+            return {"cover_motion": "stopped"}
+        return {} if _same(value, fld.value_on) else None  # running: no direction
     return None
 
 
