@@ -231,8 +231,9 @@ def test_undeclared_press_type_is_not_sent(driver: Any) -> None:
 
 def test_unpaired_values_restored_silently(driver: Any) -> None:
     model = DeviceModel(model="X", name="X", measures=frozenset({"temperature"}))
-    registry, device = _device(model)
+    clock = Clock()  # the registry and the accessory share one clock
+    registry, device = _device(model, clock)
     registry.restore(device.id, {"temperature": 18.5}, age=10.0)
-    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions(), clock=clock)
     assert _char(acc, "TemperatureSensor", "CurrentTemperature").value == 18.5
     assert _char(acc, "TemperatureSensor", "StatusActive").value is True
