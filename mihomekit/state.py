@@ -121,9 +121,10 @@ class BridgeState:
             next_aid=self.next_aid,
             aids=dict(sorted(self.aids.items(), key=lambda kv: kv[1])),
             known_devices=self.known_devices,
-            names=dict(sorted(self.names.items())),
-            last_values=self.last_values,
         )
+        if self.names:  # written only once used: an older install's file stays as it was
+            data["names"] = dict(sorted(self.names.items()))
+        data["last_values"] = self.last_values
         return data
 
     def _text(self) -> str:
