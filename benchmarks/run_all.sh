@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the benchmarks one after the other (about 8 minutes in all).
+# Run every benchmark one after the other (about 17 minutes in all).
 # Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
 # Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
 set -eu
@@ -20,5 +20,15 @@ echo "== pairing and the HAP server vs HAP-python's (bench_pairing.py)"
 echo
 echo "== ESPHome proxies: load and alert latency (bench_proxies.py)"
 "$python" "$here/bench_proxies.py"
+echo
 echo "== the Mi Dashboard with and without a browser (bench_web.py)"
 "$python" "$here/bench_web.py"
+echo
+echo "== child bridges: 400 devices beside one bridge of 149 (bench_bridges.py)"
+"$python" "$here/bench_bridges.py"
+echo
+echo "== MQTT receivers through mosquitto vs the radio path (bench_mqtt_receivers.py)"
+"$python" "$here/bench_mqtt_receivers.py"
+echo
+echo "== Zigbee2MQTT through mosquitto (bench_z2m.py)"
+"$python" "$here/bench_z2m.py"
