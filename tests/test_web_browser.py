@@ -84,10 +84,6 @@ def _open(browser: WebDriver, bridge: BridgeThread, path: str) -> None:
     browser.get(bridge.url.rstrip("/") + path)
 
 
-def _widget(browser: WebDriver, device_id: str) -> Any:
-    return browser.find_element(By.ID, f"w-{device_id}")
-
-
 def _widget_text(browser: WebDriver, device_id: str) -> str:
     """The widget's text, read in one go (live updates replace the element)."""
     return str(
@@ -98,6 +94,26 @@ def _widget_text(browser: WebDriver, device_id: str) -> str:
     )
 
 
+def _classes(browser: WebDriver, device_id: str) -> list[str]:
+    """The widget's classes, read in one go (live updates replace the element)."""
+    found = browser.execute_script(
+        "const w = document.getElementById(arguments[0]); return w ? w.className : '';",
+        f"w-{device_id}",
+    )
+    return str(found).split()
+
+
+def _widget_state(browser: WebDriver, device_id: str) -> dict[str, Any]:
+    """The widget's mark and whether it shows the fading cue, read in one go."""
+    found = browser.execute_script(
+        "const w = document.getElementById(arguments[0]);"
+        "return {mark: w ? (w.dataset.mark || null) : null,"
+        " cue: w ? w.querySelector('svg.cue') !== null : false};",
+        f"w-{device_id}",
+    )
+    return dict(found)
+
+
 def _message(browser: WebDriver) -> str:
     return str(browser.find_element(By.CSS_SELECTOR, "p.message").text)
 
@@ -105,19 +121,17 @@ def _message(browser: WebDriver) -> str:
 def test_overview_lists_every_demo_device(bridge: BridgeThread, browser: WebDriver) -> None:
     _open(browser, bridge, "/")
     for entry in demo_entries():
-        widget = _widget(browser, entry.mac)
-        assert entry.name and entry.name in widget.text
+        assert entry.name and entry.name in _widget_text(browser, entry.mac)
     screenshot(browser, "overview-start")
 
 
 def test_never_heard_device_is_dimmed(bridge: BridgeThread, browser: WebDriver) -> None:
     bridge.feed(LIVING, th_frame(LIVING, 100, 21.0))
     _open(browser, bridge, "/")
-    classes = _widget(browser, LIVING.mac).get_attribute("class").split()
-    assert "dim" not in classes
+    assert "dim" not in _classes(browser, LIVING.mac)
     silent = next(e for e in demo_entries() if e.name == "Front Door")
-    assert "dim" in _widget(browser, silent.mac).get_attribute("class").split()
-    assert "never heard" in _widget(browser, silent.mac).text
+    assert "dim" in _classes(browser, silent.mac)
+    assert "never heard" in _widget_text(browser, silent.mac)
 
 
 def test_advertisement_updates_its_widget_without_reload(
@@ -137,19 +151,9 @@ def test_advertisement_updates_its_widget_without_reload(
     wait_until(lambda: "23.4 °C" in _widget_text(browser, LIVING.mac), what="the new value")
     assert browser.execute_script("return window.notReloaded === true;")
     # Only the changed widget was redrawn, with the fading cue.
-    assert _widget(browser, LIVING.mac).find_elements(By.CSS_SELECTOR, "svg.cue")
-    assert _widget(browser, other.mac).get_attribute("data-mark") == "kept"
-    assert _widget(browser, LIVING.mac).get_attribute("data-mark") is None
+    assert _widget_state(browser, LIVING.mac) == {"mark": None, "cue": True}
+    assert _widget_state(browser, other.mac)["mark"] == "kept"
     screenshot(browser, "overview-live-update")
-
-
-def _classes(browser: WebDriver, device_id: str) -> list[str]:
-    """The widget's classes, read in one go (live updates replace the element)."""
-    found = browser.execute_script(
-        "const w = document.getElementById(arguments[0]); return w ? w.className : '';",
-        f"w-{device_id}",
-    )
-    return str(found).split()
 
 
 def test_wrong_key_dims_its_widget_without_reload(bridge: BridgeThread, browser: WebDriver) -> None:
@@ -242,7 +246,7 @@ def test_adding_a_device_shows_a_new_accessory_in_homekit(
     assert aids_after[display(NEW.mac)] not in aids_before.values()
     assert {k: v for k, v in aids_after.items() if k != display(NEW.mac)} == aids_before
     _open(browser, bridge, "/")
-    assert "Guest Room" in _widget(browser, NEW.mac).text
+    assert "Guest Room" in _widget_text(browser, NEW.mac)
 
 
 def test_phone_viewport_has_no_horizontal_scrolling(
