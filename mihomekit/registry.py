@@ -342,11 +342,12 @@ class Registry:
     ) -> DecodeResult | None:
         self.stats["advertisements"] += 1
         self.receiver_stats[receiver] += 1
-        device = self._devices.get(compact_mac(mac))
+        device_id = compact_mac(mac)
+        device = self._devices.get(device_id)
         now = self._clock()
         if device is None:
             self.stats["dropped_unknown_device"] += 1
-            self._note_unknown(mac, selector, data, rssi, receiver, now, decode)
+            self._note_unknown(device_id, mac, selector, data, rssi, receiver, now, decode)
             return None
         device.heard_by(receiver, rssi, now)
         if device._repeat(data, now):
@@ -387,6 +388,7 @@ class Registry:
 
     def _note_unknown(
         self,
+        device_id: str,
         mac: str,
         selector: int,
         data: bytes,
@@ -396,7 +398,6 @@ class Registry:
         decode: _Decoder,
     ) -> None:
         """Remember a device heard but not configured (the table stays bounded)."""
-        device_id = compact_mac(mac)
         known = self.unknown.get(device_id)
         if known is not None:
             self.unknown.move_to_end(device_id)

@@ -250,13 +250,7 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
     def factory(app: BridgeApp) -> Any:
         from mihomekit.sources.esphome.proxy import EsphomeProxy
 
-        return EsphomeProxy(
-            app.registry.handle,
-            host=proxy.host,
-            port=proxy.port,
-            encryption_key=proxy.encryption_key,
-            name=proxy.name,
-        )
+        return EsphomeProxy.from_settings(proxy, app.registry.handle)
 
     return factory
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -585,24 +583,12 @@ def receiver_sources(settings: Settings, sink: AdvertisementSink) -> list[Source
     """
     from mihomekit.sources.esphome.proxy import EsphomeProxy
 
-    sources: list[Source] = [
-        EsphomeProxy(
-            sink,
-            host=proxy.host,
-            port=proxy.port,
-            encryption_key=proxy.encryption_key,
-            name=proxy.name,
-        )
-        for proxy in settings.esphome
-    ]
+    sources: list[Source] = [EsphomeProxy.from_settings(proxy, sink) for proxy in settings.esphome]
     if settings.mqtt is not None and settings.mqtt_receivers:
         from mihomekit.mqtt import MqttConnection
         from mihomekit.sources.mqtt_receivers import MqttReceiverSource
 
-        broker = dataclasses.replace(
-            settings.mqtt, client_id=f"{settings.mqtt.client_id}-scan-{os.getpid()}"
-        )
-        connection = MqttConnection(broker, name="mqtt", announce=False)
+        connection = MqttConnection.listener(settings.mqtt, "scan", name="mqtt")
         sources.append(connection)
         sources.extend(
             MqttReceiverSource(connection, sink, entry) for entry in settings.mqtt_receivers

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 from typing import Any
@@ -78,8 +77,7 @@ async def _read(mqtt: MqttSettings, base: str, timeout: float) -> tuple[Any, Any
     """The retained ``bridge/devices`` and ``bridge/info`` (None when not sent)."""
     from mihomekit.mqtt import MqttConnection, MqttMessage
 
-    broker = dataclasses.replace(mqtt, client_id=f"{mqtt.client_id}-z2m-{os.getpid()}")
-    connection = MqttConnection(broker, name="z2m list", announce=False, timeout=timeout)
+    connection = MqttConnection.listener(mqtt, "z2m", name="z2m list", timeout=timeout)
     got: dict[str, Any] = {}
     done = asyncio.Event()
 

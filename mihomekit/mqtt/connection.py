@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -78,6 +80,16 @@ class MqttConnection:
     that is not the bridge (``mihomekit scan``) passes ``announce=False``: no birth, no
     will, nothing published about it.
     """
+
+    @classmethod
+    def listener(cls, settings: MqttSettings, tag: str, **options: Any) -> MqttConnection:
+        """A connection for a command that only listens beside a running bridge.
+
+        Its client id is the bridge's plus ``-<tag>-<pid>`` (the broker would otherwise
+        push the bridge off), and it announces nothing (``announce=False``).
+        """
+        own_id = f"{settings.client_id}-{tag}-{os.getpid()}"
+        return cls(dataclasses.replace(settings, client_id=own_id), announce=False, **options)
 
     def __init__(
         self,

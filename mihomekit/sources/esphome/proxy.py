@@ -57,6 +57,7 @@ from aioesphomeapi.core import (
 )
 from aioesphomeapi.model import BluetoothProxyFeature, ConnectionClosedEvent
 
+from mihomekit.settings import EsphomeSettings
 from mihomekit.sources import (
     SENSOR_COMPANY_IDS,
     SENSOR_SERVICE_UUIDS,
@@ -233,6 +234,20 @@ class EsphomeProxy:
     ``silence_limit``, ``backoff`` and the timeouts are for tests; by default they are the
     module constants (:data:`SILENCE_LIMIT`, :data:`BACKOFF_INITIAL`, ...) at construction.
     """
+
+    @classmethod
+    def from_settings(
+        cls, proxy: EsphomeSettings, sink: AdvertisementSink, **options: Any
+    ) -> EsphomeProxy:
+        """The proxy of one ``[[esphome]]`` table, feeding ``sink``."""
+        return cls(
+            sink,
+            host=proxy.host,
+            port=proxy.port,
+            encryption_key=proxy.encryption_key,
+            name=proxy.name,
+            **options,
+        )
 
     def __init__(
         self,
