@@ -53,7 +53,7 @@ from typing import Any
 
 from benchlib import REPO_DIR, event_keys, table, write_result
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 
 from homekit_helpers import controller_on_loopback, free_port, pair
 

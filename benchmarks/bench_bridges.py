@@ -46,7 +46,7 @@ from typing import Any
 
 from benchlib import REPO_DIR, event_keys, summary_ms, table, write_result
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 sys.path.insert(0, str(REPO_DIR))
 
 NAME = "bridges"

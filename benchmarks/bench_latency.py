@@ -48,7 +48,7 @@ from typing import Any
 
 from benchlib import REPO_DIR, summary_ms, table, write_result
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 
 from homekit_helpers import (
     AccessoryView,

@@ -46,7 +46,7 @@ from typing import Any
 from bench_bridge_load import Bridge, Sim, make_devices, new_frame, window_stats
 from benchlib import REPO_DIR, summary_ms, table, write_result
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
 from mosquitto import HOST, Mosquitto

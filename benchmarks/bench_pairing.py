@@ -9,7 +9,7 @@ The reference is HAP-python 5.2, whose server mihomekit's replaced. Four measure
    ``long_to_bytes(get_session_key())``). Each handshake gives both servers the same salt,
    secrets and setup code, always the right one: every failure is a bug. The servers' own
    time per handshake is timed too. A process pool of 2 runs the batches.
-2. **Pair-setup over 127.0.0.1**: the raw client (``tests/hapraw.py``) runs pair-setup
+2. **Pair-setup over 127.0.0.1**: the raw client (``tests/helpers/hapraw.py``) runs pair-setup
    M1-M6 and then pair-verify on a new connection, against a fresh state directory each
    round; wall time (median, p95) and the server process's CPU time per pairing.
 3. **Requests**: GET /characteristics of 10 characteristics, one after the other, on a
@@ -63,7 +63,7 @@ from pyhap.util import long_to_bytes
 from mihomekit.homekit import BridgeDriver
 from mihomekit.homekit.srp import SrpServer
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 
 import hapraw
 from homekit_helpers import free_port
@@ -896,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
             "params": {k: v for k, v in vars(args).items() if k != "serve"},
             "setup": "SRP: aiohomekit SrpClient vs each server in-process, same salt, secrets "
             "and code for both; network: servers in subprocesses on 127.0.0.1, raw client "
-            "(tests/hapraw.py) in the benchmark process",
+            "(tests/helpers/hapraw.py) in the benchmark process",
             **out,
             "elapsed_s": round(time.monotonic() - started, 1),
         },

@@ -1,6 +1,6 @@
 """ESPHome Bluetooth proxies as a source: whole-bridge CPU and RSS, and alert latency.
 
-**Load** (``--phase load``). Four fake proxies (``tests/esphome_fake.py``: the real
+**Load** (``--phase load``). Four fake proxies (``tests/helpers/esphome_fake.py``: the real
 native API over TCP on 127.0.0.1, in a process of their own) each send ``--rate``
 advertisements a second (default 200) in batches of 16, about a third of them repeats of
 that device's previous frame, from 100 sensors (the devices of ``bench_bridge_load.py``:
@@ -48,7 +48,7 @@ from typing import Any
 
 from benchlib import REPO_DIR, summary_ms, table, write_result
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 
 from bench_bridge_load import (
     SETUP_MAC,

@@ -39,7 +39,7 @@ from typing import Any
 from bench_bridge_load import SETUP_MAC, Sim, cpu_ticks, write_recording
 from benchlib import REPO_DIR, table, write_result
 
-sys.path.insert(0, str(REPO_DIR / "tests"))
+sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 
 from browser import chromium
 from homekit_helpers import free_port

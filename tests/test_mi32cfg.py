@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from repo import CONFIG
 
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import (
@@ -19,7 +20,7 @@ from mihomekit.mi32cfg import (
     save_mi32cfg,
 )
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIR = CONFIG
 
 KEY = "00112233445566778899AABBCCDDEEFF"
 TASMOTA_BYTES = (

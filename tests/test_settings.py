@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from repo import CONFIG
 
 from mihomekit import settings as settings_module
 from mihomekit.errors import ConfigError
@@ -23,7 +24,7 @@ from mihomekit.settings import (
     parse_settings,
 )
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "mihomekit.example.toml"
+EXAMPLE = CONFIG / "mihomekit.example.toml"
 
 
 def _uncommented_example() -> str:
