@@ -27,15 +27,16 @@ Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``, ``hsrp``,
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from pyhap.accessory_driver import AccessoryDriver
 
+from mihomekit.atomicfile import write_atomic
 from mihomekit.errors import StateError
 
 from .attempts import ATTEMPTS_FILE, PairingAttempts
@@ -71,24 +72,9 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
     def persist(self) -> None:
         """Write the pairing state durably; raises OSError if it cannot be written."""
         with self._persist_lock:
-            directory = os.path.dirname(os.path.abspath(self.persist_file))
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".accessory.state.")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    os.fchmod(handle.fileno(), 0o600)
-                    self.encoder.persist(handle, self.state)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.persist_file)
-                tmp = ""
-                dir_fd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-            finally:
-                if tmp and os.path.exists(tmp):
-                    os.remove(tmp)
+            text = io.StringIO()
+            self.encoder.persist(text, self.state)
+            write_atomic(self.persist_file, text.getvalue(), mode=0o600)
 
     async def async_save(self) -> None:
         """Write the pairing state in a worker thread; raises OSError on failure."""
