@@ -7,25 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Value names (see :mod:`mihomekit.readings`) that map to a HomeKit service.
-SENSOR_CAPABILITIES = frozenset(
-    {
-        "temperature",
-        "humidity",
-        "pressure",
-        "battery",
-        "illuminance",
-        "moisture",
-        "motion",
-        "light",
-        "opening",
-        "leak",
-        "smoke",
-        "gas",
-        "occupancy",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class DeviceModel:

@@ -3,42 +3,13 @@
 Every source (BLE decoders, the gateway codec) speaks this one vocabulary, so the registry
 and the HomeKit side never care where a value came from.
 
-Value names and units (``values`` mapping):
-
-=================  ======================================================
-name               meaning
-=================  ======================================================
-temperature        °C (float)
-humidity           % relative humidity (float)
-pressure           hPa (float)
-battery            % (int, 0-100)
-voltage            V (float; battery voltage)
-low_battery        bool, the device says its battery is low
-illuminance        lx (float)
-moisture           soil moisture % (int)
-conductivity       soil conductivity µS/cm (int)
-formaldehyde       mg/m³ (float)
-motion             bool, motion detected
-no_motion_seconds  int, seconds since the last motion
-light              bool, light detected (bright)
-opening            bool, True = open
-leak               bool, water detected
-smoke              bool, smoke alarm
-gas                bool, gas alarm
-occupancy          bool, someone present
-power              bool, switch/outlet channel 0 on (gateway controls)
-power_2            bool, switch channel 1 on
-in_use             bool, outlet is drawing power
-load_power         W (float)
-light_on           bool, gateway light on
-brightness         % (int)
-hue                degrees (float)
-saturation         % (float)
-rssi               dBm (int), signal of the last advertisement
-=================  ======================================================
-
-Decoders may add further names for objects that HomeKit does not show (for example
-``consumable``, ``lock``, ``mass``); they are passed through to ``mihomekit decode``.
+Value names (the ``values`` mapping) are those of :mod:`mihomekit.vocabulary`, which also
+gives each one's unit (temperature in °C, humidity in %, pressure in hPa, illuminance in
+lx, power in W ...), label and precision, and how HomeKit, Home Assistant and Tasmota
+messages show it (``docs/readings.md``). Binary readings are ``bool`` (``opening`` True =
+open; ``power`` True = the switch is on), counts and percentages ``int``, measurements
+``float``; a few are text (``lock_method``). Decoders give values at the resolution the
+device sends; outputs round them to the reading's precision.
 """
 
 from __future__ import annotations
@@ -50,10 +21,6 @@ from typing import Any
 
 Value = float | int | bool | str
 Values = Mapping[str, Value]
-
-#: Value names that HomeKit shows as "alert" sensors: their changes must reach
-#: controllers at once, never held back by event coalescing.
-IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy"})
 
 
 class EventType(StrEnum):

@@ -5,23 +5,8 @@ reads, writes, subscriptions, mDNS); the network-facing server and all of pairin
 mihomekit's (:mod:`.server`, :mod:`.pairing`, :mod:`.srp`), so that pair-setup cannot be
 hijacked or guessed and a pairing is acknowledged only once it is saved.
 
-HAP-python surface relied on (check these on every HAP-python upgrade; tested floor 5.2):
-
-* ``AccessoryDriver.http_server`` — the attribute replaced here. The driver calls its
-  ``async_start(loop)``, ``async_stop()`` and ``push_event(data, client_addr, immediate)``
-  (``derive_session_key`` reads ``connections``, used only by cameras).
-* ``AccessoryDriver.get_accessories()``, ``get_characteristics(ids)``,
-  ``set_characteristics(body, client_addr)``, ``prepare(body, client_addr)``,
-  ``connection_lost(client_addr)``, ``async_update_advertisement()``, ``persist()`` /
-  ``load()`` / ``async_persist()`` (overridden), ``persist_file``, ``encoder.persist`` /
-  ``encoder.load_into``, ``accessory.reset_accessory_state()``.
-* ``pyhap.state.State``: ``mac``, ``pincode``, ``private_key``, ``public_key``,
-  ``paired``, ``paired_clients``, ``client_properties``, ``uuid_to_bytes``,
-  ``accessory_states``, ``is_admin()``, ``add_paired_client()``, ``remove_paired_client()``.
-
-Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``, ``hsrp``,
-``setup_srp_verifier``/``srp_verifier``, ``pair``/``unpair`` and its pair-setup lockout
-(the same lockout, plus a persisted limit, lives in :mod:`.attempts`).
+The names of HAP-python relied on are those of :mod:`.hap_python` (check them on every
+HAP-python upgrade; a test does).
 """
 
 from __future__ import annotations

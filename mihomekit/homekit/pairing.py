@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from . import tlv
 from .attempts import Lock, PairingAttempts
+from .hap_python import HapDriver, HapState
 from .limits import ServerLimits
 from .session import hkdf_sha512, nonce
 from .srp import SrpError, SrpServer
@@ -119,7 +119,7 @@ class Pairing:
 
     def __init__(
         self,
-        driver: Any,
+        driver: HapDriver,
         attempts: PairingAttempts,
         limits: ServerLimits,
         save: Callable[[], Awaitable[None]],
@@ -131,7 +131,7 @@ class Pairing:
         self._setup_owner: ConnectionPairing | None = None
 
     @property
-    def _state(self) -> Any:
+    def _state(self) -> HapState:
         return self._driver.state
 
     # -- pair-setup ------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Topics (``<p>`` = ``topic_prefix``, default ``mihomekit``):
 
-* ``<p>/<device id>``: retained JSON of the device's readings, ``name``, ``model`` and
-  ``last_seen`` (ISO 8601, UTC), republished on every accepted reading;
+* ``<p>/<device id>``: retained JSON of the device's readings (each rounded to its
+  precision, :mod:`mihomekit.vocabulary`), ``name``, ``model`` and ``last_seen``
+  (ISO 8601, UTC), republished on every accepted reading;
 * ``<p>/<device id>/button_<n>``: ``{"event_type": "press"}``, not retained;
 * ``<p>/<device id>/set``: ``{"power": true}`` switches a plug or relay channel;
 * ``<p>/status``: ``online``/``offline``, retained, the connection's last will;
@@ -37,6 +38,7 @@ from mihomekit.registry import (
     RegistryEvent,
     Update,
 )
+from mihomekit.vocabulary import rounded_values
 
 from .discovery import SWITCHABLE, device_config, discovery_topic
 from .tasmota import sensor_key, sensor_message, sensor_object
@@ -120,7 +122,7 @@ class MqttOutput:
         conn = self._conn
         if conn is None or not (device.values or device.rssi is not None):
             return
-        state: dict[str, Any] = dict(device.values)
+        state: dict[str, Any] = rounded_values(device.values)
         if device.rssi is not None:
             state["rssi"] = device.rssi
         state["name"] = device.name

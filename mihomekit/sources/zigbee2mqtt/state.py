@@ -22,7 +22,7 @@ from typing import Any
 
 from mihomekit.readings import Event, Value
 
-from .exposes import ExposeMap, Field
+from .exposes import INTEGER_READINGS, ExposeMap, Field
 
 #: The same action payload again within this many seconds is a repeat, not a new press.
 ACTION_REPEAT_WINDOW = 1.0
@@ -119,7 +119,7 @@ def _convert(fld: Field, value: Any) -> dict[str, Value] | None:
         if number is None:
             return None
         number *= fld.factor
-        if fld.reading in ("battery", "linkquality", "co2", "moisture"):
+        if fld.reading in INTEGER_READINGS:
             return {fld.reading: round(number)}
         return {fld.reading: round(number, 3)}
     if kind == "percent":
