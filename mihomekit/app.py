@@ -35,6 +35,7 @@ from .sources.device_list import DeviceList
 from .state import BridgeState, bridge_identity, check_writable, load_state
 
 if TYPE_CHECKING:
+    from .homekit import BridgeDriver
     from .mqtt import MqttConnection, MqttSettings
 
 __all__ = [
@@ -260,7 +261,7 @@ class App:
     # -- what others read ----------------------------------------------------------------
 
     @property
-    def driver(self) -> Any:
+    def driver(self) -> BridgeDriver | None:
         """Bridge 1's HAP driver (None before the start)."""
         return self.hubs.first.driver
 

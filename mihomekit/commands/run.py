@@ -24,6 +24,7 @@ from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
 from mihomekit.settings import EsphomeSettings, MqttReceiverSettings, Settings, load_settings
 from mihomekit.state import state_write_error
+from mihomekit.wording import counted, noun
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -167,7 +168,6 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     outputs: list[OutputFactory] = []
     if settings.mqtt is not None and settings.mqtt.publish:
         outputs.append(mqtt_output)
-    staleness = settings.staleness
     saved_list = Path(state_dir).expanduser() / WEB_MI32CFG
     config = AppConfig(
         state_dir=Path(state_dir).expanduser(),
@@ -180,15 +180,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         mi32cfg=Path(mi32cfg) if mi32cfg not in (None, "<demo>") else saved_list,
         battery_low_threshold=settings.battery_low_threshold,
         motion_timeout=settings.motion_timeout,
-        staleness={
-            "climate": staleness.climate,
-            "motion": staleness.motion,
-            "contact": staleness.contact,
-            "leak": staleness.leak,
-            "smoke": staleness.smoke,
-            "button": staleness.button,
-            "default": staleness.default,
-        },
+        staleness=settings.staleness.as_dict(),
         sources=sources,
         outputs=outputs,
         child_bridges=bridge.child_bridges,
@@ -358,23 +350,23 @@ def ready_lines(app: App) -> list[str]:
     for hub in app.hubs:
         which = "" if hub.number == 1 else f" (bridge {hub.number})"
         if hub.paired:
-            pairing = f"paired with {_controllers(hub.paired_controllers)} (setup code not shown)"
+            pairing = (
+                f"paired with {counted(hub.paired_controllers, 'controller')} "
+                "(setup code not shown)"
+            )
         else:
             pairing = f"setup code {hub.setup_code}"
         lines.append(
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
-            f"{hub.served} accessories, {pairing}"
+            f"{counted(hub.served, 'accessory', 'accessories')}, {pairing}"
         )
     if app.hubs.unplaced:
         lines.append(
-            f"{len(app.hubs.unplaced)} devices are on no bridge (named in the log): "
+            f"{counted(len(app.hubs.unplaced), 'device')} "
+            f"{noun(len(app.hubs.unplaced), 'is', 'are')} on no bridge (named in the log): "
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
-
-
-def _controllers(count: int) -> str:
-    return f"{count} controller" + ("" if count == 1 else "s")
 
 
 def _start_error(config: AppConfig, err: OSError, port: int) -> Exception:

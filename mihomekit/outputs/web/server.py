@@ -35,6 +35,7 @@ from mihomekit.registry import (
 )
 from mihomekit.sources import SourceStatus
 from mihomekit.sources.device_list import DeviceList
+from mihomekit.wording import counted
 
 from . import pages
 from .auth import (
@@ -217,6 +218,7 @@ class WebOutput:
             device,
             self.reception.strip(device.id),
             heard=self._heard_since_start(device),
+            stale=self.hubs.stale(device.id),
             cue=cue,
         )
 
@@ -389,7 +391,8 @@ class WebOutput:
                     500, f"the pairing state could not be saved ({err}); nothing changed"
                 ) from None
             return (
-                f"pairing of {hub.name} reset: {removed} controller(s) removed; add the bridge "
+                f"pairing of {hub.name} reset: {counted(removed, 'controller')} removed; add the "
+                "bridge "
                 "in Apple Home again with the setup code"
             )
 
@@ -593,6 +596,7 @@ def _connections(hub: Hub) -> int:
 async def _reset_pairing(hub: Hub) -> int:
     """Remove every controller of ``hub``, save, close their sessions; returns how many."""
     driver = hub.driver
+    assert driver is not None, "the caller checked"
     state = driver.state
     names = ("paired_clients", "client_properties", "uuid_to_bytes")
     snapshot = {name: dict(getattr(state, name)) for name in names}
