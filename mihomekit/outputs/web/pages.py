@@ -8,14 +8,12 @@ are static files next to this module (``static/``).
 from __future__ import annotations
 
 import functools
-import io
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-import segno
-
+from mihomekit import setupcode
 from mihomekit.readings import KeyStatus, Value
 from mihomekit.registry import Device, UnknownDevice
 from mihomekit.sources import SourceStatus
@@ -265,19 +263,7 @@ def overview(summary: Summary, widgets: Iterable[str]) -> str:
 
 def qr_svg(uri: str) -> str:
     """The setup URI as an inline SVG QR code (black on white, quiet zone of 4)."""
-    buffer = io.BytesIO()
-    segno.make_qr(uri, error="m").save(
-        buffer,
-        kind="svg",
-        scale=6,
-        border=4,
-        dark="#000",
-        light="#fff",
-        xmldecl=False,
-        svgns=True,
-        title="HomeKit setup code",
-    )
-    return buffer.getvalue().decode("utf-8")
+    return setupcode.qr_svg(uri, scale=6)
 
 
 def pairing_page(
