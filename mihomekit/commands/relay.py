@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mihomekit.commands.options import tcp_port
 from mihomekit.errors import ConfigError
 from mihomekit.mqtt import MqttConnection
 from mihomekit.settings import BleSettings, MqttSettings, load_settings
@@ -107,7 +108,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--mqtt-host", metavar="HOST", help="the broker (else [mqtt] host)")
-    parser.add_argument("--mqtt-port", type=int, metavar="N", help="default 1883 (8883 with TLS)")
+    parser.add_argument(
+        "--mqtt-port", type=tcp_port, metavar="N", help="default 1883 (8883 with TLS)"
+    )
     parser.add_argument(
         "--receiver-id", metavar="NAME", help="this relay's name in topics (default: host name)"
     )

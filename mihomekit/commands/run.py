@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
+from mihomekit.commands.options import tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
     parser.add_argument("--state-dir", metavar="DIR", help="pairings, accessory ids, last values")
     parser.add_argument("--address", metavar="IP", help="listen and advertise on this address")
-    parser.add_argument("--port", type=int, metavar="N", help="HAP TCP port (default 51827)")
+    parser.add_argument("--port", type=tcp_port, metavar="N", help="HAP TCP port (default 51827)")
     parser.add_argument("--mac", metavar="MAC", help="host MAC the setup code is derived from")
     parser.add_argument(
         "--demo", action="store_true", help="bundled devices, recording and gateway; no radio"
@@ -71,7 +72,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-ble", action="store_true", help="do not scan for BLE devices")
     parser.add_argument("--no-gateway", action="store_true", help="do not talk to gateways")
     parser.add_argument(
-        "--web-port", type=int, metavar="N", help="Mi Dashboard port (default 8089, [web] port)"
+        "--web-port",
+        type=tcp_port,
+        metavar="N",
+        help="Mi Dashboard port (default 8089, [web] port)",
     )
     parser.add_argument("--no-web", action="store_true", help="do not serve the Mi Dashboard")
     parser.set_defaults(func=run_bridge)
