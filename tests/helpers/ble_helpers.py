@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import Callable
 
 from bluez_fake import FakeBluez
+from fake_bleak import ATC1441, LYWSD03MMC_V3
 
 from mihomekit.sources import Advertisement
 
-# Real advertisements (service data after the UUID) from the test vectors in tests/data.
-ATC1441 = ("A4:C1:38:BC:7C:4E", 0x181A, "a4c138bc7c4e0102284f0b6720")
-LYWSD03MMC_V3 = ("A4:C1:38:B4:94:4C", 0xFE95, "50305b05034c94b438c1a40d10041001ea01")
+__all__ = ["ATC1441", "LYWSD03MMC_V3", "Heard", "advertise_until"]
 
 
 class Heard:
