@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ble_helpers import ATC1441, LYWSD03MMC_V3
+from ble_helpers import ATC1441, LYWSD03MMC_V3, advertise_until
 from bluez_fake import FakeBluez
 from mosquitto import HOST, Mosquitto
 from mqtt_helpers import Inbox, connection, make_relay, until
@@ -23,13 +23,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_relay_publishes_the_documented_topics_and_json(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, bluez: FakeBluez
 ) -> None:
-    async with FakeBluez.running(tmp_path) as bluez:
-        await _relay_publishes(mosquitto, bluez)
-
-
-async def _relay_publishes(mosquitto: Mosquitto, bluez: FakeBluez) -> None:
     watcher = connection(mosquitto, "watcher")
     inbox = Inbox()
     watcher.subscribe("mihomekit/relay/#", inbox)
@@ -78,13 +73,8 @@ async def _relay_publishes(mosquitto: Mosquitto, bluez: FakeBluez) -> None:
 
 
 async def test_relay_keeps_scanning_while_the_broker_is_away(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, bluez: FakeBluez
 ) -> None:
-    async with FakeBluez.running(tmp_path) as bluez:
-        await _relay_queues(mosquitto, bluez)
-
-
-async def _relay_queues(mosquitto: Mosquitto, bluez: FakeBluez) -> None:
     relay = make_relay(mosquitto, "attic")
     inbox = Inbox()
     relay.connection.subscribe("mihomekit/relay/attic/adv/#", inbox)
@@ -144,3 +134,20 @@ def test_relay_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert err.startswith("mihomekit: give the broker with --mqtt-host")
     assert main(["relay", "--mqtt-host", HOST, "--receiver-id", "no spaces"]) == 2
     assert "--receiver-id" in capsys.readouterr().err
+
+
+async def test_relay_waits_for_an_adapter_that_appears_later(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with FakeBluez.running(tmp_path, adapters=()) as bluez:
+        relay = make_relay(mosquitto, "shed")
+        await relay.start()
+        try:
+            radio = relay.adapter.status
+            assert not radio.connected
+            assert radio.last_error == "BlueZ lists no adapter"
+            await bluez.add_adapter("hci0")
+            await advertise_until(bluez, lambda: relay.relayed > 0, LYWSD03MMC_V3)
+            assert radio.connected
+        finally:
+            await relay.stop()

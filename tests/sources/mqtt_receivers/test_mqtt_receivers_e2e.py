@@ -146,13 +146,6 @@ async def test_theengs_temperature_reaches_homekit_and_survives_a_broker_restart
 
 
 async def test_three_receivers_one_event_and_the_relay_end_to_end(
-    setup: Setup, mosquitto: Mosquitto, tmp_path: Path
-) -> None:
-    async with FakeBluez.running(tmp_path / "bluez") as bluez:
-        await _three_receivers_and_the_relay(setup, mosquitto, bluez)
-
-
-async def _three_receivers_and_the_relay(
     setup: Setup, mosquitto: Mosquitto, bluez: FakeBluez
 ) -> None:
     relay = make_relay(mosquitto, "pi2")
