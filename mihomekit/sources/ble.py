@@ -65,8 +65,10 @@ SILENCE_BACKOFF_MAX = 8
 #: Failed restarts are retried after 1x, 2x, 4x ... this many seconds (at most RETRY_MAX).
 RETRY_BASE = 2.0
 RETRY_MAX = 60.0
-#: While BlueZ reports the adapter ready, failed starts are retried after 0.5, 1, 2 ... s.
+#: While BlueZ reports the adapter ready, failed starts are retried after 0.5, 1, 2 ... s;
+#: the first QUIET_RETRIES - 1 of those retries are logged at debug level only.
 READY_RETRY_BASE = 0.5
+QUIET_RETRIES = 4
 #: BlueZ's signals are taken together for this long before the scanner follows them (a
 #: stopping bluetoothd removes its adapter, then leaves the bus: one log line, not two).
 SETTLE_SECONDS = 0.2
@@ -469,7 +471,7 @@ class BleAdapter:
                 reason = f"nothing heard for {now - self._last_rx:.1f} s"
                 self._silent_restarts += 1
             if reason is not None:
-                await self._restart(reason)
+                await self._restart(reason, quiet=self._racing_bluez())
 
     async def _restart(self, reason: str, *, quiet: bool = False) -> bool:
         self.stats.restarts += 1
@@ -500,6 +502,17 @@ class BleAdapter:
         """The watch's callback: BlueZ changed (None: the watch lost the system bus)."""
         self._bluez_changed = True
         self._wake.set()
+
+    def _racing_bluez(self) -> bool:
+        """True for the first quick retries after BlueZ reported the adapter back: bleak may
+        not have seen the adapter yet, which is no news worth a warning."""
+        state = None if self._bluez is None else self._bluez.state
+        return (
+            state is not None
+            and state.ready
+            and self._scanner is None
+            and 0 < self._failed_starts < QUIET_RETRIES
+        )
 
     def _bluez_reason(self) -> str | None:
         state = None if self._bluez is None else self._bluez.state

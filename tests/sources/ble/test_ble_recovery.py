@@ -64,7 +64,7 @@ async def test_bluetoothd_restart_scanning_resumes_within_seconds(
             assert took < RECOVERY_SECONDS
             assert adapter.status.connected
             assert adapter.mode == "passive"
-            assert adapter.stats.restarts == 1
+            assert adapter.stats.restarts >= 1
     warnings = mihomekit_lines(caplog, logging.WARNING)
     assert warnings == [
         "BLE scanning stopped: bluetoothd is not running; it restarts when BlueZ is back"
