@@ -226,10 +226,11 @@ class BleAdapter:
         return self._running
 
     async def start(self) -> None:
-        """Start scanning and the watchdog.
+        """Start the BlueZ watch, scanning and the watchdog.
 
-        Raises :class:`AdapterError` when no adapter can be used or (scan mode
-        ``"passive"``) when passive scanning is not available.
+        Raises :class:`AdapterError` when no adapter can be used (unless
+        ``wait_for_adapter``: then it logs one line and scanning starts when the adapter
+        appears) or (scan mode ``"passive"``) when passive scanning is not available.
         """
         if self._running:
             return
@@ -499,7 +500,8 @@ class BleAdapter:
     # -- following BlueZ ----------------------------------------------------------------
 
     def _on_bluez(self, state: BluezState | None) -> None:
-        """The watch's callback: BlueZ changed (None: the watch lost the system bus)."""
+        """The watch's callback: BlueZ changed (None: the watch lost the system bus). The
+        watchdog task follows it after a short settle (:meth:`_follow_bluez`)."""
         self._bluez_changed = True
         self._wake.set()
 
