@@ -114,14 +114,23 @@ def _entries(
         from mihomekit.demo import demo_entries
 
         return demo_entries(), "<demo>"
-    path = args.config or settings.bridge.mi32cfg
-    if path is None:
-        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
-    if path is None and saved.exists():
-        path = str(saved)
+    path = find_mi32cfg(args.config, settings, state_dir)
     if path is None:
         return [], None
     return load_mi32cfg(path), path
+
+
+def find_mi32cfg(config: str | None, settings: Settings, state_dir: Path) -> str | None:
+    """The mi32cfg ``mihomekit run`` reads: ``--config``, the settings' ``mi32cfg``, the
+    first of :data:`DEFAULT_MI32CFG_PATHS` that exists, or the one the dashboard wrote in
+    the state directory; ``None`` when there is none."""
+    path = config or settings.bridge.mi32cfg
+    if path is None:
+        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
+    saved = state_dir / WEB_MI32CFG
+    if path is None and saved.exists():
+        path = str(saved)
+    return path
 
 
 def plan_from_args(args: argparse.Namespace) -> RunPlan:
