@@ -32,6 +32,8 @@ CONNECT_ATTEMPTS = 3
 def _reason(err: BaseException) -> str:
     if isinstance(err, TimeoutError):
         return "timed out"
+    if isinstance(err, BleakError) and len(err.args) == 2 and isinstance(err.args[1], str):
+        return err.args[1]  # BleakGATTProtocolError, BleakDBusError: (code, words)
     text = str(err).strip()
     return text or type(err).__name__
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -113,6 +114,19 @@ class Peripheral:
         return [data for c, data, _ in self.writes if c == char]
 
 
+def on_bluez(bluez: Any, mac: str, model: Peripheral, *, adapter: str = "hci0") -> Any:
+    """Host ``model`` on the BlueZ stand-in at ``mac``; the stand-in's peripheral."""
+    from bluez_fake import GattCharacteristic, GattService
+
+    services = [
+        GattService(s.uuid, [GattCharacteristic(c.uuid, c.flags, c.value) for c in s.chars])
+        for s in model.table
+    ]
+    peripheral = bluez.add_peripheral(mac, services, handler=model, adapter=adapter)
+    model.attach(peripheral.notify)
+    return peripheral
+
+
 # ---- Mi activation (the device side) ---------------------------------------------------
 
 _READY = bytes.fromhex("00000101")
@@ -203,6 +217,8 @@ class MiActivationDevice(Peripheral):
                 return
             self.bind_key = self._pending_key
             self.activations += 1
+            if self.known_id is None:  # a device keeps the id it was given
+                self.known_id = self.received_id
             self.notify(CONTROL, bytes.fromhex("11000000"))
             if self.on_activated is not None and self.bind_key is not None:
                 self.on_activated(self.bind_key)
