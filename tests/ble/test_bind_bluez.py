@@ -13,7 +13,7 @@ from mi_peripherals import CONTROL, MmcSensor, on_bluez
 from sensor_air import Beacons, on_air
 
 from mihomekit.ble.activation import ActivationError, ActivationRefused
-from mihomekit.ble.bind import bind_sensor
+from mihomekit.ble.bind import BindOutcome, bind_sensor
 from mihomekit.ble.link import NotAdvertisingError
 from mihomekit.ble.local import LocalRadio
 from mihomekit.ble.queue import GattQueue
@@ -43,7 +43,7 @@ def sensor_with(beacons: Beacons, **kwargs: object) -> MmcSensor:
     return MmcSensor(on_activated=on_activated, **kwargs)  # type: ignore[arg-type]
 
 
-async def bind(tmp_path: Path, path: Path, timeout: float = 10) -> object:
+async def bind(tmp_path: Path, path: Path, timeout: float = 10) -> BindOutcome:
     return await bind_sensor(
         LocalRadio(),
         MAC,
@@ -64,12 +64,11 @@ async def test_bind_over_bluez_adds_the_sensor_with_its_new_key(
         outcome = await bind(tmp_path, path)
     assert sensor.bind_key is not None
     assert load_mi32cfg(path) == [DeviceEntry("A4C138123456", 0x055B, sensor.bind_key)]
-    assert outcome.confirmation is not None  # type: ignore[attr-defined]
-    assert outcome.confirmation.values == {"temperature": 21.5, "humidity": 48.0}  # type: ignore[attr-defined]
+    assert outcome.confirmation is not None
+    assert outcome.confirmation.values == {"temperature": 21.5, "humidity": 48.0}
     # the exchange really went over GATT, and the connection was closed
-    assert [w.data for w in peripheral.writes if w.uuid == CONTROL][0] == bytes.fromhex(
-        "a2000000"
-    )
+    control = [w.data for w in peripheral.writes if w.uuid == CONTROL]
+    assert control[:1] == [bytes.fromhex("a2000000")]
     assert not peripheral.connected
 
 
@@ -93,7 +92,7 @@ async def test_rebind_replaces_the_key_and_keeps_the_entry(
     assert entries[0] == DeviceEntry("A4C138000001", 0x045B, None)
     assert entries[1] == DeviceEntry("A4C138123456", 0x055B, sensor.bind_key, name="Hall", feat=0)
     assert sensor.bind_key != OLD_KEY
-    assert outcome.previous is not None and outcome.previous.key == OLD_KEY  # type: ignore[attr-defined]
+    assert outcome.previous is not None and outcome.previous.key == OLD_KEY
     # the device kept the id it had
     assert sensor.received_id == b"\0blt.3.1abcdefghijkl"
 

@@ -122,11 +122,9 @@ async def test_the_bind_command_through_a_proxy(
         )
         config = tmp_path / "mi32cfg"
         async with on_air(sender(proxy), beacons):
-            status = await asyncio.to_thread(
-                main,
-                ["bind", MAC, "--proxy", "attic", "--settings", str(settings)]
-                + ["--config", str(config), "--timeout", "10"],
-            )
+            args = ["bind", MAC, "--proxy", "attic", "--settings", str(settings)]
+            args += ["--config", str(config), "--timeout", "10"]
+            status = await asyncio.to_thread(main, args)
     out = capsys.readouterr().out
     assert status == 0
     assert out.splitlines()[0].startswith("Activation gives A4:C1:38:12:34:56 a new bind key")
