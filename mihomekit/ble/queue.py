@@ -3,8 +3,7 @@
 Inside one process an :class:`asyncio.Lock` per radio orders the connections; between
 processes (``mihomekit bind`` next to a running bridge) a lock file per radio does
 (``flock``, in :data:`LOCK_DIRS`). A connection is made inside a :meth:`GattQueue.session`
-and closed when it ends; ``gap`` seconds pass between two sessions of one radio, so that
-scanning on it is never held off for long.
+and closed when it ends.
 """
 
 from __future__ import annotations
@@ -40,20 +39,16 @@ class GattQueue:
     """Hands out one connection at a time per radio.
 
     ``wait``: how long :meth:`session` waits for the radio before giving up (another
-    connection is running); ``gap``: seconds kept free between two sessions of a radio.
+    connection is running).
     """
 
-    def __init__(
-        self, *, lock_dir: str | None = None, wait: float = 120.0, gap: float = 0.0
-    ) -> None:
+    def __init__(self, *, lock_dir: str | None = None, wait: float = 120.0) -> None:
         self._lock_dir = lock_dir
         self._wait = wait
-        self._gap = gap
         #: Per event loop (an asyncio lock belongs to one), per radio.
         self._locks: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Lock]
         ] = weakref.WeakKeyDictionary()
-        self._free_at: dict[str, float] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
         locks = self._locks.setdefault(asyncio.get_running_loop(), {})
@@ -73,9 +68,6 @@ class GattQueue:
         except TimeoutError:
             raise GattError(f"{radio.name} is busy with another connection") from None
         try:
-            pause = self._free_at.get(key, 0.0) - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
             fd = os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 while True:
@@ -96,7 +88,6 @@ class GattQueue:
             finally:
                 os.close(fd)
         finally:
-            self._free_at[key] = time.monotonic() + self._gap
             lock.release()
 
     @contextlib.asynccontextmanager

@@ -159,6 +159,9 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_ble_source(settings))
     if not args.demo:
         sources.extend(esphome_sources(settings))
+    ble = settings.ble
+    if not (args.demo or args.replay) and (ble.set_clocks or ble.battery_poll_hours > 0):
+        sources.append(_upkeep_source(settings, local=ble.enabled and not args.no_ble))
     gateways = settings.gateway
     gateway_on = bool(
         gateways.enabled
@@ -245,6 +248,30 @@ def _ble_source(settings: Settings) -> SourceFactory:
             adapter=settings.ble.adapter,
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
+        )
+
+    return factory
+
+
+def _upkeep_source(settings: Settings, *, local: bool) -> SourceFactory:
+    """Sensor clocks and batteries over GATT (``[ble] set_clocks``, ``battery_poll_hours``),
+    through the local adapter (``local``) or the proxy that hears a sensor best."""
+
+    def factory(app: BridgeApp) -> Any:
+        from mihomekit.ble.esphome import EsphomeRadio
+        from mihomekit.ble.local import LocalRadio
+        from mihomekit.ble.queue import shared_queue
+        from mihomekit.ble.upkeep import SensorUpkeep, radio_chooser
+
+        ble = settings.ble
+        proxies = {p.name or p.host: EsphomeRadio(p) for p in settings.esphome}
+        radio = LocalRadio(ble.adapter, scan_mode=ble.scan_mode) if local else None
+        return SensorUpkeep(
+            app.registry,
+            radio_chooser(radio, proxies),
+            set_clocks=ble.set_clocks,
+            battery_poll_hours=ble.battery_poll_hours,
+            queue=shared_queue(),
         )
 
     return factory

@@ -103,16 +103,3 @@ async def test_a_connection_of_another_process_holds_the_radio(tmp_path: Path) -
     async with queue.session(radio, "A", timeout=1):
         pass
     assert log == ["open A", "close A"]
-
-
-async def test_a_gap_separates_two_sessions(tmp_path: Path) -> None:
-    log: list[str] = []
-    queue = GattQueue(lock_dir=str(tmp_path), gap=0.2)
-    radio = _Radio("hci0", log)
-    async with queue.session(radio, "A", timeout=1):
-        pass
-    loop = asyncio.get_running_loop()
-    ended = loop.time()
-    async with queue.session(radio, "B", timeout=1):
-        started = loop.time()
-    assert started - ended >= 0.19
