@@ -163,6 +163,10 @@ async def bind_sensor(
             path=path,
         ) from err
     say(f"bind key {result.bind_key.hex().upper()} saved in {path}")
+    if previous is None:
+        say(f"added {mac} (product id {pid:04x}) to {path}")
+    elif previous.key and previous.key != result.bind_key:
+        say(f"it replaces the key {previous.key.hex().upper()}")
     wait = timeout if confirm_timeout is None else confirm_timeout
     say(f"waiting up to {wait:g} s for an encrypted advertisement from {mac} ...")
     confirmation: DecodeResult | None = None

@@ -66,10 +66,6 @@ def run_bind(args: argparse.Namespace) -> int:
             say=lambda line: print(line, flush=True),
         )
     )
-    if outcome.previous is None:
-        print(f"added {outcome.mac} (product id {outcome.pid:04x}) to {outcome.mi32cfg}")
-    elif outcome.previous.key and outcome.previous.key != outcome.key:
-        print(f"replaced its earlier key {outcome.previous.key.hex().upper()}")
     if outcome.confirmation is not None:
         print(f"key works: {describe(dict(outcome.confirmation.values))}")
     else:
