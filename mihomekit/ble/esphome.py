@@ -28,7 +28,7 @@ from aioesphomeapi.model import BluetoothProxyFeature
 from mihomekit.settings import EsphomeSettings
 from mihomekit.sources import AdvertisementSink, Source
 
-from .link import GattError, NotifyCallback, display_mac
+from .link import GattError, NotifyCallback, display_mac, failing_as
 
 __all__ = ["EsphomeLink", "EsphomeRadio"]
 
@@ -41,6 +41,7 @@ _PROP_NOTIFY = 0x10
 _PROP_INDICATE = 0x20
 #: Longest wait for the API session and each request.
 API_TIMEOUT = 10.0
+_ERRORS = (APIConnectionError, TimeoutError)
 
 
 def _reason(err: BaseException) -> str:
@@ -79,10 +80,8 @@ class EsphomeLink:
 
     async def read(self, service: str, char: str) -> bytes:
         target = self._char(service, char)
-        try:
+        with failing_as(f"reading {char} from {self._mac}", _ERRORS, _reason):
             return bytes(await self._client.bluetooth_gatt_read(self._address, target.handle))
-        except (APIConnectionError, TimeoutError) as err:
-            raise GattError(f"reading {char} from {self._mac} failed: {_reason(err)}") from err
 
     async def write(
         self, service: str, char: str, data: bytes, *, response: bool | None = None
@@ -90,12 +89,10 @@ class EsphomeLink:
         target = self._char(service, char)
         if response is None:
             response = bool(target.properties & _PROP_WRITE)
-        try:
+        with failing_as(f"writing {char} of {self._mac}", _ERRORS, _reason):
             await self._client.bluetooth_gatt_write(
                 self._address, target.handle, bytes(data), response
             )
-        except (APIConnectionError, TimeoutError) as err:
-            raise GattError(f"writing {char} of {self._mac} failed: {_reason(err)}") from err
 
     async def start_notify(self, service: str, char: str, callback: NotifyCallback) -> None:
         target = self._char(service, char)
@@ -103,17 +100,13 @@ class EsphomeLink:
         def relay(_handle: int, data: bytearray) -> None:
             callback(bytes(data))
 
-        try:
+        with failing_as(f"enabling notifications of {char} on {self._mac}", _ERRORS, _reason):
             await self._client.bluetooth_gatt_start_notify(self._address, target.handle, relay)
             if target.cccd is not None:
                 notify = target.properties & _PROP_NOTIFY or not target.properties & _PROP_INDICATE
                 await self._client.bluetooth_gatt_write_descriptor(
                     self._address, target.cccd, b"\x01\x00" if notify else b"\x02\x00"
                 )
-        except (APIConnectionError, TimeoutError) as err:
-            raise GattError(
-                f"enabling notifications of {char} on {self._mac} failed: {_reason(err)}"
-            ) from err
 
     async def close(self) -> None:
         if self._closed:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from mihomekit.errors import MihomekitError
@@ -25,6 +25,7 @@ __all__ = [
     "NotifyCallback",
     "Radio",
     "display_mac",
+    "failing_as",
     "listen_for",
 ]
 
@@ -79,6 +80,17 @@ class Radio(Protocol):
     def listener(self, sink: AdvertisementSink) -> Source:
         """A source hearing advertisements through this radio, feeding ``sink``."""
         ...
+
+
+@contextlib.contextmanager
+def failing_as(
+    what: str, errors: tuple[type[BaseException], ...], reason: Callable[[BaseException], str]
+) -> Iterator[None]:
+    """Turn ``errors`` raised inside into :class:`GattError` ``"<what> failed: <reason>"``."""
+    try:
+        yield
+    except errors as err:
+        raise GattError(f"{what} failed: {reason(err)}") from err
 
 
 def display_mac(mac: str) -> str:

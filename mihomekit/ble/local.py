@@ -21,12 +21,13 @@ from bleak_retry_connector import BleakClientWithServiceCache, establish_connect
 
 from mihomekit.sources import AdvertisementSink, Source
 
-from .link import GattError, NotAdvertisingError, NotifyCallback, display_mac
+from .link import GattError, NotAdvertisingError, NotifyCallback, display_mac, failing_as
 
 __all__ = ["BleakLink", "LocalRadio"]
 
 #: Connection attempts bleak-retry-connector makes before giving up.
 CONNECT_ATTEMPTS = 3
+_ERRORS = (BleakError, OSError, TimeoutError)
 
 
 def _reason(err: BaseException) -> str:
@@ -56,10 +57,8 @@ class BleakLink:
 
     async def read(self, service: str, char: str) -> bytes:
         target = self._char(service, char)
-        try:
+        with failing_as(f"reading {char} from {self._mac}", _ERRORS, _reason):
             return bytes(await self._client.read_gatt_char(target))
-        except (BleakError, OSError, TimeoutError) as err:
-            raise GattError(f"reading {char} from {self._mac} failed: {_reason(err)}") from err
 
     async def write(
         self, service: str, char: str, data: bytes, *, response: bool | None = None
@@ -67,10 +66,8 @@ class BleakLink:
         target = self._char(service, char)
         if response is None:
             response = "write" in target.properties
-        try:
+        with failing_as(f"writing {char} of {self._mac}", _ERRORS, _reason):
             await self._client.write_gatt_char(target, data, response=response)
-        except (BleakError, OSError, TimeoutError) as err:
-            raise GattError(f"writing {char} of {self._mac} failed: {_reason(err)}") from err
 
     async def start_notify(self, service: str, char: str, callback: NotifyCallback) -> None:
         target = self._char(service, char)
@@ -78,12 +75,8 @@ class BleakLink:
         def relay(_char: Any, data: bytearray) -> None:
             callback(bytes(data))
 
-        try:
+        with failing_as(f"enabling notifications of {char} on {self._mac}", _ERRORS, _reason):
             await self._client.start_notify(target, relay)
-        except (BleakError, OSError, TimeoutError) as err:
-            raise GattError(
-                f"enabling notifications of {char} on {self._mac} failed: {_reason(err)}"
-            ) from err
 
     async def close(self) -> None:
         with contextlib.suppress(BleakError, OSError, TimeoutError, EOFError):

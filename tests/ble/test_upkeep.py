@@ -4,6 +4,7 @@ through a proxy, advertised batteries left alone, unreachable sensors warned abo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from bluez_fake import FakeBluez
 from esphome_fake import GATT_FLAGS, Entry, FakeProxy
-from mi_peripherals import CLOCK, FlowerCare, MmcSensor, on_bluez
+from mi_peripherals import CLOCK, FlowerCare, MmcSensor, Peripheral, on_bluez
 from sensor_air import Beacons, on_air
 
 from mihomekit.ble.esphome import EsphomeRadio
@@ -78,7 +79,7 @@ async def test_clocks_are_set_at_start_after_a_dst_change_and_daily(
     bluez: FakeBluez, tmp_path: Path
 ) -> None:
     registry = Registry()
-    registry.add_entry(DeviceEntry("A4C138123456", 0x045B, None))  # LYWSD02
+    device = registry.add_entry(DeviceEntry("A4C138123456", 0x045B, None))  # LYWSD02
     sensor = MmcSensor()
     on_bluez(bluez, MAC, sensor)
     scanner = BleAdapter(registry.handle, watchdog_seconds=0)
@@ -88,7 +89,7 @@ async def test_clocks_are_set_at_start_after_a_dst_change_and_daily(
     await scanner.start()
     try:
         async with on_air(send, Beacons(MAC, pid=0x045B)):
-            await until(lambda: registry.get("A4C138123456").last_seen is not None)  # type: ignore[union-attr]
+            await until(lambda: device.last_seen is not None)
             await job.start()
             await until(lambda: len(sensor.writes_to(CLOCK)) == 1)
             await asyncio.sleep(0.3)  # several checks: nothing is due
@@ -105,66 +106,57 @@ async def test_clocks_are_set_at_start_after_a_dst_change_and_daily(
     assert job.stats["clocks"] == 3 and job.stats["failures"] == 0
 
 
+@contextlib.asynccontextmanager
+async def through_attic(
+    registry: Registry, sensor: Peripheral, tmp_path: Path, hours: float
+) -> AsyncIterator[tuple[FakeProxy, SensorUpkeep]]:
+    """A proxy "attic" hosting ``sensor`` and feeding ``registry``; the upkeep (not started)
+    polling batteries through it every ``hours``."""
+    async with FakeProxy(name="attic", feature_flags=GATT_FLAGS) as proxy:
+        proxy.add_peripheral(MAC, sensor)
+        settings = EsphomeSettings(host="127.0.0.1", port=proxy.port, name="attic")
+        source = EsphomeProxy.from_settings(settings, registry.handle)
+        chooser = radio_chooser(None, {"attic": EsphomeRadio(settings)})
+        job = upkeep(registry, chooser, tmp_path, Wall(), battery_poll_hours=hours)
+        await source.start()
+        try:
+            await proxy.wait_subscribed()
+            yield proxy, job
+        finally:
+            await job.stop()
+            await source.stop()
+
+
 async def test_batteries_are_read_through_the_proxy_that_hears_the_sensor(
     tmp_path: Path,
 ) -> None:
     registry = Registry()
-    registry.add_entry(DeviceEntry("A4C138123456", 0x0098, None))  # Flower Care
+    device = registry.add_entry(DeviceEntry("A4C138123456", 0x0098, None))  # Flower Care
     flower = FlowerCare(battery=64)
-    async with FakeProxy(name="attic", feature_flags=GATT_FLAGS) as proxy:
-        proxy.add_peripheral(MAC, flower)
-        settings = EsphomeSettings(host="127.0.0.1", port=proxy.port, name="attic")
-        source = EsphomeProxy.from_settings(settings, registry.handle)
-        job = upkeep(
-            registry,
-            radio_chooser(None, {"attic": EsphomeRadio(settings)}),
-            tmp_path,
-            Wall(),
-            battery_poll_hours=6,
-        )
+    async with through_attic(registry, flower, tmp_path, 6) as (proxy, job):
         send = lambda mac, data: proxy.send_batch([Entry.service(mac, data)])  # noqa: E731
-        await source.start()
-        try:
-            async with on_air(send, Beacons(MAC, pid=0x0098)):
-                await until(lambda: registry.get("A4C138123456").best_receiver == "attic")  # type: ignore[union-attr]
-                await job.start()
-                await until(lambda: "battery" in registry.get("A4C138123456").values)  # type: ignore[union-attr]
-                await asyncio.sleep(0.3)
-        finally:
-            await job.stop()
-            await source.stop()
-    assert registry.get("A4C138123456").values["battery"] == 64  # type: ignore[union-attr]
+        async with on_air(send, Beacons(MAC, pid=0x0098)):
+            await until(lambda: device.best_receiver == "attic")
+            await job.start()
+            await until(lambda: "battery" in device.values)
+            await asyncio.sleep(0.3)
+    assert device.values["battery"] == 64
     assert flower.connects == 1  # read once: the next one is due in 6 hours
 
 
 async def test_a_battery_the_advertisements_carry_is_not_polled(tmp_path: Path) -> None:
     registry = Registry()
-    registry.add_entry(DeviceEntry("A4C138123456", 0x045B, None))  # LYWSD02
+    device = registry.add_entry(DeviceEntry("A4C138123456", 0x045B, None))  # LYWSD02
     sensor = MmcSensor(battery=77)
-    async with FakeProxy(name="attic", feature_flags=GATT_FLAGS) as proxy:
-        proxy.add_peripheral(MAC, sensor)
-        settings = EsphomeSettings(host="127.0.0.1", port=proxy.port, name="attic")
-        source = EsphomeProxy.from_settings(settings, registry.handle)
-        job = upkeep(
-            registry,
-            radio_chooser(None, {"attic": EsphomeRadio(settings)}),
-            tmp_path,
-            Wall(),
-            battery_poll_hours=0.0001,
+    async with through_attic(registry, sensor, tmp_path, 0.0001) as (proxy, job):
+        proxy.send_batch(
+            [Entry.service(MAC, mibeacon_frame(0x045B, 1, [obj_battery(90)], mac=MAC))]
         )
-        frame = mibeacon_frame(0x045B, 1, [obj_battery(90)], mac=MAC)
-        await source.start()
-        try:
-            await proxy.wait_subscribed()
-            proxy.send_batch([Entry.service(MAC, frame)])
-            await until(lambda: "battery" in registry.get("A4C138123456").values)  # type: ignore[union-attr]
-            await job.start()
-            await asyncio.sleep(0.4)
-        finally:
-            await job.stop()
-            await source.stop()
+        await until(lambda: "battery" in device.values)
+        await job.start()
+        await asyncio.sleep(0.4)
     assert sensor.connects == 0
-    assert registry.get("A4C138123456").values["battery"] == 90  # type: ignore[union-attr]
+    assert device.values["battery"] == 90
 
 
 async def test_an_unreachable_sensor_is_warned_about_once(

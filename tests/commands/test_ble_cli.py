@@ -20,6 +20,7 @@ from mi_peripherals import (
     FlowerCare,
     MmcSensor,
     Peripheral,
+    battery_cases,
     lywsd03_data,
 )
 from sensor_air import Beacons, on_air
@@ -80,15 +81,7 @@ async def test_unit_uses_the_model_of_the_mi32cfg(
     assert sensor.writes_to(UNITS)[-1] == b"\xff"
 
 
-@pytest.mark.parametrize(
-    ("model", "device", "expected"),
-    [
-        ("HHCCJCY01", FlowerCare(battery=64), "battery 64 %"),
-        ("CGD1", BatteryServiceDevice(battery=58), "battery 58 %"),
-        ("LYWSD02", MmcSensor(battery=77), "battery 77 %"),
-        ("LYWSD03MMC", MmcSensor(data=lywsd03_data(21.5, 48, 3000)), "battery 75 %"),
-    ],
-)
+@pytest.mark.parametrize(("model", "device", "expected"), battery_cases())
 async def test_battery_of_each_model(
     proxy: FakeProxy,
     tmp_path: Path,

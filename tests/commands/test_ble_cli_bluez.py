@@ -15,12 +15,12 @@ from bluez_fake import FakeBluez
 from mi_peripherals import (
     CLOCK,
     DATA,
+    LYWSD03_DATA,
     UNITS,
     BatteryServiceDevice,
-    FlowerCare,
     MmcSensor,
     Peripheral,
-    lywsd03_data,
+    battery_cases,
     on_bluez,
 )
 from sensor_air import Beacons
@@ -102,15 +102,7 @@ async def _pump(peripheral: object, data: bytes) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize(
-    ("model", "device", "expected"),
-    [
-        ("HHCCJCY01", FlowerCare(battery=64), "battery 64 %"),
-        ("CGD1", BatteryServiceDevice(battery=58), "battery 58 %"),
-        ("LYWSD02", MmcSensor(battery=77), "battery 77 %"),
-        ("LYWSD03MMC", MmcSensor(data=lywsd03_data(21.5, 48, 2950)), "battery 71 %"),
-    ],
-)
+@pytest.mark.parametrize(("model", "device", "expected"), battery_cases())
 async def test_battery_over_bluez(
     bluez: FakeBluez,
     tmp_path: Path,
@@ -120,7 +112,7 @@ async def test_battery_over_bluez(
     expected: str,
 ) -> None:
     peripheral = on_bluez(bluez, MAC, device)
-    pump = asyncio.create_task(_pump(peripheral, lywsd03_data(21.5, 48, 2950)))
+    pump = asyncio.create_task(_pump(peripheral, LYWSD03_DATA))
     try:
         async with advertising(bluez):
             assert await ble(tmp_path, "battery", MAC, "--model", model) == 0

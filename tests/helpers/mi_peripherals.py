@@ -335,3 +335,17 @@ class BatteryServiceDevice(Peripheral):
         super().__init__(
             [Service(BATTERY_SERVICE, [Char(BATTERY_LEVEL, [READ, NOTIFY], bytes([battery]))])]
         )
+
+
+#: What a LYWSD03MMC notifies in the tests: 21.5 °C, 48 %, 2950 mV (71 %).
+LYWSD03_DATA = lywsd03_data(21.5, 48, 2950)
+
+
+def battery_cases() -> list[tuple[str, Peripheral, str]]:
+    """Per model with a battery over GATT: (model, a fresh sensor, what `ble battery` says)."""
+    return [
+        ("HHCCJCY01", FlowerCare(battery=64), "battery 64 %"),
+        ("CGD1", BatteryServiceDevice(battery=58), "battery 58 %"),
+        ("LYWSD02", MmcSensor(battery=77), "battery 77 %"),
+        ("LYWSD03MMC", MmcSensor(data=LYWSD03_DATA), "battery 71 %"),
+    ]
