@@ -17,13 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mihomekit.bridge import (
-    COUNTERS_LOGGER,
-    BridgeApp,
-    BridgeConfig,
-    OutputFactory,
-    SourceFactory,
-)
+from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
@@ -50,7 +44,7 @@ DEMO_ACTIVITY_INTERVAL = 5.0
 class RunPlan:
     """What ``mihomekit run`` starts: the bridge's config and what the messages need."""
 
-    config: BridgeConfig
+    config: AppConfig
     #: The mi32cfg read, or ``None`` when none was found.
     mi32cfg: str | None
     demo: bool = False
@@ -184,9 +178,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_zigbee2mqtt_source(settings))
     outputs: list[OutputFactory] = []
     if settings.mqtt is not None and settings.mqtt.publish:
-        outputs.append(_mqtt_output)
+        outputs.append(mqtt_output)
     staleness = settings.staleness
-    config = BridgeConfig(
+    saved_list = Path(state_dir).expanduser() / WEB_MI32CFG
+    config = AppConfig(
         state_dir=Path(state_dir).expanduser(),
         address=address,
         port=args.port or bridge.port,
@@ -194,6 +189,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         setup_code_mac=mac,
         name=bridge.name,
         entries=entries,
+        mi32cfg=Path(mi32cfg) if mi32cfg not in (None, "<demo>") else saved_list,
         battery_low_threshold=settings.battery_low_threshold,
         motion_timeout=settings.motion_timeout,
         staleness={
@@ -218,11 +214,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         mqtt=settings.mqtt if outputs or not args.demo else None,
     )
     if settings.web.enabled and not args.no_web:
-        web_mi32cfg = config.state_dir / WEB_MI32CFG
-        if mi32cfg is not None and mi32cfg != "<demo>":
-            web_mi32cfg = Path(mi32cfg)
         port = settings.web.port if args.web_port is None else args.web_port
-        config.outputs.append(_web_output(settings, port, web_mi32cfg))
+        config.outputs.append(web_output(port=port, password_hash=settings.web.password_hash))
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
 
@@ -231,7 +224,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
 
     records = read_recording(path)
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.recording import ReplaySource
 
         return ReplaySource(records, app.registry.handle, speed=speed, loop=loop, name=path)
@@ -240,7 +233,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
 
 
 def _ble_source(settings: Settings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.ble import BleAdapter
 
         return BleAdapter(
@@ -283,7 +276,7 @@ def esphome_sources(settings: Settings) -> list[SourceFactory]:
 
 
 def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.esphome.proxy import EsphomeProxy
 
         return EsphomeProxy.from_settings(proxy, app.registry.handle)
@@ -291,38 +284,42 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
     return factory
 
 
-def _web_output(settings: Settings, port: int, mi32cfg: Path) -> OutputFactory:
-    """The Mi Dashboard on the bridge's address."""
+def web_output(*, port: int, password_hash: str | None) -> OutputFactory:
+    """The Mi Dashboard on the bridge's address (``port`` 0: a free one)."""
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.outputs.web.server import WebOutput
 
         return WebOutput(
-            app,
+            app.registry,
+            app.hubs,
+            app.device_list,
+            statuses=app.source_statuses,
+            name=app.config.name,
+            state_dir=app.config.state_dir,
             host=app.config.listen_address or app.config.address,
             port=port,
-            password_hash=settings.web.password_hash,
-            mi32cfg=mi32cfg,
+            password_hash=password_hash,
         )
 
     return factory
 
 
 def _gateway_source(settings: Settings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.gateway.source import GatewaySource
 
-        return GatewaySource(app, settings.gateway)
+        return GatewaySource(app.registry, settings.gateway)
 
     return factory
 
 
 def _mqtt_receiver_source(entry: MqttReceiverSettings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.mqtt import require_connection
         from mihomekit.sources.mqtt_receivers import MqttReceiverSource
 
-        connection = require_connection(app, "[[mqtt_receivers]]")
+        connection = require_connection(app.mqtt, "[[mqtt_receivers]]")
         return MqttReceiverSource(connection, app.registry.handle, entry)
 
     return factory
@@ -332,23 +329,26 @@ def _zigbee2mqtt_source(settings: Settings) -> SourceFactory:
     z2m = settings.zigbee2mqtt
     assert z2m is not None
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
+        from mihomekit.mqtt import require_connection
         from mihomekit.sources.zigbee2mqtt.source import Zigbee2mqttSource
 
-        return Zigbee2mqttSource(app, z2m)
+        return Zigbee2mqttSource(app.registry, require_connection(app.mqtt, "[zigbee2mqtt]"), z2m)
 
     return factory
 
 
-def _mqtt_output(app: BridgeApp) -> Any:
+def mqtt_output(app: App) -> Any:
+    """MQTT out on the app's broker connection."""
+    from mihomekit.mqtt import require_connection
     from mihomekit.outputs.mqtt import MqttOutput
 
-    return MqttOutput(app)
+    return MqttOutput(app.registry, require_connection(app.mqtt, "[mqtt] publish = true"))
 
 
 async def _serve(plan: RunPlan) -> None:
     config = plan.config
-    app = BridgeApp(config)
+    app = App(config)
     if plan.demo:
         print(f"demo: state in {config.state_dir} (delete it to start over)", flush=True)
     stop = asyncio.Event()
@@ -383,7 +383,7 @@ async def _serve(plan: RunPlan) -> None:
     print(f"mihomekit bridge {config.name!r} stopped", flush=True)
 
 
-def ready_lines(app: BridgeApp) -> list[str]:
+def ready_lines(app: App) -> list[str]:
     """One line per bridge: where it serves, how many devices it really shows, pairing.
 
     Bridge 1's line comes first and keeps its form; then the child bridges', and the
@@ -401,9 +401,9 @@ def ready_lines(app: BridgeApp) -> list[str]:
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
             f"{hub.served} accessories, {pairing}"
         )
-    if app.unplaced:
+    if app.hubs.unplaced:
         lines.append(
-            f"{len(app.unplaced)} devices are on no bridge (named in the log): "
+            f"{len(app.hubs.unplaced)} devices are on no bridge (named in the log): "
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
@@ -413,7 +413,7 @@ def _controllers(count: int) -> str:
     return f"{count} controller" + ("" if count == 1 else "s")
 
 
-def _start_error(config: BridgeConfig, err: OSError, port: int) -> Exception:
+def _start_error(config: AppConfig, err: OSError, port: int) -> Exception:
     """The one-line error for an OSError while starting the HAP server on ``port``."""
     where = f"{config.address}:{port}"
     if err.errno == errno.EADDRINUSE:

@@ -25,7 +25,7 @@ from typing import Any
 import aiomqtt
 
 from mihomekit.settings import MqttSettings
-from mihomekit.sources import SourceStatus
+from mihomekit.status import SourceStatus
 
 _LOGGER = logging.getLogger(__name__)
 

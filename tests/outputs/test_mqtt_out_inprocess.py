@@ -17,8 +17,8 @@ from z2m_helpers import CLIMATE, MINI, PLUG, SourceSlot, make_app, until
 from z2m_simulator import Z2mSimulator
 
 from mihomekit.catalog import by_model
+from mihomekit.commands.run import mqtt_output
 from mihomekit.outputs.discovery import device_config
-from mihomekit.outputs.mqtt import MqttOutput
 from mihomekit.outputs.tasmota import dew_point, sensor_key, sensor_message, sensor_object
 from mihomekit.readings import Event, Value
 
@@ -63,7 +63,7 @@ async def test_republish_events_commands_and_zigbee2mqtt_states(
     sim = Z2mSimulator(HOST, mosquitto.port)
     await sim.start()
     slot = SourceSlot()
-    app = make_app(tmp_path, mosquitto, slot, outputs=[MqttOutput], publish=True)
+    app = make_app(tmp_path, mosquitto, slot, outputs=[mqtt_output], publish=True)
     commands: list[tuple[str, Mapping[str, Value]]] = []
 
     async def record(device_id: str, values: Mapping[str, Value]) -> None:
@@ -88,9 +88,10 @@ async def test_republish_events_commands_and_zigbee2mqtt_states(
 
             # A device of another source (a gateway plug, say) gets discovery; HA's
             # birth message and a reconnect publish it again.
-            plug = app.registry.add_device("158d0001000004", _gateway_plug(), None, source="zigbee")
+            plug = app.registry.add_device(
+                "158d0001000004", _gateway_plug(), None, source="zigbee", control=record
+            )
             app.registry.ingest(plug.id, {"power": False, "load_power": 0.0})
-            app.register_commands([plug.id], record)
             config = f"homeassistant/device/mihomekit_{plug.id}/config"
             await until(lambda: ha.on(config), "discovery of a new device", 5)
             assert ha.client is not None
@@ -162,3 +163,42 @@ def test_tasmota_layout() -> None:
     message = sensor_message("2026-01-01T00:00:00", {"LYWSD03-52680f": fields})
     assert list(message) == ["Time", "LYWSD03-52680f", "TempUnit"]
     assert dew_point(20.0, 0) is None
+
+
+async def test_removed_device_leaves_the_broker_and_comes_back_when_added_again(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """The MQTT output follows the registry: a device removed while running has its
+    retained discovery and state cleared; added again, it is published again at once."""
+    from mihomekit.mi32cfg import DeviceEntry
+
+    slot = SourceSlot()
+    app = make_app(tmp_path, mosquitto, slot, outputs=[mqtt_output], publish=True)
+    entry = DeviceEntry(mac="A4C138000042", pid=0x055B, key=None, name="Study")
+    config = f"homeassistant/device/mihomekit_{entry.mac}/config"
+    state = f"mihomekit/{entry.mac}"
+    await app.start()
+    try:
+        async with Listener(mosquitto) as ha:
+            app.registry.add_entry(entry)
+            app.registry.ingest(entry.mac, {"temperature": 21.5})
+            await until(lambda: ha.on(config) and ha.on(state), "discovery and state", 5)
+            assert json.loads(ha.on(state)[-1])["temperature"] == 21.5
+
+            app.registry.remove(entry.mac)
+            await until(lambda: ha.on(config)[-1:] == [b""], "discovery cleared", 5)
+            await until(lambda: ha.on(state)[-1:] == [b""], "state cleared", 5)
+
+            app.registry.add_entry(entry)
+            app.registry.ingest(entry.mac, {"temperature": 22.0})
+            await until(lambda: ha.on(state)[-1:] != [b""], "state again", 5)
+            assert json.loads(ha.on(state)[-1])["temperature"] == 22.0
+            assert json.loads(ha.on(config)[-1])["device"]["name"] == "Study"
+        # Nothing retained is left for a removed device: a new client sees no trace.
+        app.registry.remove(entry.mac)
+        await asyncio.sleep(0.3)
+        async with Listener(mosquitto) as late:
+            await asyncio.sleep(0.5)
+            assert not late.on(config) and not late.on(state)
+    finally:
+        await app.stop()

@@ -157,6 +157,7 @@ def test_advertisement_updates_its_widget_without_reload(
 
 
 def test_wrong_key_dims_its_widget_without_reload(bridge: BridgeThread, browser: WebDriver) -> None:
+    bridge.feed(LIVING, th_frame(LIVING, 100, 22.0))  # heard, with a working key
     _open(browser, bridge, "/")
     browser.execute_script("window.notReloaded = true;")
     wait_until(

@@ -18,7 +18,7 @@ from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, fre
 from mosquitto import HOST, Mosquitto
 from mqtt_helpers import connection, make_relay, settings, until
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.mqtt import MqttConnection, require_connection
@@ -63,9 +63,9 @@ def gateway_json(entry: DeviceEntry, frame: bytes, uuid: str, rssi: int) -> str:
 
 
 def receiver_factory(entry: MqttReceiverSettings) -> Any:
-    def factory(app: BridgeApp) -> MqttReceiverSource:
+    def factory(app: App) -> MqttReceiverSource:
         return MqttReceiverSource(
-            require_connection(app, "[[mqtt_receivers]]"), app.registry.handle, entry
+            require_connection(app.mqtt, "[[mqtt_receivers]]"), app.registry.handle, entry
         )
 
     return factory
@@ -73,7 +73,7 @@ def receiver_factory(entry: MqttReceiverSettings) -> Any:
 
 @dataclass
 class Setup:
-    app: BridgeApp
+    app: App
     pairing: Any
     view: AccessoryView
     log: EventLog
@@ -84,8 +84,8 @@ class Setup:
 
 @pytest.fixture
 async def setup(tmp_path: Path, mosquitto: Mosquitto) -> AsyncIterator[Setup]:
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=tmp_path / "state",
             address=HOST,
             port=free_port(),
