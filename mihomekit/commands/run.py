@@ -250,7 +250,7 @@ def _upkeep_source(settings: Settings, *, local: bool) -> SourceFactory:
     """Sensor clocks and batteries over GATT (``[ble] set_clocks``, ``battery_poll_hours``),
     through the local adapter (``local``) or the proxy that hears a sensor best."""
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.ble.esphome import EsphomeRadio
         from mihomekit.ble.local import LocalRadio
         from mihomekit.ble.queue import shared_queue

@@ -4,7 +4,6 @@ paired HomeKit controller sees the level."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
@@ -14,29 +13,11 @@ from mi_peripherals import FlowerCare
 from sensor_air import Beacons, on_air
 
 from mihomekit.ble import upkeep as upkeep_module
-from mihomekit.bridge import BridgeApp
+from mihomekit.app import App
+from mihomekit.cli import build_parser
 from mihomekit.commands.run import plan_from_args
 
 MAC = "C4:7C:8D:6A:11:22"
-
-
-def run_args(settings: Path, config: Path, state: Path) -> argparse.Namespace:
-    return argparse.Namespace(
-        config=str(config),
-        settings=str(settings),
-        state_dir=str(state),
-        address="127.0.0.1",
-        port=free_port(),
-        mac="B8:27:EB:12:34:56",
-        demo=False,
-        replay=None,
-        replay_speed=1.0,
-        loop=False,
-        no_ble=True,
-        no_gateway=True,
-        web_port=None,
-        no_web=True,
-    )
 
 
 @pytest.mark.timeout(120)
@@ -56,9 +37,12 @@ async def test_a_polled_battery_reaches_homekit(
         )
         config = tmp_path / "mi32cfg"
         config.write_text('[{"MAC":"C47C8D6A1122","PID":"0098","key":""}]')
-        plan = plan_from_args(run_args(settings, config, tmp_path / "state"))
+        run = ["run", "--config", str(config), "--settings", str(settings), "--no-ble"]
+        run += ["--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
+        run += ["--port", str(free_port()), "--mac", "B8:27:EB:12:34:56"]
+        plan = plan_from_args(build_parser().parse_args([*run, "--no-gateway", "--no-web"]))
         plan.config.print_setup = False
-        app = BridgeApp(plan.config)
+        app = App(plan.config)
         await app.start()
         try:
             async with controller_on_loopback() as controller:
