@@ -12,8 +12,8 @@ from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, fre
 from mi_peripherals import FlowerCare
 from sensor_air import Beacons, on_air
 
-from mihomekit.ble import upkeep as upkeep_module
 from mihomekit.app import App
+from mihomekit.ble import upkeep as upkeep_module
 from mihomekit.cli import build_parser
 from mihomekit.commands.run import plan_from_args
 
