@@ -9,6 +9,7 @@ picks the new key up from the file.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +18,25 @@ from mihomekit.decoders import decode_advertisement
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac, set_key
 from mihomekit.readings import DecodeResult, KeyStatus
+from mihomekit.registry import Registry
 from mihomekit.sources import Advertisement
+from mihomekit.sources.device_list import DeviceList
 
 from .activation import CONTROL, PARCELS, SERVICE, Activation, ActivationError, ActivationResult
 from .link import GattLink, NotAdvertisingError, Radio, display_mac, listen_for
 from .queue import GattQueue, shared_queue
 
-__all__ = ["WARNING", "BindOutcome", "activate", "bind_sensor", "warning_for"]
+__all__ = [
+    "WARNING",
+    "BindOutcome",
+    "BridgeBinder",
+    "activate",
+    "activate_and_save",
+    "bind_sensor",
+    "warning_for",
+]
+
+_LOGGER = logging.getLogger(__name__)
 
 MIBEACON = 0xFE95
 
@@ -119,6 +132,32 @@ def _not_heard(mac: str, radio: Radio, timeout: float, others: int) -> NotAdvert
     )
 
 
+async def activate_and_save(
+    radio: Radio,
+    mac: str,
+    pid: int,
+    mi32cfg: str | os.PathLike[str],
+    *,
+    timeout: float,
+    queue: GattQueue | None = None,
+) -> tuple[ActivationResult, DeviceEntry | None]:
+    """Activate ``mac`` and write its key (and the device, with ``pid``, if not listed)
+    into ``mi32cfg``; the result and the entry it had before (None: added)."""
+    if os.path.exists(mi32cfg):  # a broken file fails before the sensor loses Mi Home
+        await asyncio.to_thread(load_mi32cfg, mi32cfg)
+    async with (queue or shared_queue()).session(radio, mac, timeout=timeout) as link:
+        result = await activate(link, timeout=timeout)
+    try:
+        previous = await asyncio.to_thread(set_key, mi32cfg, mac, result.bind_key, pid)
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"the sensor took the bind key {result.bind_key.hex().upper()}, but it could not "
+            f"be saved: {err}",
+            path=os.fspath(mi32cfg),
+        ) from err
+    return result, previous
+
+
 async def bind_sensor(
     radio: Radio,
     mac: str,
@@ -152,16 +191,7 @@ async def bind_sensor(
     pid = known.pid if known is not None else _product_id(mac, heard)
     assert pid is not None
     say(f"heard {mac} (RSSI {heard.rssi} dBm); connecting and activating ...")
-    async with (queue or shared_queue()).session(radio, mac, timeout=timeout) as link:
-        result = await activate(link, timeout=timeout)
-    try:
-        previous = set_key(path, mac, result.bind_key, pid)
-    except (OSError, ValueError) as err:
-        raise ConfigError(
-            f"the sensor took the bind key {result.bind_key.hex().upper()}, but it could not "
-            f"be saved: {err}",
-            path=path,
-        ) from err
+    result, previous = await activate_and_save(radio, mac, pid, path, timeout=timeout, queue=queue)
     say(f"bind key {result.bind_key.hex().upper()} saved in {path}")
     if previous is None:
         say(f"added {mac} (product id {pid:04x}) to {path}")
@@ -186,3 +216,60 @@ async def bind_sensor(
         activation=result,
         confirmation=confirmation,
     )
+
+
+class BridgeBinder:
+    """The dashboard's "Get the key from the sensor": the same activation, from inside the
+    running bridge. The sensor must have been heard (its product id and the radio that
+    hears it best come from the registry); the key goes into the bridge's mi32cfg, which
+    is applied at once. Whether it works shows with the sensor's next advertisement.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        device_list: DeviceList,
+        radio_for: Callable[[str | None], Radio | None],
+        *,
+        timeout: float = 30.0,
+        queue: GattQueue | None = None,
+    ) -> None:
+        self._registry = registry
+        self._device_list = device_list
+        self._radio_for = radio_for
+        self._timeout = timeout
+        self._queue = queue
+
+    async def __call__(self, mac_text: str) -> str:
+        """Bind the sensor ``mac_text``; a sentence for the page, or a MihomekitError."""
+        try:
+            device_id = normalize_mac(mac_text)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        mac = display_mac(device_id)
+        path = self._device_list.path
+        if path is None:
+            raise ConfigError("the bridge has no mi32cfg file to write the key to")
+        device = self._registry.get(device_id)
+        heard = self._registry.unknown.get(device_id)
+        if device is not None and device.source == "ble" and device.pid is not None:
+            pid, receiver = device.pid, device.best_receiver
+        elif heard is not None and heard.pid is not None:
+            pid, receiver = heard.pid, heard.receiver
+        else:
+            raise NotAdvertisingError(
+                f"{mac} has not been heard (or sends no product id): wait for its "
+                "advertisement, or use `mihomekit bind` on the bridge's host"
+            )
+        radio = self._radio_for(receiver)
+        if radio is None:
+            raise NotAdvertisingError(f"no radio of the bridge can reach {mac}")
+        _LOGGER.warning("%s", warning_for(mac))
+        result, _previous = await activate_and_save(
+            radio, mac, pid, path, timeout=self._timeout, queue=self._queue
+        )
+        await self._device_list.check()
+        return (
+            f"{mac} took a new bind key ({result.bind_key.hex()[:4].upper()}…), saved in "
+            f"{path}; its next advertisement shows whether it works"
+        )

@@ -48,7 +48,8 @@ GAP = 10.0
 #: A sensor that could not be reached is tried again after this many seconds.
 RETRY = 900.0
 
-RadioFor = Callable[[Device], Radio | None]
+#: The radio that reaches a sensor, from the receiver that hears it best (None: unknown).
+RadioFor = Callable[[str | None], Radio | None]
 Ingest = Callable[[str, Mapping[str, Value]], object]
 
 
@@ -197,7 +198,7 @@ class SensorUpkeep:
         what: str,
         work: Callable[[GattLink, Device], Awaitable[None]],
     ) -> bool:
-        radio = self._radio_for(device)
+        radio = self._radio_for(device.best_receiver)
         if radio is None:
             return False
         mac = display_mac(device.id)
@@ -237,8 +238,7 @@ class SensorUpkeep:
 def radio_chooser(local: Radio | None, proxies: Mapping[str, Radio]) -> RadioFor:
     """Pick the radio that hears a sensor best: a proxy by its receiver name, else ``local``."""
 
-    def choose(device: Device) -> Radio | None:
-        receiver = device.best_receiver
+    def choose(receiver: str | None) -> Radio | None:
         if receiver is not None and receiver != LOCAL_RECEIVER and receiver in proxies:
             return proxies[receiver]
         return local

@@ -15,7 +15,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
@@ -24,6 +24,9 @@ from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
 from mihomekit.settings import EsphomeSettings, MqttReceiverSettings, Settings, load_settings
 from mihomekit.state import state_write_error
+
+if TYPE_CHECKING:
+    from mihomekit.ble.upkeep import RadioFor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,8 +157,9 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     if not args.demo:
         sources.extend(esphome_sources(settings))
     ble = settings.ble
+    ble_on = ble.enabled and not args.no_ble
     if not (args.demo or args.replay) and (ble.set_clocks or ble.battery_poll_hours > 0):
-        sources.append(_upkeep_source(settings, local=ble.enabled and not args.no_ble))
+        sources.append(_upkeep_source(settings, _radios(settings, local=ble_on)))
     gateways = settings.gateway
     gateway_on = bool(
         gateways.enabled
@@ -215,7 +219,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     )
     if settings.web.enabled and not args.no_web:
         port = settings.web.port if args.web_port is None else args.web_port
-        config.outputs.append(web_output(port=port, password_hash=settings.web.password_hash))
+        radios = None if args.demo or args.replay else _radios(settings, local=ble_on)
+        config.outputs.append(
+            web_output(port=port, password_hash=settings.web.password_hash, radios=radios)
+        )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
 
@@ -246,22 +253,31 @@ def _ble_source(settings: Settings) -> SourceFactory:
     return factory
 
 
-def _upkeep_source(settings: Settings, *, local: bool) -> SourceFactory:
-    """Sensor clocks and batteries over GATT (``[ble] set_clocks``, ``battery_poll_hours``),
-    through the local adapter (``local``) or the proxy that hears a sensor best."""
+def _radios(settings: Settings, *, local: bool) -> RadioFor:
+    """How the bridge reaches a sensor over GATT: the proxy of the settings that hears it
+    best, else this host's adapter (``local``; without it, sensors only proxies hear)."""
+    from mihomekit.ble.esphome import EsphomeRadio
+    from mihomekit.ble.local import LocalRadio
+    from mihomekit.ble.upkeep import radio_chooser
+
+    ble = settings.ble
+    proxies: dict[str, Any] = {p.name or p.host: EsphomeRadio(p) for p in settings.esphome}
+    return radio_chooser(
+        LocalRadio(ble.adapter, scan_mode=ble.scan_mode) if local else None, proxies
+    )
+
+
+def _upkeep_source(settings: Settings, radios: RadioFor) -> SourceFactory:
+    """Sensor clocks and batteries over GATT (``[ble] set_clocks``, ``battery_poll_hours``)."""
 
     def factory(app: App) -> Any:
-        from mihomekit.ble.esphome import EsphomeRadio
-        from mihomekit.ble.local import LocalRadio
         from mihomekit.ble.queue import shared_queue
-        from mihomekit.ble.upkeep import SensorUpkeep, radio_chooser
+        from mihomekit.ble.upkeep import SensorUpkeep
 
         ble = settings.ble
-        proxies = {p.name or p.host: EsphomeRadio(p) for p in settings.esphome}
-        radio = LocalRadio(ble.adapter, scan_mode=ble.scan_mode) if local else None
         return SensorUpkeep(
             app.registry,
-            radio_chooser(radio, proxies),
+            radios,
             set_clocks=ble.set_clocks,
             battery_poll_hours=ble.battery_poll_hours,
             queue=shared_queue(),
@@ -284,12 +300,17 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
     return factory
 
 
-def web_output(*, port: int, password_hash: str | None) -> OutputFactory:
-    """The Mi Dashboard on the bridge's address (``port`` 0: a free one)."""
+def web_output(
+    *, port: int, password_hash: str | None, radios: RadioFor | None = None
+) -> OutputFactory:
+    """The Mi Dashboard on the bridge's address (``port`` 0: a free one); with ``radios``
+    (how to reach a sensor), its "Get the key from the sensor" button."""
 
     def factory(app: App) -> Any:
+        from mihomekit.ble.bind import BridgeBinder
         from mihomekit.outputs.web.server import WebOutput
 
+        binder = None if radios is None else BridgeBinder(app.registry, app.device_list, radios)
         return WebOutput(
             app.registry,
             app.hubs,
@@ -300,6 +321,7 @@ def web_output(*, port: int, password_hash: str | None) -> OutputFactory:
             host=app.config.listen_address or app.config.address,
             port=port,
             password_hash=password_hash,
+            binder=binder,
         )
 
     return factory
