@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from bluez_fake import FakeBluez
-from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, free_port, pair
+from bridge_helpers import planned_app
+from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, pair
 from mi_peripherals import MmcSensor, on_bluez
+from run_helpers import run_args
 from sensor_air import Beacons, on_air
 
-from mihomekit.app import App
-from mihomekit.cli import build_parser
-from mihomekit.commands.run import plan_from_args
 from mihomekit.mi32cfg import load_mi32cfg
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,12 +39,8 @@ async def test_bind_next_to_a_running_bridge_reaches_homekit(tmp_path: Path) -> 
     sensor = MmcSensor(on_activated=on_activated)
     async with FakeBluez.running(tmp_path) as bluez:
         on_bluez(bluez, MAC, sensor)
-        run = ["run", "--config", str(config), "--settings", str(settings)]
-        run += ["--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-        run += ["--port", str(free_port()), "--mac", "B8:27:EB:12:34:56"]
-        plan = plan_from_args(build_parser().parse_args([*run, "--no-gateway", "--no-web"]))
-        plan.config.print_setup = False
-        app = App(plan.config)
+        args = run_args(tmp_path / "state", ble=True, demo_config=False)
+        app = planned_app([*args, "--config", str(config), "--settings", str(settings), "--no-web"])
         await app.start()
         send = lambda mac, data: bluez.advertise(mac, service_data={0xFE95: data})  # noqa: E731
         try:

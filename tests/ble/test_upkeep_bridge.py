@@ -7,15 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bridge_helpers import planned_app
 from esphome_fake import GATT_FLAGS, Entry, FakeProxy
-from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, free_port, pair
+from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, pair
 from mi_peripherals import FlowerCare
+from run_helpers import run_args
 from sensor_air import Beacons, on_air
 
-from mihomekit.app import App
 from mihomekit.ble import upkeep as upkeep_module
-from mihomekit.cli import build_parser
-from mihomekit.commands.run import plan_from_args
 
 MAC = "C4:7C:8D:6A:11:22"
 
@@ -37,12 +36,8 @@ async def test_a_polled_battery_reaches_homekit(
         )
         config = tmp_path / "mi32cfg"
         config.write_text('[{"MAC":"C47C8D6A1122","PID":"0098","key":""}]')
-        run = ["run", "--config", str(config), "--settings", str(settings), "--no-ble"]
-        run += ["--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-        run += ["--port", str(free_port()), "--mac", "B8:27:EB:12:34:56"]
-        plan = plan_from_args(build_parser().parse_args([*run, "--no-gateway", "--no-web"]))
-        plan.config.print_setup = False
-        app = App(plan.config)
+        args = run_args(tmp_path / "state", demo_config=False)
+        app = planned_app([*args, "--config", str(config), "--settings", str(settings), "--no-web"])
         await app.start()
         try:
             async with controller_on_loopback() as controller:

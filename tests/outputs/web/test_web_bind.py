@@ -11,14 +11,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from bluez_fake import FakeBluez
-from homekit_helpers import free_port
+from bridge_helpers import planned_app
 from mi_peripherals import MmcSensor, on_bluez
+from run_helpers import run_args
 from sensor_air import Beacons, on_air
 from web_helpers import web_output
 
-from mihomekit.app import App
-from mihomekit.cli import build_parser
-from mihomekit.commands.run import plan_from_args
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg
 from mihomekit.readings import KeyStatus
 
@@ -49,13 +47,9 @@ async def test_get_the_key_from_the_sensor(tmp_path: Path) -> None:
     sensor = MmcSensor(on_activated=on_activated)
     async with FakeBluez.running(tmp_path) as bluez:
         on_bluez(bluez, MAC, sensor)
-        run = ["run", "--config", str(config), "--settings", str(tmp_path / "empty.toml")]
-        run += ["--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-        run += ["--port", str(free_port()), "--mac", "B8:27:EB:12:34:56", "--no-gateway"]
-        run += ["--web-port", "0"]
-        plan = plan_from_args(build_parser().parse_args(run))
-        plan.config.print_setup = False
-        app = App(plan.config)
+        args = run_args(tmp_path / "state", ble=True, demo_config=False)
+        args += ["--config", str(config), "--settings", str(tmp_path / "empty.toml")]
+        app = planned_app([*args, "--web-port", "0"])
         await app.start()
         send = lambda mac, data: bluez.advertise(mac, service_data={0xFE95: data})  # noqa: E731
         try:
