@@ -37,10 +37,7 @@ def air(bluez: FakeBluez):  # type: ignore[no-untyped-def]
 
 
 def sensor_with(beacons: Beacons, **kwargs: object) -> MmcSensor:
-    def on_activated(key: bytes) -> None:
-        beacons.key = key
-
-    return MmcSensor(on_activated=on_activated, **kwargs)  # type: ignore[arg-type]
+    return MmcSensor(on_activated=beacons.take_key, **kwargs)  # type: ignore[arg-type]
 
 
 async def bind(tmp_path: Path, path: Path, timeout: float = 10) -> BindOutcome:

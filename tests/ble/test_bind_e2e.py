@@ -32,11 +32,7 @@ async def test_bind_next_to_a_running_bridge_reaches_homekit(tmp_path: Path) -> 
     settings = tmp_path / "mihomekit.toml"
     settings.write_text("")
     beacons = Beacons(MAC, celsius=23.4, humidity=51.0, key=MI_HOME_KEY)
-
-    def on_activated(key: bytes) -> None:
-        beacons.key = key
-
-    sensor = MmcSensor(on_activated=on_activated)
+    sensor = MmcSensor(on_activated=beacons.take_key)
     async with FakeBluez.running(tmp_path) as bluez:
         on_bluez(bluez, MAC, sensor)
         args = run_args(tmp_path / "state", ble=True, demo_config=False)

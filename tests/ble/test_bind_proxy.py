@@ -27,18 +27,11 @@ def sender(proxy: FakeProxy):  # type: ignore[no-untyped-def]
     return lambda mac, data: proxy.send_batch([Entry.service(mac, data, rssi=-55)])
 
 
-def activated(beacons: Beacons):  # type: ignore[no-untyped-def]
-    def on_activated(key: bytes) -> None:
-        beacons.key = key
-
-    return on_activated
-
-
 async def test_bind_through_a_proxy_writes_the_key_and_the_beacon_proves_it(
     tmp_path: Path,
 ) -> None:
     beacons = Beacons(MAC)
-    sensor = MmcSensor(on_activated=activated(beacons))
+    sensor = MmcSensor(on_activated=beacons.take_key)
     lines: list[str] = []
     async with FakeProxy(feature_flags=GATT_FLAGS) as proxy:
         proxy.add_peripheral(MAC, sensor)
@@ -112,7 +105,7 @@ async def test_the_bind_command_through_a_proxy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     beacons = Beacons(MAC)
-    sensor = MmcSensor(on_activated=activated(beacons))
+    sensor = MmcSensor(on_activated=beacons.take_key)
     async with FakeProxy(name="attic", feature_flags=GATT_FLAGS) as proxy:
         proxy.add_peripheral(MAC, sensor)
         settings = tmp_path / "mihomekit.toml"

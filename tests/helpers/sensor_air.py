@@ -32,6 +32,10 @@ class Beacons:
         self.key = key
         self.counter = 0
 
+    def take_key(self, key: bytes) -> None:
+        """Encrypt with ``key`` from now on (a sensor's ``on_activated``)."""
+        self.key = key
+
     def frame(self) -> bytes:
         self.counter += 1
         objects = [obj_temp_humidity(self.celsius, self.humidity)]

@@ -40,11 +40,7 @@ async def test_get_the_key_from_the_sensor(tmp_path: Path) -> None:
     config.write_text('[{"MAC":"A4C138000001","PID":"045b","key":""}]')
     (tmp_path / "empty.toml").write_text("")
     beacons = Beacons(MAC, celsius=19.5, humidity=40.0, key=MI_HOME_KEY)
-
-    def on_activated(key: bytes) -> None:
-        beacons.key = key
-
-    sensor = MmcSensor(on_activated=on_activated)
+    sensor = MmcSensor(on_activated=beacons.take_key)
     async with FakeBluez.running(tmp_path) as bluez:
         on_bluez(bluez, MAC, sensor)
         args = run_args(tmp_path / "state", ble=True, demo_config=False)
