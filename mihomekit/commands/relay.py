@@ -72,11 +72,12 @@ class Relay:
             watchdog_seconds=ble.watchdog_seconds,
             scanner_factory=scanner_factory,
             receiver=receiver,
+            wait_for_adapter=True,
         )
         self.relayed = 0
 
     async def start(self) -> None:
-        """Connect (in the background) and start scanning; AdapterError without a radio."""
+        """Connect (in the background) and start scanning (or wait for the adapter)."""
         await self.connection.start()
         try:
             await self.adapter.start()
@@ -157,8 +158,14 @@ async def serve(relay: Relay) -> None:
         loop.add_signal_handler(sig, stop.set)
     await relay.start()
     settings = relay.connection.settings
+    radio = relay.adapter.status
+    scanning = (
+        f"scanning ({relay.adapter.mode})"
+        if radio.connected
+        else f"waiting for Bluetooth ({radio.last_error})"
+    )
     print(
-        f"mihomekit relay {relay.receiver!r}: scanning ({relay.adapter.mode}), publishing to "
+        f"mihomekit relay {relay.receiver!r}: {scanning}, publishing to "
         f"{settings.host}:{settings.port} under mihomekit/relay/{relay.receiver}/",
         flush=True,
     )

@@ -248,6 +248,7 @@ def _ble_source(settings: Settings) -> SourceFactory:
             adapter=settings.ble.adapter,
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
+            wait_for_adapter=True,  # an adapter that appears later is picked up
         )
 
     return factory

@@ -1,7 +1,7 @@
 """A BlueZ stand-in on a private D-Bus: unmodified bleak (or ``mihomekit`` in a subprocess)
 talks to it as to bluetoothd on a Raspberry Pi.
 
-Usage::
+Usage (or the ``bluez`` fixture: one adapter, hci0, passive scanning supported)::
 
     from bluez_fake import FakeBluez, Peripheral, GattService, GattCharacteristic
 
@@ -72,7 +72,7 @@ Per client, as BlueZ does: SetDiscoveryFilter/StartDiscovery/StopDiscovery (a se
 from __future__ import annotations
 
 from .air import Advertisement, full_uuid
-from .bluez import Controller, FakeBluez, MonitorSupport
+from .bluez import Controller, FakeBluez, MonitorSupport, bluez_fixture
 from .daemon import Call
 from .gatt import AttError, GattCharacteristic, GattService, Peripheral, Write
 
@@ -87,5 +87,6 @@ __all__ = [
     "MonitorSupport",
     "Peripheral",
     "Write",
+    "bluez_fixture",
     "full_uuid",
 ]

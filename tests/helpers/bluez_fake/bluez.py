@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import pytest
+
 from .air import Advertisement, Pattern, full_uuid
 from .bus import PrivateBus
 from .daemon import Bluetoothd, Call
@@ -269,3 +271,10 @@ class FakeBluez:
             link = self.daemon.link_of(peripheral)
             if link is not None:
                 self.daemon._drop_link(link)
+
+
+@pytest.fixture(name="bluez")
+async def bluez_fixture(tmp_path: Path) -> AsyncIterator[FakeBluez]:
+    """BlueZ with one adapter, hci0, and passive scanning supported (``FakeBluez.running``)."""
+    async with FakeBluez.running(tmp_path / "bluez") as bluez:
+        yield bluez

@@ -53,6 +53,7 @@ class PrivateBus:
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        self.config.parent.mkdir(parents=True, exist_ok=True)
         self.config.write_text(_CONFIG.format(socket=self.socket), encoding="utf-8")
         self._process = await asyncio.create_subprocess_exec(
             dbus_daemon_path(),
