@@ -99,7 +99,14 @@ class LocalRadio:
     def listener(self, sink: AdvertisementSink) -> Source:
         from mihomekit.sources.ble import BleAdapter
 
-        return BleAdapter(sink, adapter=self.adapter, scan_mode=self.scan_mode, watchdog_seconds=0)
+        # A listen of a few seconds: no watchdog, no watch for bluetoothd restarts.
+        return BleAdapter(
+            sink,
+            adapter=self.adapter,
+            scan_mode=self.scan_mode,
+            watchdog_seconds=0,
+            watch_bluez=False,
+        )
 
     async def _known_device(self, mac: str) -> BLEDevice | None:
         """The device if BlueZ has it (some scanner heard it), without scanning."""
