@@ -1,6 +1,7 @@
 """The dashboard's web server: an aiohttp application run as one of the bridge's outputs.
 
-Pages: ``/`` (overview), ``/pairing``, ``/devices``, ``/sources``, ``/login``; live
+Pages: ``/`` (overview), ``/pairing``, ``/devices`` (with ``/devices/bind``: a sensor's
+bind key by Mi activation), ``/sources``, ``/login``; live
 updates at ``/events``; ``/metrics``; ``/api/check-key`` (JSON). Reading is open; every
 ``POST`` that changes something passes :class:`~.auth.ChangeGuard` (CSRF token, and a
 login or, without a password, a request from this host). Bodies larger than
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from mihomekit.errors import MihomekitError
 from mihomekit.hubs import Hub, Hubs
 from mihomekit.registry import (
     Device,
@@ -85,8 +87,11 @@ class WebOutput:
         host: str,
         port: int,
         password_hash: str | None,
+        binder: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.registry = registry
+        #: Gives a sensor a new bind key (Mi activation); None: the bridge cannot.
+        self.binder = binder
         self.hubs = hubs
         self.statuses = statuses
         self.name = name
@@ -131,6 +136,7 @@ class WebOutput:
             web.post("/devices/rename", self._device_rename),
             web.post("/devices/remove", self._device_remove),
             web.post("/devices/import", self._device_import),
+            web.post("/devices/bind", self._device_bind),
             web.get("/devices/export", self._device_export),
             web.post("/api/check-key", self._check_key),
             web.get("/sources", self._sources),
@@ -411,6 +417,7 @@ class WebOutput:
             unknown=unknown,
             mi32cfg_path=str(self.devices.path) if self.devices.path else None,
             export_text=self.devices.export_text(masked=True),
+            can_bind=self.binder is not None and self.devices.path is not None,
         )
 
     async def _devices_page(self, request: web.Request) -> web.Response:
@@ -447,6 +454,19 @@ class WebOutput:
         return await self._device_change(
             request, lambda f: self.devices.import_text(f.get("mi32cfg", ""))
         )
+
+    async def _device_bind(self, request: web.Request) -> web.Response:
+        async def action(form: dict[str, str]) -> str:
+            if self.binder is None:
+                raise _Refused(400, "this bridge cannot reach sensors over Bluetooth")
+            if form.get("confirm") != "yes":
+                raise _Refused(400, "tick the box first: the sensor stops working with Mi Home")
+            try:
+                return await self.binder(form.get("mac", ""))
+            except MihomekitError as err:
+                raise DeviceChangeError(str(err)) from None
+
+        return await self._device_change(request, action)
 
     async def _device_export(self, request: web.Request) -> web.Response:
         if not self.guard.may_change(request.remote, request.cookies):
