@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .catalog import DeviceModel
 from .errors import GatewayError, NothingToBridgeError, StateError, StateWriteError
+from .logthrottle import LogThrottle
 from .mi32cfg import DeviceEntry
 from .placement import CAPACITY, BridgeRule, Placed, Placement, Slot
 from .readings import Event, Value
@@ -111,6 +112,12 @@ class BridgeConfig:
     bridges: Sequence[BridgeRule] = ()
     #: Devices per bridge (HomeKit's limit; smaller in tests).
     bridge_capacity: int = CAPACITY
+    #: At most this many bridges in all (``[bridge] max_bridges``): what outsiders send
+    #: (a Zigbee2MQTT device list) must not make the bridge grow without bound.
+    max_bridges: int = 8
+    #: Seconds an unpaired bridge accepts pairing after a start or ``pairing open``; 0 =
+    #: always (``[bridge] pairing_window``).
+    pairing_window: float = 600.0
     #: Seconds between two counter lines in the log (see :data:`STATS_INTERVAL`); 0 = none.
     stats_interval: float = STATS_INTERVAL
 
@@ -205,6 +212,11 @@ class BridgeApp:
         )
         #: Devices named in the log as not placed (once each).
         self._unplaced: set[str] = set()
+        #: What was refused for a cap, by setting (the dashboard and /metrics show it):
+        #: ``bridge.max_bridges`` counts the devices on no bridge once no bridge may be
+        #: made; sources add theirs (``zigbee2mqtt.max_devices``).
+        self.over_cap: dict[str, int] = {}
+        self._log = LogThrottle(_LOGGER, interval=None)
         self._stats_task: asyncio.Task[None] | None = None
         self._hub_tasks: set[asyncio.Task[None]] = set()
         #: The port being opened at start, for the message if that fails.
@@ -287,10 +299,11 @@ class BridgeApp:
     def _build_hub(self, hub: Hub) -> None:
         """Make the hub's driver and bridge accessory with every device placed on it."""
         from mihomekit.accessories import build_bridge
-        from mihomekit.homekit import BridgeDriver
+        from mihomekit.homekit import BridgeDriver, ServerLimits
 
         config = self.config
         driver = BridgeDriver(
+            limits=ServerLimits(pairing_window=config.pairing_window),
             loop=self._loop,
             address=config.address,
             listen_address=config.listen_address or config.address,
@@ -342,7 +355,16 @@ class BridgeApp:
         """The child bridges of earlier runs (each keeps its identity, port and devices)."""
         rules = {rule.name: rule for rule in self.config.bridges}
         hubs = []
-        for number in self._child_numbers_on_disk():
+        numbers = self._child_numbers_on_disk()
+        allowed = numbers[: self.config.max_bridges - 1]
+        if len(allowed) < len(numbers):
+            _LOGGER.warning(
+                "bridges %s in %s are not served: at most %d bridges ([bridge] max_bridges)",
+                ", ".join(str(n) for n in numbers[len(allowed) :]),
+                self.config.state_dir,
+                self.config.max_bridges,
+            )
+        for number in allowed:
             state = load_state(child_state_dir(self.config.state_dir, number))
             rule = rules.get(state.label) if state.label is not None else None
             hubs.append(self._child_hub(number, state, rule))
@@ -375,6 +397,14 @@ class BridgeApp:
 
     def _new_child(self, rule: BridgeRule | None) -> Slot | None:
         """Make child bridge N (persisted at once); started now if the bridge runs."""
+        if len(self.hubs) >= self.config.max_bridges:
+            self._log.warning(
+                "max_bridges",
+                "no further child bridge: at most %d bridges ([bridge] max_bridges); devices "
+                "that do not fit are on no bridge (counted on the dashboard)",
+                self.config.max_bridges,
+            )
+            return None
         numbers = [hub.number for hub in self.hubs] + self._child_numbers_on_disk()
         number = max(numbers) + 1
         try:
@@ -450,6 +480,7 @@ class BridgeApp:
 
     def _placed(self, device: Device, where: Placed) -> None:
         self._unplaced.discard(device.id)
+        self._count_unplaced()
         if where.moved_from is not None:
             _LOGGER.warning(
                 "%s (%s) moved from bridge %d to bridge %d%s",
@@ -468,6 +499,7 @@ class BridgeApp:
         if device.id in self._unplaced:
             return
         self._unplaced.add(device.id)
+        self._count_unplaced()
         why = (
             "every bridge is full"
             if self.config.child_bridges
@@ -475,6 +507,10 @@ class BridgeApp:
             f"bridges are off"
         )
         _LOGGER.warning("%s (%s) is not in HomeKit: %s", device.name, device.id, why)
+
+    def _count_unplaced(self) -> None:
+        if len(self.hubs) >= self.config.max_bridges:
+            self.over_cap["bridge.max_bridges"] = len(self._unplaced)
 
     def _save_slots(self) -> None:
         for hub in self.hubs:

@@ -21,10 +21,12 @@ from mihomekit.bridge import (
     COUNTERS_LOGGER,
     BridgeApp,
     BridgeConfig,
+    Hub,
     OutputFactory,
     SourceFactory,
 )
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
+from mihomekit.homekit.window import WindowStatus
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
@@ -196,6 +198,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources=sources,
         outputs=outputs,
         child_bridges=bridge.child_bridges,
+        max_bridges=bridge.max_bridges,
+        pairing_window=bridge.pairing_window,
         bridges=[
             BridgeRule.of(b.name, sources=b.sources, devices=b.devices, models=b.models)
             for b in settings.bridges
@@ -267,6 +271,7 @@ def _web_output(settings: Settings, port: int, mi32cfg: Path) -> OutputFactory:
             port=port,
             password_hash=settings.web.password_hash,
             mi32cfg=mi32cfg,
+            host_names=settings.web.host_names,
         )
 
     return factory
@@ -360,7 +365,7 @@ def ready_lines(app: BridgeApp) -> list[str]:
         if hub.paired:
             pairing = f"paired with {_controllers(hub.paired_controllers)} (setup code not shown)"
         else:
-            pairing = f"setup code {hub.setup_code}"
+            pairing = f"setup code {hub.setup_code}, pairing {_window(hub)}"
         lines.append(
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
             f"{hub.served} accessories, {pairing}"
@@ -371,6 +376,15 @@ def ready_lines(app: BridgeApp) -> list[str]:
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
+
+
+def _window(hub: Hub) -> str:
+    """``open until 14:35:00`` or ``closed (mihomekit pairing open opens it)``."""
+    status: WindowStatus = hub.driver.pairing_window.status()
+    if status.open:
+        return status.describe()
+    which = "" if hub.number == 1 else f" --bridge {hub.number}"
+    return f"closed (`mihomekit pairing open{which}` opens it)"
 
 
 def _controllers(count: int) -> str:
