@@ -348,9 +348,10 @@ def _window_card(ctx: PageContext, card: PairingCard) -> str:
         )
     command = "mihomekit pairing open" + ("" if card.bridge == 1 else f" --bridge {card.bridge}")
     if not ctx.may_change:
+        here = "log in" if ctx.has_password else "open this page on the bridge's own host"
         return (
             f'{state}<p class="hint">Open it with <code>{escape(command)}</code> on the '
-            "bridge's host, or log in to open it here.</p>"
+            f"bridge's host, or {here} to open it here.</p>"
         )
     button = "Open pairing again" if window.open else "Open pairing"
     return (

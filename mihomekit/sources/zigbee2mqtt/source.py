@@ -54,8 +54,9 @@ _LOGGER = logging.getLogger(__name__)
 MAX_DEVICES_PAYLOAD = 16 * 1024 * 1024
 #: Largest device state message accepted.
 MAX_STATE_PAYLOAD = 64 * 1024
-#: Messages kept while a device list is read; more are dropped (counted).
+#: Messages (and bytes) kept while a device list is read; more are dropped (counted).
 MAX_PENDING = 10_000
+MAX_PENDING_BYTES = MAX_DEVICES_PAYLOAD
 #: A device list is read in steps of at most this many seconds of event-loop time.
 STEP_SECONDS = 0.02
 #: ``app.over_cap`` key of the devices left out of the list.
@@ -95,6 +96,7 @@ class Zigbee2mqttSource:
         self._log = LogThrottle(_LOGGER, interval=None)
         self._reading: asyncio.Task[None] | None = None
         self._pending: deque[MqttMessage] = deque()
+        self._pending_bytes = 0
 
     # -- Source --------------------------------------------------------------------------
 
@@ -130,14 +132,17 @@ class Zigbee2mqttSource:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._pending.clear()
+        self._pending_bytes = 0
 
     # -- messages ------------------------------------------------------------------------
 
     def _on_message(self, message: MqttMessage) -> None:
         self.stats["messages"] += 1
         if self._reading is not None:  # a device list is being read: keep the order
-            if len(self._pending) < MAX_PENDING:
+            size = len(message.payload)
+            if len(self._pending) < MAX_PENDING and self._pending_bytes + size <= MAX_PENDING_BYTES:
                 self._pending.append(message)
+                self._pending_bytes += size
             else:
                 self._drop("busy", "too many messages while a device list is read")
             return
@@ -217,7 +222,9 @@ class Zigbee2mqttSource:
                 task.exception(),
             )
         while self._pending and self._reading is None:
-            self._handle(self._pending.popleft())
+            message = self._pending.popleft()
+            self._pending_bytes -= len(message.payload)
+            self._handle(message)
 
     def _over_cap(self, over: list[Z2mDevice]) -> None:
         self.over_cap = over

@@ -52,6 +52,16 @@ def made_up(count: int) -> list[dict[str, Any]]:
     return devices
 
 
+async def http_get(port: int, path: str) -> str:
+    """A page of the dashboard on 127.0.0.1:``port`` (plain HTTP/1.0)."""
+    async with asyncio.timeout(10):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        text = (await reader.read()).decode()
+        writer.close()
+    return text
+
+
 def web(app: BridgeApp) -> WebOutput:
     return WebOutput(
         app, host="127.0.0.1", port=0, password_hash=None, mi32cfg=app.config.state_dir / "m"
@@ -122,12 +132,10 @@ async def test_five_thousand_made_up_devices(
         named = [r for r in caplog.records if "max_devices" in r.getMessage()]
         assert len(named) == 1, [r.getMessage() for r in named]
         output = next(o for o in app.outputs if isinstance(o, WebOutput))
-        async with asyncio.timeout(10):
-            reader_, writer = await asyncio.open_connection("127.0.0.1", output.port)
-            writer.write(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            text = (await reader_.read()).decode()
-            writer.close()
-        assert f'mihomekit_over_cap{{cap="zigbee2mqtt.max_devices"}} {len(left_out)}' in text
+        metrics = await http_get(output.port, "/metrics")
+        assert f'mihomekit_over_cap{{cap="zigbee2mqtt.max_devices"}} {len(left_out)}' in metrics
+        overview = await http_get(output.port, "/")
+        assert f"<b>{len(left_out)}</b> Zigbee2MQTT devices were left out" in overview
     finally:
         stop.set()
         await app.stop()
