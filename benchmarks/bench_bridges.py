@@ -1,7 +1,7 @@
 """400 devices across child bridges vs one bridge of 149, at the same advertisement rate.
 
 Two bridge processes run at the same time (same machine, same run), each a
-:class:`mihomekit.bridge.BridgeApp` as ``mihomekit run`` builds it, on 127.0.0.1:
+:class:`mihomekit.app.App` as ``mihomekit run`` builds it, on 127.0.0.1:
 
 * **one bridge**: 149 devices (HomeKit's limit for one bridge);
 * **child bridges**: 400 devices, which placement spreads over bridges 1, 2 and 3
@@ -70,15 +70,15 @@ def _macs(devices: int) -> tuple[list[str], list[str]]:
 
 async def serve(args: argparse.Namespace) -> None:
     """Run a bridge with ``--devices`` devices and the load generator until SIGTERM."""
-    from mihomekit.bridge import BridgeApp, BridgeConfig
+    from mihomekit.app import App, AppConfig
     from mihomekit.decoders import build
     from mihomekit.mi32cfg import DeviceEntry
 
     sensors, remotes = _macs(args.devices)
     entries = [DeviceEntry(m, ATC_PID, None) for m in sensors]
     entries += [DeviceEntry(m, REMOTE_PID, None) for m in remotes]
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=Path(args.state_dir),
             address="127.0.0.1",
             port=args.port,

@@ -1,6 +1,6 @@
 """Latency from an advertisement entering the bridge to the HomeKit event at a controller.
 
-The bridge (:class:`mihomekit.bridge.BridgeApp`, HAP on 127.0.0.1) and a real HomeKit
+The bridge (:class:`mihomekit.app.App`, HAP on 127.0.0.1) and a real HomeKit
 controller (aiohomekit, paired over loopback with the bridge's setup code, subscribed to
 the measured characteristics) run in the same process and the same asyncio loop. For each
 sample the loop time ``t0`` is taken right before
@@ -57,7 +57,7 @@ from homekit_helpers import (
     pair,
 )
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
 
@@ -143,7 +143,7 @@ class KindResult:
 
 
 async def _sample(
-    app: BridgeApp,
+    app: App,
     arrivals: Arrivals,
     key: Key,
     value: Any,
@@ -173,7 +173,7 @@ async def _gap(rng: random.Random, low_ms: float, high_ms: float) -> None:
     await asyncio.sleep(rng.uniform(low_ms, high_ms) / 1000.0)
 
 
-async def _feed_background(app: BridgeApp, sims: list[Sim], rate: float) -> int:
+async def _feed_background(app: App, sims: list[Sim], rate: float) -> int:
     """Other thermometers advertising at ``rate``/s (Poisson) while the samples run."""
     rng = random.Random(99)
     sent = 0
@@ -218,8 +218,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     sims = [*motions, door, leak, remote, th, *background]
     state_dir = Path(tempfile.mkdtemp(prefix="mihomekit-latency-"))
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=state_dir,
             address="127.0.0.1",
             port=free_port(),

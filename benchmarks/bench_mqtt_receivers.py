@@ -179,19 +179,19 @@ class _UdpScanner:
 
 async def serve_local(args: argparse.Namespace) -> None:
     """A bridge whose only source is the bleak adapter fed from UDP port ``--udp-port``."""
-    from mihomekit.bridge import BridgeApp, BridgeConfig
+    from mihomekit.app import App, AppConfig
     from mihomekit.mi32cfg import load_mi32cfg
     from mihomekit.sources.ble import BleAdapter
 
-    def source(app: BridgeApp) -> Any:
+    def source(app: App) -> Any:
         return BleAdapter(
             app.registry.handle,
             scan_mode="active",
             scanner_factory=lambda **kw: _UdpScanner(args.udp_port, **kw),
         )
 
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=Path(args.state_dir),
             address=HOST,
             port=args.port,

@@ -18,7 +18,7 @@ window (``--skip`` s after ready, then ``--window`` s) as % of one core, with Vm
 VmHWM (the method of ``bench_bridge_load.py``). Target: proxies <= 1.5x the local CPU.
 
 **Latency** (``--phase latency``). One process and one asyncio loop, as in
-``bench_latency.py``: four fake proxies (two plaintext, two Noise), a ``BridgeApp`` with
+``bench_latency.py``: four fake proxies (two plaintext, two Noise), a ``App`` with
 its proxy sources built by ``mihomekit run``'s factory, and a paired aiohomekit controller
 subscribed to the measured characteristics. While the four proxies send the load above,
 a sample is one batch of 16 at one proxy whose last entry is an alert (door
@@ -62,7 +62,7 @@ from bench_bridge_load import (
 from esphome_fake import Entry, FakeProxy
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.commands.run import esphome_sources
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry, dump_mi32cfg
@@ -393,8 +393,8 @@ async def run_latency(args: argparse.Namespace) -> dict[str, Any]:
         if proxy.psk is not None:
             toml += f'encryption_key = "{KEY}"\n'
     state_dir = Path(tempfile.mkdtemp(prefix="mihomekit-proxy-latency-"))
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=state_dir,
             address="127.0.0.1",
             port=free_port(),
@@ -491,8 +491,8 @@ async def run_latency(args: argparse.Namespace) -> dict[str, Any]:
     for kind, samples in results.items():
         summary: dict[str, Any] = dict(summary_ms(samples))
         summary["missed"] = missed[kind]
-        summary["meets_target"] = bool(samples) and not missed[kind] and (
-            summary["p95"] <= TARGET_P95_MS
+        summary["meets_target"] = (
+            bool(samples) and not missed[kind] and (summary["p95"] <= TARGET_P95_MS)
         )
         summary["samples_ms"] = [round(s * 1000, 3) for s in samples]
         kinds[kind] = summary
@@ -569,8 +569,16 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(
             table(
-                ["alert", "n", "min ms", "median ms", "p95 ms", "max ms", "missed",
-                 f"p95<={TARGET_P95_MS:g}ms"],
+                [
+                    "alert",
+                    "n",
+                    "min ms",
+                    "median ms",
+                    "p95 ms",
+                    "max ms",
+                    "missed",
+                    f"p95<={TARGET_P95_MS:g}ms",
+                ],
                 rows,
             )
         )

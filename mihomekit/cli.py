@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .errors import EXIT_INTERRUPTED, MihomekitError
@@ -23,11 +24,21 @@ COMMAND_MODULES = (
     "mihomekit.commands.relay",
     "mihomekit.commands.z2m",
     "mihomekit.commands.webpassword",
+    "mihomekit.commands.bind",
+    "mihomekit.commands.key",
+    "mihomekit.commands.ble",
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (with where to find help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mihomekit",
         description="HomeKit bridge for Xiaomi/Mijia BLE sensors and Aqara Zigbee gateways.",
     )

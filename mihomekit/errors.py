@@ -81,6 +81,11 @@ class GatewayError(MihomekitError):
     """An Aqara/Xiaomi gateway refused or did not answer a request."""
 
 
+class ControlError(MihomekitError):
+    """A write to a device (from HomeKit or MQTT) cannot be carried out: no source can
+    control the device, or its source refused."""
+
+
 class MiioError(MihomekitError):
     """A miIO exchange failed (timeout, wrong token, device error)."""
 

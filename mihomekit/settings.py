@@ -4,7 +4,8 @@ Layout (every key optional)::
 
     [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges,
                  max_bridges, pairing_window
-    [ble]        enabled, adapter, scan_mode, watchdog_seconds
+    [ble]        enabled, adapter, scan_mode, watchdog_seconds, set_clocks,
+                 battery_poll_hours
     [staleness]  climate, motion, contact, leak, smoke, button, default   (seconds)
     [battery]    low_threshold
     [motion]     timeout
@@ -140,6 +141,10 @@ class BleSettings:
     scan_mode: ScanMode = "auto"
     #: Restart scanning when no advertisement arrived for this long.
     watchdog_seconds: float = 120.0
+    #: Keep the clocks of sensors that have one right (daily and after a DST change).
+    set_clocks: bool = False
+    #: Read the batteries advertisements lack every this many hours; 0 = never.
+    battery_poll_hours: float = 0.0
 
 
 #: Value names (see :mod:`mihomekit.readings`) and the staleness kind they imply.
@@ -502,8 +507,25 @@ def _child_bridges(data: Any, path: str | None) -> tuple[ChildBridgeSettings, ..
 
 
 def _ble(data: Any, path: str | None) -> BleSettings:
-    table = _Table(data, "ble", ("enabled", "adapter", "scan_mode", "watchdog_seconds"), path)
+    table = _Table(
+        data,
+        "ble",
+        (
+            "enabled",
+            "adapter",
+            "scan_mode",
+            "watchdog_seconds",
+            "set_clocks",
+            "battery_poll_hours",
+        ),
+        path,
+    )
     defaults = BleSettings()
+    hours = table.data.get("battery_poll_hours", defaults.battery_poll_hours)
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise table.error("battery_poll_hours", "expected a number of hours (0 = never)")
+    if not math.isfinite(hours) or hours < 0:
+        raise table.error("battery_poll_hours", f"must be 0 (never) or more, got {hours}")
     scan_mode = table.string("scan_mode", defaults.scan_mode)
     if scan_mode not in _SCAN_MODES:
         raise table.error(
@@ -514,6 +536,8 @@ def _ble(data: Any, path: str | None) -> BleSettings:
         adapter=table.optional("adapter"),
         scan_mode=scan_mode,
         watchdog_seconds=table.seconds("watchdog_seconds", defaults.watchdog_seconds),
+        set_clocks=table.boolean("set_clocks", defaults.set_clocks),
+        battery_poll_hours=float(hours),
     )
 
 

@@ -50,7 +50,6 @@ Setup URI
 from __future__ import annotations
 
 import hashlib
-import io
 import ipaddress
 import logging
 import os
@@ -59,8 +58,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
-
-import segno
 
 from .atomicfile import write_atomic
 from .errors import ConfigError, StateError
@@ -82,6 +79,8 @@ __all__ = [
     "parse_setup_code",
     "parse_setup_uri",
     "qr_for_stream",
+    "qr_matrix",
+    "qr_svg",
     "qr_terminal",
     "random_setup_code",
     "resolve_setup_code",
@@ -345,9 +344,16 @@ def parse_setup_uri(uri: str) -> tuple[str, str, int, int]:
 _BLOCKS = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
 
 
-def _qr(uri: str) -> segno.QRCode:
-    # make_qr: never a Micro QR, which phones do not read.
-    return segno.make_qr(uri, error="m")
+def qr_matrix(uri: str, *, border: int = QUIET_ZONE) -> list[list[bool]]:
+    """The QR code of ``uri`` (error correction M, the smallest version that fits; never a
+    Micro QR, which phones do not read) as rows of modules, True = dark, with a quiet zone
+    of ``border`` modules."""
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=border)
+    code.add_data(uri)
+    code.make(fit=True)
+    return [[bool(module) for module in row] for row in code.get_matrix()]
 
 
 #: Black on white (256-colour palette entries 16 and 231), and back to normal.
@@ -368,7 +374,7 @@ def qr_terminal(
     """
     if color:
         light_on_dark = False  # the glyphs paint the dark modules, in black
-    rows = [[bool(module) for module in row] for row in _qr(uri).matrix_iter(border=border)]
+    rows = qr_matrix(uri, border=border)
     lit = [[dark != light_on_dark for dark in row] for row in rows]
     if len(lit) % 2:
         lit.append([False] * len(lit[0]))  # outside the quiet zone: leave the cells empty
@@ -398,19 +404,37 @@ def qr_for_stream(uri: str, stream: TextIO) -> str:
     return qr_terminal(uri, light_on_dark=not light_background)
 
 
-def write_qr_svg(uri: str, path: str | os.PathLike[str]) -> None:
-    """Write a QR code of ``uri`` as SVG (black on white, with quiet zone) atomically."""
-    buffer = io.BytesIO()
-    _qr(uri).save(
-        buffer,
-        kind="svg",
-        scale=10,
-        border=4,
-        dark="#000",
-        light="#fff",
-        title="HomeKit setup code",
+def qr_svg(uri: str, *, scale: int = 10, border: int = QUIET_ZONE) -> str:
+    """The QR code of ``uri`` as an SVG element: black on white, quiet zone, crisp edges.
+
+    Each run of dark modules in a row is one rectangle of the path (a small document).
+    """
+    rows = qr_matrix(uri, border=border)
+    size = len(rows)
+    runs = []
+    for y, row in enumerate(rows):
+        x = 0
+        while x < size:
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < size and row[x]:
+                x += 1
+            runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size * scale}" '
+        f'height="{size * scale}" viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
+        f"<title>HomeKit setup code</title>"
+        f'<rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
     )
-    write_atomic(path, buffer.getvalue(), mode=0o644)
+
+
+def write_qr_svg(uri: str, path: str | os.PathLike[str]) -> None:
+    """Write a QR code of ``uri`` as an SVG file (see :func:`qr_svg`) atomically."""
+    text = '<?xml version="1.0" encoding="UTF-8"?>\n' + qr_svg(uri) + "\n"
+    write_atomic(path, text, mode=0o644)
 
 
 # --------------------------------------------------------------------------- host MAC

@@ -8,6 +8,7 @@ The test folders mirror ``mihomekit/``: ``tests/sources/esphome/`` tests
 
 from __future__ import annotations
 
+from bluez_fake import bluez_fixture
 from mosquitto import mosquitto_fixture
 
-__all__ = ["mosquitto_fixture"]
+__all__ = ["bluez_fixture", "mosquitto_fixture"]

@@ -20,7 +20,7 @@ from run_helpers import (
     write_hap_state,
 )
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.demo import demo_entries
 from mihomekit.setupcode import is_valid_setup_code, valid_setup_code_from_mac
 
@@ -88,8 +88,8 @@ def test_random_code_is_made_once_and_shared_by_qr_and_run(tmp_path: Path) -> No
 async def test_serial_number_is_the_persisted_identity(tmp_path: Path) -> None:
     serials = []
     for _ in range(2):
-        app = BridgeApp(
-            BridgeConfig(
+        app = App(
+            AppConfig(
                 state_dir=tmp_path,
                 address="127.0.0.1",
                 port=free_port(),
@@ -99,7 +99,7 @@ async def test_serial_number_is_the_persisted_identity(tmp_path: Path) -> None:
         )
         await app.start()
         try:
-            info = app.bridge.get_service("AccessoryInformation")
+            info = app.hubs.first.accessory.get_service("AccessoryInformation")
             serials.append(info.get_characteristic("SerialNumber").get_value())
         finally:
             await app.stop()

@@ -15,6 +15,7 @@ from mihomekit.registry import (
     REBOOT_CONFIRM,
     RECEIVER_WINDOW,
     REPEAT_WINDOW,
+    Device,
     Registry,
     Update,
     counter_is_newer,
@@ -46,13 +47,18 @@ def _frame(counter: int, temp: float, key: bytes = KEY) -> bytes:
     )
 
 
+def _updates(device: Device) -> list[Update]:
+    """The device's accepted readings from now on (its other news left out)."""
+    updates: list[Update] = []
+    device.subscribe(lambda event: updates.append(event) if isinstance(event, Update) else None)
+    return updates
+
+
 def _registry() -> tuple[Registry, Clock, list[Update]]:
     clock = Clock()
     registry = Registry(clock=clock)
     device = registry.add_entry(TH)
-    updates: list[Update] = []
-    device.subscribe(updates.append)
-    return registry, clock, updates
+    return registry, clock, _updates(device)
 
 
 def test_counter_is_newer_handles_wrap() -> None:
@@ -169,8 +175,7 @@ def test_heartbeat_fires_no_events_but_refreshes_values() -> None:
     registry = Registry()
     model = DeviceModel(model="switch", name="Button", measures=frozenset({"battery"}), buttons=1)
     device = registry.add_device("158d0001", model, None, source="zigbee")
-    updates: list[Update] = []
-    device.subscribe(updates.append)
+    updates = _updates(device)
     registry.ingest("158d0001", {"battery": 90}, [Event("press")], heartbeat=True)
     registry.ingest("158d0001", {}, [Event("press")])
     assert updates[0].events == () and updates[0].values == {"battery": 90}
@@ -178,15 +183,15 @@ def test_heartbeat_fires_no_events_but_refreshes_values() -> None:
 
 
 def test_listener_error_does_not_stop_ingest(caplog: pytest.LogCaptureFixture) -> None:
-    registry, _clock, _updates = _registry()
+    registry, _clock, _seen = _registry()
 
-    def broken(_update: Update) -> None:
+    def broken(_event: object) -> None:
         raise RuntimeError("boom")
 
     registry.get(TH.mac).subscribe(broken)  # type: ignore[union-attr]
     for counter, temperature in ((0x40, 20.0), (0x41, 20.5), (0x42, 21.0)):
         registry.handle_advertisement(MAC, 0xFE95, _frame(counter, temperature))
-    assert registry.stats["listener_errors"] == 3
+    assert registry.stats["listener_errors"] == 4  # three readings and the key status
     assert registry.get(TH.mac).values["temperature"] == 21.0  # type: ignore[union-attr]
     tracebacks = [r for r in caplog.records if r.exc_info is not None]
     assert len(tracebacks) == 1  # once, then quiet
@@ -233,8 +238,7 @@ def test_best_receiver_forgets_a_receiver_that_went_quiet() -> None:
 def test_frame_without_counter_repeats_only_within_the_window() -> None:
     registry = Registry(clock=(clock := Clock()))
     device = registry.add_entry(BT)
-    updates: list[Update] = []
-    device.subscribe(updates.append)
+    updates = _updates(device)
     for receiver in ("a", "b", "c"):  # one press, three receivers
         registry.handle(Advertisement(BT_MAC, {0xFCD2: BUTTON_PRESS}, -70, receiver))
         clock.now += 0.1
@@ -289,3 +293,67 @@ def test_manufacturer_data_reaches_the_decoder_of_its_company_id(
     assert device.best_receiver == "attic"
     unknown = registry.handle_manufacturer_data(BT_MAC, 0x0001, b"\x00")
     assert unknown is not None and not unknown.ok and "0x0001" in (unknown.error or "")
+
+
+# -- the bus ---------------------------------------------------------------------------
+
+
+def test_every_change_is_one_event_on_the_bus() -> None:
+    """Added, renamed (the owner's name wins over the source's), reachability, updates,
+    removed: each is told once, to the registry's listeners and the device's own."""
+    from mihomekit.registry import DeviceAdded, DeviceChanged, DeviceRemoved, RegistryEvent
+    from mihomekit.sources.gateway.models import device_model
+
+    registry = Registry()
+    seen: list[RegistryEvent] = []
+    unsubscribe = registry.subscribe(seen.append)
+    motion = device_model("sensor_motion.aq2")
+    device = registry.add_device("158d0001", motion, "Hall", source="zigbee")
+    own: list[object] = []
+    device.subscribe(own.append)
+    registry.source_renamed("158d0001", "Hallway")
+    registry.rename("158d0001", "Front hall")
+    registry.source_renamed("158d0001", "Zigbee name")  # the owner's name stays
+    assert device.name == "Front hall" and device.source_name == "Zigbee name"
+    assert registry.clear_name("158d0001") == "Zigbee name"
+    registry.reachability_changed("158d0001")
+    registry.ingest("158d0001", {"motion": True})
+    registry.remove("158d0001")
+    kinds = [
+        type(e).__name__ + (f":{e.what}" if isinstance(e, DeviceChanged) else "") for e in seen
+    ]
+    assert kinds == [
+        "DeviceAdded",
+        "DeviceChanged:name",
+        "DeviceChanged:name",
+        "DeviceChanged:name",
+        "DeviceChanged:reachable",
+        "Update",
+        "DeviceRemoved",
+    ]
+    assert isinstance(seen[0], DeviceAdded) and isinstance(seen[-1], DeviceRemoved)
+    assert len(own) == 5  # the device's own listener: its changes and update only
+    assert device.listeners == []  # dropped with the device
+    unsubscribe()
+    registry.add_device("158d0002", motion, None, source="zigbee")
+    assert len(seen) == 7
+
+
+async def test_writes_go_to_the_source_that_controls_the_device() -> None:
+    from collections.abc import Mapping
+
+    from mihomekit.errors import ControlError
+    from mihomekit.readings import Value
+    from mihomekit.sources.gateway.models import device_model
+
+    registry = Registry()
+    sent: list[tuple[str, Mapping[str, Value]]] = []
+
+    async def control(device_id: str, values: Mapping[str, Value]) -> None:
+        sent.append((device_id, values))
+
+    registry.add_device("158d0009", device_model("plug"), None, source="zigbee", control=control)
+    await registry.control("158d0009", {"power": True})
+    assert sent == [("158d0009", {"power": True})]
+    with pytest.raises(ControlError, match="cannot be controlled"):
+        await registry.control("158d0000", {"power": True})

@@ -38,7 +38,7 @@ def test_defaults() -> None:
     assert s.bridge.port == 51827
     assert s.bridge.address is None
     assert s.bridge.setup_code is None
-    assert s.ble == BleSettings(True, None, "auto", 120.0)
+    assert s.ble == BleSettings(True, None, "auto", 120.0, False, 0.0)
     assert s.staleness.button == 604800.0
     assert s.staleness.default == 3600.0
     assert s.battery_low_threshold == 20
@@ -128,6 +128,8 @@ enabled = false
 adapter = "hci1"
 scan_mode = "passive"
 watchdog_seconds = 60
+set_clocks = true
+battery_poll_hours = 12
 
 [staleness]
 climate = 1800
@@ -179,7 +181,14 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             mac="B8:27:EB:12:34:56",
             mi32cfg="/home/pi/mi32cfg",
         ),
-        ble=BleSettings(enabled=False, adapter="hci1", scan_mode="passive", watchdog_seconds=60.0),
+        ble=BleSettings(
+            enabled=False,
+            adapter="hci1",
+            scan_mode="passive",
+            watchdog_seconds=60.0,
+            set_clocks=True,
+            battery_poll_hours=12.0,
+        ),
         staleness=StalenessSettings(1800.0, 3600.5, 10.0, 11.0, 12.0, 13.0, 14.0),
         battery_low_threshold=15,
         motion_timeout=90.0,
@@ -240,6 +249,10 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("[ble]\nwatchdog_seconds = 0", "ble.watchdog_seconds: must be a positive number"),
         ("[ble]\nwatchdog_seconds = nan", "ble.watchdog_seconds: must be a positive number"),
         ("[ble]\nwatchdog_seconds = inf", "ble.watchdog_seconds: must be a positive number"),
+        ('[ble]\nset_clocks = "daily"', "ble.set_clocks: expected true or false"),
+        ('[ble]\nbattery_poll_hours = "6h"', "ble.battery_poll_hours: expected a number"),
+        ("[ble]\nbattery_poll_hours = -1", "ble.battery_poll_hours: must be 0 (never) or more"),
+        ("[ble]\nbattery_poll_hours = nan", "ble.battery_poll_hours: must be 0 (never) or more"),
         ("[staleness]\nclimate = -1", "staleness.climate: must be a positive number"),
         ("[staleness]\nweather = 1", "staleness.weather: unknown setting"),
         ("[battery]\nlow_threshold = 101", "battery.low_threshold: must be between 0 and 100"),

@@ -9,7 +9,6 @@ from .bridge import (
     add_device_accessory,
     build_bridge,
     remove_device_accessory,
-    rename_accessory,
 )
 from .device import AccessoryOptions, DeviceAccessory, staleness_window
 
@@ -21,6 +20,5 @@ __all__ = [
     "add_device_accessory",
     "build_bridge",
     "remove_device_accessory",
-    "rename_accessory",
     "staleness_window",
 ]

@@ -104,14 +104,3 @@ def remove_device_accessory(driver: Any, bridge: MiBridge, aid: int, *, live: bo
         driver.async_add_job(accessory.stop)
         driver.config_changed()
     return True
-
-
-def rename_accessory(bridge: MiBridge, aid: int, name: str) -> bool:
-    """Show a new name for a bridged accessory; False if there is no such accessory."""
-    accessory = bridge.accessories.get(aid)
-    if accessory is None:
-        return False
-    accessory.display_name = name
-    info = accessory.get_service("AccessoryInformation")
-    info.get_characteristic("Name").set_value(name)
-    return True

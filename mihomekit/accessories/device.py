@@ -16,7 +16,7 @@ from pyhap.const import CATEGORY_SENSOR
 from mihomekit import __version__
 from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Event, Value
-from mihomekit.registry import Device, Update
+from mihomekit.registry import Device, DeviceEvent, Update
 
 from .controls import CoverControl, add_channel, add_lightbulb, is_on_off, switch_channel
 from .services import SENSOR_SERVICES, SWITCH_EVENT_VALUES, SensorService, to_hap
@@ -131,7 +131,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._add_controls()
         self._restore(device.values)
         self.refresh_active()
-        device.subscribe(self._on_update)
+        device.subscribe(self._on_event)
 
     # -- building ------------------------------------------------------------------------
 
@@ -223,6 +223,19 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
             self._apply_value(reading, value, notify=False)
         if self._cover is not None:
             self._cover.restore(values)
+
+    def _on_event(self, event: DeviceEvent) -> None:
+        """The device's news: readings, a new name, a change of reachability."""
+        if isinstance(event, Update):
+            self._on_update(event)
+        elif event.what == "name":
+            self._show_name(self.device.name)
+        elif event.what == "reachable":
+            self.refresh_active()
+
+    def _show_name(self, name: str) -> None:
+        self.display_name = name
+        self.get_service("AccessoryInformation").get_characteristic("Name").set_value(name)
 
     def _on_update(self, update: Update) -> None:
         for reading, value in update.values.items():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from mihomekit.catalog import DeviceModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +96,47 @@ def to_hap(reading: str, value: Any) -> Any:
     if reading == "temperature":
         return min(100.0, max(-40.0, float(value)))
     return value
+
+
+#: Press events every button declares; other button events get a switch of their own.
+PRESS_EVENTS = tuple(SWITCH_EVENT_VALUES)
+#: Control → the HomeKit service it gets (other controls: a Switch per channel).
+CONTROL_SERVICES = {"outlet": "Outlet", "lightbulb": "Lightbulb", "cover": "WindowCovering"}
+#: Readings shown by a service other than a sensor's (battery, controls).
+_SHOWN_ELSEWHERE = frozenset(
+    {
+        "battery",
+        "low_battery",
+        "power",
+        "in_use",
+        "light_on",
+        "brightness",
+        "color_temp",
+        "hue",
+        "saturation",
+        "position",
+        "cover_motion",
+    }
+)
+
+
+def homekit_services(model: DeviceModel) -> list[str]:
+    """The HomeKit services a device of ``model`` gets, in words (for ``z2m list``)."""
+    measures = model.measures
+    services = [SENSOR_BY_READING[r].service for r in sorted(measures) if r in SENSOR_BY_READING]
+    if measures & {"battery", "low_battery"}:
+        services.append("BatteryService")
+    for control in model.controls:
+        services.append(CONTROL_SERVICES.get(control, "Switch"))
+    if model.buttons or model.button_events:
+        presses = [e for e in model.button_events if e in PRESS_EVENTS]
+        count = (model.buttons if presses else 0) + len(model.button_events) - len(presses)
+        if count:
+            services.append(f"StatelessProgrammableSwitch x{count}")
+    return services
+
+
+def not_shown(model: DeviceModel) -> list[str]:
+    """Readings kept and published over MQTT but not shown in HomeKit."""
+    shown = set(SENSOR_BY_READING) | _SHOWN_ELSEWHERE
+    return sorted(r for r in model.measures if r not in shown and not re.fullmatch(r"power_\d+", r))

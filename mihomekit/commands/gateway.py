@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from mihomekit.commands.options import tcp_port
 from mihomekit.errors import GatewayError, MiioError
 from mihomekit.settings import load_settings
 
@@ -63,7 +64,7 @@ def _register_gateway(subparsers: Any) -> None:
         metavar="HOST[:PORT]",
         help="talk unicast to this gateway instead of multicast discovery (repeatable)",
     )
-    listing.add_argument("--discovery-port", type=int, help="discovery port (default 4321)")
+    listing.add_argument("--discovery-port", type=tcp_port, help="discovery port (default 4321)")
     listing.set_defaults(func=_gateway_list)
 
     key = commands.add_parser(
@@ -75,7 +76,7 @@ def _register_gateway(subparsers: Any) -> None:
     key.add_argument("host", help="the gateway's IP address")
     key.add_argument("--token", required=True, help="miIO token, 32 hex characters")
     key.add_argument("--set", metavar="NEW", help="new password (16 characters)")
-    key.add_argument("--port", type=int, default=_DEFAULT_MIIO_PORT, help="miIO port (54321)")
+    key.add_argument("--port", type=tcp_port, default=_DEFAULT_MIIO_PORT, help="miIO port (54321)")
     key.add_argument("--timeout", type=float, default=2.0, help="seconds per try (default 2)")
     key.set_defaults(func=_gateway_key)
 
@@ -96,7 +97,7 @@ def _register_miio(subparsers: Any) -> None:
     )
     disc.add_argument("--interface", help="local IPv4 address to send from")
     disc.add_argument("--timeout", type=float, default=3.0, help="seconds to wait (default 3)")
-    disc.add_argument("--port", type=int, default=_DEFAULT_MIIO_PORT, help="miIO port (54321)")
+    disc.add_argument("--port", type=tcp_port, default=_DEFAULT_MIIO_PORT, help="miIO port (54321)")
     disc.add_argument("--json", action="store_true", help="print JSON")
     disc.set_defaults(func=_miio_discover)
 
@@ -109,7 +110,7 @@ def _register_miio(subparsers: Any) -> None:
     call.add_argument("--token", required=True, help="miIO token, 32 hex characters")
     call.add_argument("method", help="method name, such as miIO.info")
     call.add_argument("params", nargs="?", default="[]", help="JSON parameters (default [])")
-    call.add_argument("--port", type=int, default=_DEFAULT_MIIO_PORT, help="miIO port (54321)")
+    call.add_argument("--port", type=tcp_port, default=_DEFAULT_MIIO_PORT, help="miIO port (54321)")
     call.add_argument("--timeout", type=float, default=2.0, help="seconds per try (default 2)")
     call.set_defaults(func=_miio_call)
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mihomekit.commands.options import tcp_port
 from mihomekit.errors import ConfigError
 from mihomekit.mqtt import MqttConnection
 from mihomekit.settings import BleSettings, MqttSettings, load_settings
@@ -72,11 +73,12 @@ class Relay:
             watchdog_seconds=ble.watchdog_seconds,
             scanner_factory=scanner_factory,
             receiver=receiver,
+            wait_for_adapter=True,
         )
         self.relayed = 0
 
     async def start(self) -> None:
-        """Connect (in the background) and start scanning; AdapterError without a radio."""
+        """Connect (in the background) and start scanning (or wait for the adapter)."""
         await self.connection.start()
         try:
             await self.adapter.start()
@@ -107,7 +109,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--mqtt-host", metavar="HOST", help="the broker (else [mqtt] host)")
-    parser.add_argument("--mqtt-port", type=int, metavar="N", help="default 1883 (8883 with TLS)")
+    parser.add_argument(
+        "--mqtt-port", type=tcp_port, metavar="N", help="default 1883 (8883 with TLS)"
+    )
     parser.add_argument(
         "--receiver-id", metavar="NAME", help="this relay's name in topics (default: host name)"
     )
@@ -157,8 +161,14 @@ async def serve(relay: Relay) -> None:
         loop.add_signal_handler(sig, stop.set)
     await relay.start()
     settings = relay.connection.settings
+    radio = relay.adapter.status
+    scanning = (
+        f"scanning ({relay.adapter.mode})"
+        if radio.connected
+        else f"waiting for Bluetooth ({radio.last_error})"
+    )
     print(
-        f"mihomekit relay {relay.receiver!r}: scanning ({relay.adapter.mode}), publishing to "
+        f"mihomekit relay {relay.receiver!r}: {scanning}, publishing to "
         f"{settings.host}:{settings.port} under mihomekit/relay/{relay.receiver}/",
         flush=True,
     )

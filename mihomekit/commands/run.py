@@ -13,25 +13,24 @@ import errno
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mihomekit.bridge import (
-    COUNTERS_LOGGER,
-    BridgeApp,
-    BridgeConfig,
-    Hub,
-    OutputFactory,
-    SourceFactory,
-)
+from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
+from mihomekit.commands.options import tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.homekit.window import WindowStatus
+from mihomekit.hubs import Hub
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
 from mihomekit.settings import EsphomeSettings, MqttReceiverSettings, Settings, load_settings
 from mihomekit.state import state_write_error
+
+if TYPE_CHECKING:
+    from mihomekit.ble.upkeep import RadioFor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ DEMO_ACTIVITY_INTERVAL = 5.0
 class RunPlan:
     """What ``mihomekit run`` starts: the bridge's config and what the messages need."""
 
-    config: BridgeConfig
+    config: AppConfig
     #: The mi32cfg read, or ``None`` when none was found.
     mi32cfg: str | None
     demo: bool = False
@@ -68,7 +67,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
     parser.add_argument("--state-dir", metavar="DIR", help="pairings, accessory ids, last values")
     parser.add_argument("--address", metavar="IP", help="listen and advertise on this address")
-    parser.add_argument("--port", type=int, metavar="N", help="HAP TCP port (default 51827)")
+    parser.add_argument("--port", type=tcp_port, metavar="N", help="HAP TCP port (default 51827)")
     parser.add_argument("--mac", metavar="MAC", help="host MAC the setup code is derived from")
     parser.add_argument(
         "--demo", action="store_true", help="bundled devices, recording and gateway; no radio"
@@ -79,7 +78,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-ble", action="store_true", help="do not scan for BLE devices")
     parser.add_argument("--no-gateway", action="store_true", help="do not talk to gateways")
     parser.add_argument(
-        "--web-port", type=int, metavar="N", help="Mi Dashboard port (default 8089, [web] port)"
+        "--web-port",
+        type=tcp_port,
+        metavar="N",
+        help="Mi Dashboard port (default 8089, [web] port)",
     )
     parser.add_argument("--no-web", action="store_true", help="do not serve the Mi Dashboard")
     parser.set_defaults(func=run_bridge)
@@ -116,14 +118,23 @@ def _entries(
         from mihomekit.demo import demo_entries
 
         return demo_entries(), "<demo>"
-    path = args.config or settings.bridge.mi32cfg
-    if path is None:
-        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
-    if path is None and saved.exists():
-        path = str(saved)
+    path = find_mi32cfg(args.config, settings, state_dir)
     if path is None:
         return [], None
     return load_mi32cfg(path), path
+
+
+def find_mi32cfg(config: str | None, settings: Settings, state_dir: Path) -> str | None:
+    """The mi32cfg ``mihomekit run`` reads: ``--config``, the settings' ``mi32cfg``, the
+    first of :data:`DEFAULT_MI32CFG_PATHS` that exists, or the one the dashboard wrote in
+    the state directory; ``None`` when there is none."""
+    path = config or settings.bridge.mi32cfg
+    if path is None:
+        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
+    saved = state_dir / WEB_MI32CFG
+    if path is None and saved.exists():
+        path = str(saved)
+    return path
 
 
 def plan_from_args(args: argparse.Namespace) -> RunPlan:
@@ -152,6 +163,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_ble_source(settings))
     if not args.demo:
         sources.extend(esphome_sources(settings))
+    ble = settings.ble
+    ble_on = ble.enabled and not args.no_ble
+    if not (args.demo or args.replay) and (ble.set_clocks or ble.battery_poll_hours > 0):
+        sources.append(_upkeep_source(settings, _radios(settings, local=ble_on)))
     gateways = settings.gateway
     gateway_on = bool(
         gateways.enabled
@@ -174,9 +189,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_zigbee2mqtt_source(settings))
     outputs: list[OutputFactory] = []
     if settings.mqtt is not None and settings.mqtt.publish:
-        outputs.append(_mqtt_output)
+        outputs.append(mqtt_output)
     staleness = settings.staleness
-    config = BridgeConfig(
+    saved_list = Path(state_dir).expanduser() / WEB_MI32CFG
+    config = AppConfig(
         state_dir=Path(state_dir).expanduser(),
         address=address,
         port=args.port or bridge.port,
@@ -184,6 +200,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         setup_code_mac=mac,
         name=bridge.name,
         entries=entries,
+        mi32cfg=Path(mi32cfg) if mi32cfg not in (None, "<demo>") else saved_list,
         battery_low_threshold=settings.battery_low_threshold,
         motion_timeout=settings.motion_timeout,
         staleness={
@@ -210,11 +227,16 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         mqtt=settings.mqtt if outputs or not args.demo else None,
     )
     if settings.web.enabled and not args.no_web:
-        web_mi32cfg = config.state_dir / WEB_MI32CFG
-        if mi32cfg is not None and mi32cfg != "<demo>":
-            web_mi32cfg = Path(mi32cfg)
         port = settings.web.port if args.web_port is None else args.web_port
-        config.outputs.append(_web_output(settings, port, web_mi32cfg))
+        radios = None if args.demo or args.replay else _radios(settings, local=ble_on)
+        config.outputs.append(
+            web_output(
+                port=port,
+                password_hash=settings.web.password_hash,
+                radios=radios,
+                host_names=settings.web.host_names,
+            )
+        )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
 
@@ -223,7 +245,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
 
     records = read_recording(path)
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.recording import ReplaySource
 
         return ReplaySource(records, app.registry.handle, speed=speed, loop=loop, name=path)
@@ -232,7 +254,7 @@ def _replay_source(path: str, speed: float, loop: bool) -> SourceFactory:
 
 
 def _ble_source(settings: Settings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.ble import BleAdapter
 
         return BleAdapter(
@@ -240,6 +262,40 @@ def _ble_source(settings: Settings) -> SourceFactory:
             adapter=settings.ble.adapter,
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
+            wait_for_adapter=True,  # an adapter that appears later is picked up
+        )
+
+    return factory
+
+
+def _radios(settings: Settings, *, local: bool) -> RadioFor:
+    """How the bridge reaches a sensor over GATT: the proxy of the settings that hears it
+    best, else this host's adapter (``local``; without it, sensors only proxies hear)."""
+    from mihomekit.ble.esphome import EsphomeRadio
+    from mihomekit.ble.local import LocalRadio
+    from mihomekit.ble.upkeep import radio_chooser
+
+    ble = settings.ble
+    proxies: dict[str, Any] = {p.name or p.host: EsphomeRadio(p) for p in settings.esphome}
+    return radio_chooser(
+        LocalRadio(ble.adapter, scan_mode=ble.scan_mode) if local else None, proxies
+    )
+
+
+def _upkeep_source(settings: Settings, radios: RadioFor) -> SourceFactory:
+    """Sensor clocks and batteries over GATT (``[ble] set_clocks``, ``battery_poll_hours``)."""
+
+    def factory(app: App) -> Any:
+        from mihomekit.ble.queue import shared_queue
+        from mihomekit.ble.upkeep import SensorUpkeep
+
+        ble = settings.ble
+        return SensorUpkeep(
+            app.registry,
+            radios,
+            set_clocks=ble.set_clocks,
+            battery_poll_hours=ble.battery_poll_hours,
+            queue=shared_queue(),
         )
 
     return factory
@@ -251,7 +307,7 @@ def esphome_sources(settings: Settings) -> list[SourceFactory]:
 
 
 def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.esphome.proxy import EsphomeProxy
 
         return EsphomeProxy.from_settings(proxy, app.registry.handle)
@@ -259,39 +315,54 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
     return factory
 
 
-def _web_output(settings: Settings, port: int, mi32cfg: Path) -> OutputFactory:
-    """The Mi Dashboard on the bridge's address."""
+def web_output(
+    *,
+    port: int,
+    password_hash: str | None,
+    radios: RadioFor | None = None,
+    host_names: Sequence[str] = (),
+) -> OutputFactory:
+    """The Mi Dashboard on the bridge's address (``port`` 0: a free one); with ``radios``
+    (how to reach a sensor), its "Get the key from the sensor" button; ``host_names``:
+    more names it answers to (``[web] host_names``)."""
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
+        from mihomekit.ble.bind import BridgeBinder
         from mihomekit.outputs.web.server import WebOutput
 
+        binder = None if radios is None else BridgeBinder(app.registry, app.device_list, radios)
         return WebOutput(
-            app,
+            app.registry,
+            app.hubs,
+            app.device_list,
+            statuses=app.source_statuses,
+            name=app.config.name,
+            state_dir=app.config.state_dir,
             host=app.config.listen_address or app.config.address,
             port=port,
-            password_hash=settings.web.password_hash,
-            mi32cfg=mi32cfg,
-            host_names=settings.web.host_names,
+            password_hash=password_hash,
+            binder=binder,
+            host_names=host_names,
         )
 
     return factory
 
 
 def _gateway_source(settings: Settings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.sources.gateway.source import GatewaySource
 
-        return GatewaySource(app, settings.gateway)
+        return GatewaySource(app.registry, settings.gateway)
 
     return factory
 
 
 def _mqtt_receiver_source(entry: MqttReceiverSettings) -> SourceFactory:
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         from mihomekit.mqtt import require_connection
         from mihomekit.sources.mqtt_receivers import MqttReceiverSource
 
-        connection = require_connection(app, "[[mqtt_receivers]]")
+        connection = require_connection(app.mqtt, "[[mqtt_receivers]]")
         return MqttReceiverSource(connection, app.registry.handle, entry)
 
     return factory
@@ -301,23 +372,26 @@ def _zigbee2mqtt_source(settings: Settings) -> SourceFactory:
     z2m = settings.zigbee2mqtt
     assert z2m is not None
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
+        from mihomekit.mqtt import require_connection
         from mihomekit.sources.zigbee2mqtt.source import Zigbee2mqttSource
 
-        return Zigbee2mqttSource(app, z2m)
+        return Zigbee2mqttSource(app.registry, require_connection(app.mqtt, "[zigbee2mqtt]"), z2m)
 
     return factory
 
 
-def _mqtt_output(app: BridgeApp) -> Any:
+def mqtt_output(app: App) -> Any:
+    """MQTT out on the app's broker connection."""
+    from mihomekit.mqtt import require_connection
     from mihomekit.outputs.mqtt import MqttOutput
 
-    return MqttOutput(app)
+    return MqttOutput(app.registry, require_connection(app.mqtt, "[mqtt] publish = true"))
 
 
 async def _serve(plan: RunPlan) -> None:
     config = plan.config
-    app = BridgeApp(config)
+    app = App(config)
     if plan.demo:
         print(f"demo: state in {config.state_dir} (delete it to start over)", flush=True)
     stop = asyncio.Event()
@@ -352,7 +426,7 @@ async def _serve(plan: RunPlan) -> None:
     print(f"mihomekit bridge {config.name!r} stopped", flush=True)
 
 
-def ready_lines(app: BridgeApp) -> list[str]:
+def ready_lines(app: App) -> list[str]:
     """One line per bridge: where it serves, how many devices it really shows, pairing.
 
     Bridge 1's line comes first and keeps its form; then the child bridges', and the
@@ -370,9 +444,9 @@ def ready_lines(app: BridgeApp) -> list[str]:
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
             f"{hub.served} accessories, {pairing}"
         )
-    if app.unplaced:
+    if app.hubs.unplaced:
         lines.append(
-            f"{len(app.unplaced)} devices are on no bridge (named in the log): "
+            f"{len(app.hubs.unplaced)} devices are on no bridge (named in the log): "
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
@@ -391,7 +465,7 @@ def _controllers(count: int) -> str:
     return f"{count} controller" + ("" if count == 1 else "s")
 
 
-def _start_error(config: BridgeConfig, err: OSError, port: int) -> Exception:
+def _start_error(config: AppConfig, err: OSError, port: int) -> Exception:
     """The one-line error for an OSError while starting the HAP server on ``port``."""
     where = f"{config.address}:{port}"
     if err.errno == errno.EADDRINUSE:

@@ -278,7 +278,9 @@ class ScanTable:
         """The table as text; ``now`` (seconds into the scan) adds an age column."""
         rows = self.rows
         if not rows:
-            return f"no Xiaomi devices heard ({self.advertisements} advertisements)"
+            lines = [f"no Xiaomi devices heard ({self.advertisements} advertisements)"]
+            lines.extend(_status_line(status) for status in self.sources)
+            return "\n".join(lines)
         remote = any(set(row.receivers) - {LOCAL_RECEIVER} for row in rows)
         header = ["MAC", "PID", "MODEL", "RSSI", "ENCRYPTED", "KEY", "FRAMES"]
         if remote:
@@ -477,13 +479,7 @@ async def _listen(
             refresh()
 
 
-async def scan(
-    options: ScanOptions,
-    table: ScanTable,
-    *,
-    out: TextIO,
-    scanner_factory: Callable[..., Any] | None = None,
-) -> None:
+async def scan(options: ScanOptions, table: ScanTable, *, out: TextIO) -> None:
     """Listen (or replay) for the configured time, feeding ``table`` and ``--record``."""
     from mihomekit.sources.recording import RecordingWriter, ReplaySource, read_recording
 
@@ -517,7 +513,7 @@ async def scan(
                 await task
         else:
             seconds = DEFAULT_SECONDS if options.seconds is None else options.seconds
-            sources = await _start_listening(options, sink, scanner_factory)
+            sources = await _start_listening(options, sink)
             table.sources = [source.status for source in sources]
             try:
                 await _listen(None, seconds, refresh if display else None)
@@ -530,9 +526,7 @@ async def scan(
         refresh()
 
 
-async def _start_listening(
-    options: ScanOptions, sink: AdvertisementSink, scanner_factory: Callable[..., Any] | None
-) -> list[Source]:
+async def _start_listening(options: ScanOptions, sink: AdvertisementSink) -> list[Source]:
     """Start the radio and every receiver of the settings; the started sources.
 
     Without receivers a radio that cannot start is an :class:`AdapterError`; with them it
@@ -546,12 +540,7 @@ async def _start_listening(
     for source in sources:
         await source.start()
     if options.radio:
-        adapter = BleAdapter(
-            sink,
-            adapter=options.adapter,
-            scan_mode=options.scan_mode,
-            scanner_factory=scanner_factory,
-        )
+        adapter = BleAdapter(sink, adapter=options.adapter, scan_mode=options.scan_mode)
         try:
             await adapter.start()
         except AdapterError as err:
@@ -605,18 +594,13 @@ def write_config(path: str, table: ScanTable) -> tuple[int, int]:
     return len(merged), added
 
 
-def run(
-    args: argparse.Namespace,
-    *,
-    scanner_factory: Callable[..., Any] | None = None,
-    out: TextIO | None = None,
-) -> int:
+def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Entry point of ``mihomekit scan``."""
     stream = out if out is not None else sys.stdout
     options = ScanOptions.from_args(args)
     table = ScanTable(load_known(options.mi32cfg))
     try:
-        asyncio.run(scan(options, table, out=stream, scanner_factory=scanner_factory))
+        asyncio.run(scan(options, table, out=stream))
     except AdapterError as err:
         print(f"mihomekit scan: {err}", file=sys.stderr)
         print("(without a radio, try: mihomekit scan --replay RECORDING)", file=sys.stderr)

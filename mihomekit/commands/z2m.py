@@ -113,8 +113,8 @@ async def _read(mqtt: MqttSettings, base: str, timeout: float) -> tuple[Any, Any
 
 def build_report(devices_payload: Any, info: Any, base: str) -> dict[str, Any]:
     """What ``z2m list --json`` prints (pure)."""
+    from mihomekit.accessories.services import homekit_services, not_shown
     from mihomekit.sources.zigbee2mqtt.devices import parse_devices
-    from mihomekit.sources.zigbee2mqtt.exposes import homekit_services, not_bridged
 
     devices, skipped = parse_devices(devices_payload)
     version = info.get("version") if isinstance(info, dict) else None
@@ -129,8 +129,8 @@ def build_report(devices_payload: Any, info: Any, base: str) -> dict[str, Any]:
                 "vendor": d.model.vendor,
                 "description": d.model.name,
                 "battery": d.battery,
-                "homekit": homekit_services(d.mapping),
-                "mqtt_only": not_bridged(d.mapping),
+                "homekit": homekit_services(d.model),
+                "mqtt_only": not_shown(d.model),
                 "writable": sorted(d.mapping.writes),
                 "unmapped": [
                     {"property": u.property, "reason": u.reason} for u in d.mapping.unmapped

@@ -5,8 +5,9 @@ the bundled recording (``recording.jsonl``, made by :mod:`mihomekit.demo.frames`
 through the real decoder and registry; on every later pass its frames are made again with
 newer counters and new values, so encrypted frames are not dropped as replays and the
 values keep changing. A simulated Aqara gateway on loopback adds Zigbee sensors and a plug
-through the real LAN protocol. Every few seconds a line tells what went through the bridge
-(advertisements, events) and how many controllers are paired.
+through the real LAN protocol. A line tells what went through the bridge (advertisements,
+events) and how many controllers are paired: rewritten in place on a terminal, so that
+the QR code stays on screen.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..mi32cfg import DeviceEntry, parse_mi32cfg
 
 if TYPE_CHECKING:
-    from ..bridge import SourceFactory
+    from ..app import SourceFactory
 
 __all__ = ["demo_entries", "demo_sources"]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
+from mihomekit.registry import DeviceSink, Registry
 from mihomekit.sources import SourceStatus
 from mihomekit.sources.recording import RecordedAdvertisement, ReplaySource, parse_record
 
@@ -15,7 +17,10 @@ from . import demo_recording_text
 from .frames import frames_for_pass
 
 if TYPE_CHECKING:
-    from ..bridge import BridgeApp
+    from mihomekit.app import App
+
+#: Without a terminal (a log), the activity line is written at most this often (seconds).
+LOG_ACTIVITY_INTERVAL = 60.0
 
 
 def bundled_recording() -> list[RecordedAdvertisement]:
@@ -44,10 +49,10 @@ class Restamper:
         return record if index is None else self._frames[index]
 
 
-def replay_source(speed: float = 1.0) -> Callable[[BridgeApp], Any]:
+def replay_source(speed: float = 1.0) -> Callable[[App], Any]:
     """The bundled recording, looped, through the bridge's real decoder and registry."""
 
-    def factory(app: BridgeApp) -> Any:
+    def factory(app: App) -> Any:
         records = bundled_recording()
         return ReplaySource(
             records,
@@ -63,10 +68,10 @@ def replay_source(speed: float = 1.0) -> Callable[[BridgeApp], Any]:
 class DemoGateway:
     """A simulated Aqara gateway on 127.0.0.2 and the real adapter talking to it."""
 
-    def __init__(self, app: BridgeApp, *, activity_interval: float = 7.0) -> None:
+    def __init__(self, sink: DeviceSink, *, activity_interval: float = 7.0) -> None:
         from mihomekit.sources.gateway.simulator import GatewaySimulator
 
-        self.app = app
+        self.sink = sink
         self.simulator = GatewaySimulator(
             host="127.0.0.2",
             port=0,
@@ -86,7 +91,7 @@ class DemoGateway:
         from mihomekit.sources.gateway.source import GatewaySource
 
         await self.simulator.start()
-        self.link = GatewaySource(self.app, demo_settings(self.simulator))
+        self.link = GatewaySource(self.sink, demo_settings(self.simulator))
         await self.link.start()
         self.simulator.report_to = ("127.0.0.1", self.link.adapter.report_address[1])
 
@@ -96,27 +101,45 @@ class DemoGateway:
         await self.simulator.stop()
 
 
-def gateway_source(activity_interval: float = 7.0) -> Callable[[BridgeApp], Any]:
-    def factory(app: BridgeApp) -> Any:
-        return DemoGateway(app, activity_interval=activity_interval)
+def gateway_source(activity_interval: float = 7.0) -> Callable[[App], Any]:
+    def factory(app: App) -> Any:
+        return DemoGateway(app.registry, activity_interval=activity_interval)
 
     return factory
 
 
 class ActivityLine:
-    """Prints what went through the bridge every ``interval`` seconds (for the demo)."""
+    """Shows what went through the bridge (for the demo).
 
-    def __init__(self, app: BridgeApp, interval: float) -> None:
-        self.app = app
-        self.interval = interval
+    On a terminal, one line rewritten in place every ``interval`` seconds, so that the QR
+    code above it stays on screen; otherwise (a log) a line at most every
+    :data:`LOG_ACTIVITY_INTERVAL` seconds.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        paired: Callable[[], int],
+        interval: float,
+        *,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.registry = registry
+        self.paired = paired
+        self.stream = stream or sys.stdout
+        self.in_place = self.stream.isatty()
+        self.interval = interval if self.in_place else max(interval, LOG_ACTIVITY_INTERVAL)
         self._task: asyncio.Task[None] | None = None
 
     def line(self) -> str:
         """``demo: 120 advertisements, 4 events, 0 paired controllers``."""
-        adverts = self.app.registry.stats["advertisements"]
-        events = self.app.counts["events"]
-        paired = self.app.paired_controllers
-        return f"demo: {adverts} advertisements, {events} events, {paired} paired controllers"
+        adverts = self.registry.stats["advertisements"]
+        events = self.registry.stats["events"]
+        paired = self.paired()
+        return (
+            f"demo: {_count(adverts, 'advertisement')}, {_count(events, 'event')}, "
+            f"{_count(paired, 'paired controller')}"
+        )
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -124,7 +147,11 @@ class ActivityLine:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            print(self.line(), flush=True)
+            if self.in_place:
+                self.stream.write("\r\x1b[K" + self.line())
+                self.stream.flush()
+            else:
+                print(self.line(), file=self.stream, flush=True)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -132,10 +159,17 @@ class ActivityLine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            if self.in_place:
+                self.stream.write("\n")
+                self.stream.flush()
 
 
-def activity_source(interval: float) -> Callable[[BridgeApp], Any]:
-    def factory(app: BridgeApp) -> Any:
-        return ActivityLine(app, interval)
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def activity_source(interval: float) -> Callable[[App], Any]:
+    def factory(app: App) -> Any:
+        return ActivityLine(app.registry, lambda: app.paired_controllers, interval)
 
     return factory

@@ -22,29 +22,31 @@ A failed command is logged once a minute at most per kind of failure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mihomekit.logthrottle import LogThrottle
-from mihomekit.registry import Device, Update
+from mihomekit.mqtt import MqttConnection, MqttMessage
+from mihomekit.registry import (
+    Device,
+    DeviceAdded,
+    DeviceChanged,
+    DeviceRemoved,
+    Registry,
+    RegistryEvent,
+    Update,
+)
 
 from .discovery import SWITCHABLE, device_config, discovery_topic
 from .tasmota import sensor_key, sensor_message, sensor_object
 
-if TYPE_CHECKING:
-    from mihomekit.bridge import BridgeApp
-    from mihomekit.mqtt import MqttConnection, MqttMessage
-
 _LOGGER = logging.getLogger(__name__)
 
-#: How often the registry is looked at for devices added while running.
-NEW_DEVICE_CHECK = 1.0
 #: Sources whose devices get no Home Assistant discovery from mihomekit.
 NO_DISCOVERY_SOURCES = frozenset({"zigbee2mqtt"})
 #: Largest command accepted on ``<p>/<id>/set``.
@@ -57,57 +59,53 @@ BIRTH_HOLDOFF = 30.0
 
 
 class MqttOutput:
-    """Publishes the registry to the broker of ``app.mqtt``."""
+    """Publishes the registry on ``connection``'s broker, following it as it changes."""
 
     def __init__(
         self,
-        app: BridgeApp,
+        registry: Registry,
+        connection: MqttConnection,
         *,
         birth_delay: float = BIRTH_DELAY,
         birth_holdoff: float = BIRTH_HOLDOFF,
     ) -> None:
-        self.app = app
+        self.registry = registry
+        self.connection = connection
         self._conn: MqttConnection | None = None
-        self._watched: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
         self._birth_delay = birth_delay
         self._birth_holdoff = birth_holdoff
         self._birth: asyncio.TimerHandle | None = None
         self._births_answered = -float("inf")
         self._log = LogThrottle(_LOGGER)
         self._events: Counter[str] = Counter()
-        #: ``states``, ``events``, ``discovery``, ``commands`` and ``dropped_*``.
+        self._unsubscribe: Callable[[], None] | None = None
+        #: ``states``, ``events``, ``discovery``, ``cleared``, ``commands`` and ``dropped_*``.
         self.stats: Counter[str] = Counter()
 
     async def start(self) -> None:
-        from mihomekit.mqtt import require_connection
-
-        conn = require_connection(self.app, "[mqtt] publish = true")
+        conn = self.connection
         self._conn = conn
         settings = conn.settings
         conn.subscribe(f"{settings.discovery_prefix}/status", self._on_ha_status)
         conn.subscribe(f"{settings.topic_prefix}/+/set", self._on_command)
         conn.on_connect(self._on_connect)
-        self._watch_new()
+        self._unsubscribe = self.registry.subscribe(self._on_event)
         self.publish_all()
-        self._task = asyncio.get_running_loop().create_task(self._watch_loop())
 
     async def stop(self) -> None:
         if self._birth is not None:
             self._birth.cancel()
             self._birth = None
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._conn = None
 
     # -- what goes out -------------------------------------------------------------------
 
     def publish_all(self) -> None:
         """Discovery and the retained state of every device (after a (re)connect)."""
-        for device in self.app.registry.devices():
+        for device in self.registry.devices():
             self._publish_discovery(device)
             self._publish_state(device)
 
@@ -128,9 +126,7 @@ class MqttOutput:
         self._birth = None
         self._births_answered = asyncio.get_running_loop().time()
         _LOGGER.info("mqtt out: Home Assistant is online: discovery published again")
-        for device in self.app.registry.devices():
-            self._publish_discovery(device)
-            self._publish_state(device)
+        self.publish_all()
 
     def _publish_discovery(self, device: Device) -> None:
         conn = self._conn
@@ -172,6 +168,30 @@ class MqttOutput:
         conn.publish(f"{prefix}/{device.id}", json.dumps(state, ensure_ascii=False), retain=True)
         self.stats["states"] += 1
 
+    def _on_event(self, event: RegistryEvent) -> None:
+        if isinstance(event, Update):
+            self._on_update(event)
+        elif isinstance(event, DeviceAdded):
+            self._publish_discovery(event.device)
+            self._publish_state(event.device)
+        elif isinstance(event, DeviceRemoved):
+            self._clear(event.device)
+        elif isinstance(event, DeviceChanged) and event.what in ("name", "model"):
+            self._publish_discovery(event.device)
+            self._publish_state(event.device)
+
+    def _clear(self, device: Device) -> None:
+        """A removed device: its retained discovery and state are cleared on the broker."""
+        conn = self._conn
+        if conn is None:
+            return
+        settings = conn.settings
+        if device.model is not None and device.source not in NO_DISCOVERY_SOURCES:
+            conn.publish(discovery_topic(settings.discovery_prefix, device.id), "", retain=True)
+        conn.publish(f"{settings.topic_prefix}/{device.id}", "", retain=True)
+        self._events.pop(device.id, None)
+        self.stats["cleared"] += 1
+
     def _on_update(self, update: Update) -> None:
         conn = self._conn
         if conn is None:
@@ -209,12 +229,12 @@ class MqttOutput:
         if conn is None:
             return
         device_id = message.topic[len(conn.settings.topic_prefix) + 1 : -len("/set")]
-        device = self.app.registry.get(device_id)
+        device = self.registry.get(device_id)
         command = _command(message.payload) if len(message.payload) <= MAX_COMMAND else None
         if device is None or command is None or message.retain:
             self.stats["dropped_commands"] += 1
             return
-        task = asyncio.get_running_loop().create_task(self.app.send_command(device_id, command))
+        task = asyncio.get_running_loop().create_task(self.registry.control(device_id, command))
         task.add_done_callback(self._command_done)
         self.stats["commands"] += 1
 
@@ -225,22 +245,6 @@ class MqttOutput:
         if err is not None:
             self.stats["dropped_commands"] += 1
             self._log.warning(f"command:{err}", "mqtt out: command failed: %s", err)
-
-    # -- devices added while running -----------------------------------------------------
-
-    def _watch_new(self) -> list[Device]:
-        new = [d for d in self.app.registry.devices() if d.id not in self._watched]
-        for device in new:
-            self._watched.add(device.id)
-            device.subscribe(self._on_update)
-        return new
-
-    async def _watch_loop(self) -> None:
-        while True:
-            await asyncio.sleep(NEW_DEVICE_CHECK)
-            for device in self._watch_new():
-                self._publish_discovery(device)
-                self._publish_state(device)
 
 
 def _command(payload: bytes) -> dict[str, bool] | None:

@@ -7,9 +7,15 @@ scanning with one or-pattern per service UUID and falls back to active scanning,
 why in a single log line. ``"passive"`` refuses to fall back; ``"active"`` never tries
 passive.
 
-A watchdog restarts the scanner when nothing was heard for ``watchdog_seconds`` or when
-an error is reported, with a growing delay between attempts. Trouble is logged once at
-WARNING and then at DEBUG until scanning works again.
+Recovery: a :class:`~mihomekit.sources.bluez_watch.BluezWatch` follows what BlueZ announces
+on the system bus. When bluetoothd stops or the adapter goes away, is powered off or blocked,
+the scanner is dropped and the status says why (logged once per transition); when BlueZ
+reports the adapter back, scanning starts again at once. With ``wait_for_adapter`` a
+missing adapter at start is one log line, not an error: scanning starts when it appears.
+
+As the last resort, a watchdog restarts the scanner when nothing was heard for
+``watchdog_seconds`` or when an error is reported, with a growing delay between attempts.
+Trouble is logged once at WARNING and then at DEBUG until scanning works again.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from bleak.exc import (
 )
 
 from mihomekit.errors import AdapterError
+from mihomekit.reconnect import Backoff
 from mihomekit.sources import (
     LOCAL_RECEIVER,
     SENSOR_COMPANY_IDS,
@@ -45,6 +52,7 @@ from mihomekit.sources import (
     SourceStatus,
     uuid16_to_str,
 )
+from mihomekit.sources.bluez_watch import BluezState, BluezWatch
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,6 +66,13 @@ SILENCE_BACKOFF_MAX = 8
 #: Failed restarts are retried after 1x, 2x, 4x ... this many seconds (at most RETRY_MAX).
 RETRY_BASE = 2.0
 RETRY_MAX = 60.0
+#: While BlueZ reports the adapter ready, failed starts are retried after 0.5, 1, 2 ... s;
+#: the first QUIET_RETRIES - 1 of those retries are logged at debug level only.
+READY_RETRY_BASE = 0.5
+QUIET_RETRIES = 4
+#: BlueZ's signals are taken together for this long before the scanner follows them (a
+#: stopping bluetoothd removes its adapter, then leaves the bus: one log line, not two).
+SETTLE_SECONDS = 0.2
 
 #: Service data keys (as bleak reports them) → 16-bit UUID. Upper-case variants are
 #: included so the hot path needs no case conversion.
@@ -114,7 +129,7 @@ class AdapterStats:
         return asdict(self)
 
 
-def unavailable_reason(err: BaseException) -> str | None:
+def unavailable_reason(err: BaseException | None) -> str | None:
     """Why no Bluetooth adapter can be used at all, or None if ``err`` says something else."""
     if isinstance(err, BleakBluetoothNotAvailableError):
         reason = err.reason if len(err.args) > 1 else BleakBluetoothNotAvailableReason.UNKNOWN
@@ -145,6 +160,10 @@ class BleAdapter:
     ``scanner_factory`` builds the scanner (default :class:`bleak.BleakScanner`); it gets
     the keyword arguments ``detection_callback``, ``scanning_mode`` and ``bluez``.
     ``watchdog_seconds <= 0`` disables the silence watchdog (reported errors still restart).
+    ``watch_bluez`` follows BlueZ on the system bus to stop and restart scanning with it
+    (default: with bleak's scanner, not with an injected one that has no BlueZ behind it).
+    ``wait_for_adapter``: when no adapter can be used at start, log it and wait for it
+    instead of raising.
     """
 
     def __init__(
@@ -156,6 +175,8 @@ class BleAdapter:
         watchdog_seconds: float = 120.0,
         scanner_factory: Callable[..., Any] | None = None,
         receiver: str = LOCAL_RECEIVER,
+        watch_bluez: bool | None = None,
+        wait_for_adapter: bool = False,
     ) -> None:
         if scan_mode not in SCAN_MODES:
             raise ValueError(f"scan_mode must be one of {', '.join(SCAN_MODES)}, not {scan_mode!r}")
@@ -177,6 +198,18 @@ class BleAdapter:
         self._failed_starts = 0
         self._trouble_logged = False
         self._sink_error_logged = False
+        self._wait_for_adapter = wait_for_adapter
+        if watch_bluez is None:
+            watch_bluez = scanner_factory is None
+        self._bluez: BluezWatch | None = (
+            BluezWatch(adapter, self._on_bluez) if watch_bluez else None
+        )
+        self._bluez_changed = False
+        self._bluez_owner: str | None = None
+        #: The BlueZ epoch the running scanner was started in.
+        self._scanner_epoch: int | None = None
+        #: Why scanning is stopped by what BlueZ reports (None while it may run).
+        self._paused: str | None = None
         self.stats = AdapterStats()
         #: The receiver id the advertisements carry.
         self.receiver = receiver
@@ -194,14 +227,32 @@ class BleAdapter:
         return self._running
 
     async def start(self) -> None:
-        """Start scanning and the watchdog.
+        """Start the BlueZ watch, scanning and the watchdog.
 
-        Raises :class:`AdapterError` when no adapter can be used or (scan mode
-        ``"passive"``) when passive scanning is not available.
+        Raises :class:`AdapterError` when no adapter can be used (unless
+        ``wait_for_adapter``: then it logs one line and scanning starts when the adapter
+        appears) or (scan mode ``"passive"``) when passive scanning is not available.
         """
         if self._running:
             return
-        await self._start_scanner()
+        if self._bluez is not None:
+            await self._bluez.start()
+            state = self._bluez.state
+            self._bluez_owner = None if state is None else state.owner
+        self._bluez_changed = False
+        try:
+            await self._start_scanner()
+        except AdapterError as err:
+            if not (self._wait_for_adapter and unavailable_reason(err.__cause__)):
+                if self._bluez is not None:
+                    await self._bluez.stop()
+                raise
+            self._paused = self._bluez_reason() or str(err)
+            self.status.set_connected(False, error=self._paused)
+            _LOGGER.warning(
+                "no Bluetooth adapter to scan with (%s); scanning starts when it appears",
+                self._paused,
+            )
         self._running = True
         self._last_rx = time.monotonic()
         self._wake.clear()
@@ -216,6 +267,8 @@ class BleAdapter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._bluez is not None:
+            await self._bluez.stop()
         await self._stop_scanner()
 
     def report_error(self, err: BaseException) -> None:
@@ -304,11 +357,13 @@ class BleAdapter:
 
     async def _start_scanner(self) -> None:
         """Start a scanner in the best mode allowed; raise AdapterError if none starts."""
+        state = None if self._bluez is None else self._bluez.state
         try:
             await self._start_any_scanner()
         except AdapterError as err:
-            self.status.set_connected(False, error=str(err))
+            self.status.set_connected(False, error=self._bluez_reason() or str(err))
             raise
+        self._scanner_epoch = None if state is None else state.epoch
         self.status.set_connected(True)
 
     async def _start_any_scanner(self) -> None:
@@ -360,14 +415,19 @@ class BleAdapter:
     # -- watchdog -----------------------------------------------------------------------
 
     def _retry_delay(self) -> float:
-        base = min(RETRY_BASE, self._watchdog_seconds) if self._watchdog_seconds > 0 else RETRY_BASE
-        return min(base * (1 << min(max(self._failed_starts - 1, 0), 16)), max(RETRY_MAX, base))
+        state = None if self._bluez is None else self._bluez.state
+        if state is not None and not state.ready:
+            return RETRY_MAX  # BlueZ says why; its signals wake the watchdog when it changes
+        base = READY_RETRY_BASE if state is not None else RETRY_BASE
+        if self._watchdog_seconds > 0:
+            base = min(base, self._watchdog_seconds)
+        return Backoff(base, max(RETRY_MAX, base)).delay(self._failed_starts - 1)
 
     def _silence_limit(self) -> float:
         return self._watchdog_seconds * min(1 << min(self._silent_restarts, 8), SILENCE_BACKOFF_MAX)
 
     def _seconds_to_next_check(self, now: float) -> float | None:
-        if self._pending_error is not None:
+        if self._pending_error is not None or self._bluez_changed:
             return 0.0
         if self._scanner is None:
             return self._retry_delay()
@@ -391,6 +451,13 @@ class BleAdapter:
             self._wake.clear()
             if not self._running:
                 return
+            if self._bluez_changed:
+                await asyncio.sleep(SETTLE_SECONDS)
+                # what arrived while settling is in the state read below
+                self._bluez_changed = False
+                self._wake.clear()
+                await self._follow_bluez()
+                continue
             now = time.monotonic()
             if self._last_rx > self._restarted_at and self._scanner is not None:
                 self._silent_restarts = 0
@@ -406,11 +473,14 @@ class BleAdapter:
                 reason = f"nothing heard for {now - self._last_rx:.1f} s"
                 self._silent_restarts += 1
             if reason is not None:
-                await self._restart(reason)
+                await self._restart(reason, quiet=self._racing_bluez())
 
-    async def _restart(self, reason: str) -> None:
+    async def _restart(self, reason: str, *, quiet: bool = False) -> bool:
         self.stats.restarts += 1
-        self._log_trouble("restarting the BLE scanner: %s", reason)
+        if quiet:
+            _LOGGER.debug("restarting the BLE scanner: %s", reason)
+        else:
+            self._log_trouble("restarting the BLE scanner: %s", reason)
         self._pending_error = None
         await self._stop_scanner()
         try:
@@ -421,11 +491,68 @@ class BleAdapter:
             self._log_trouble(
                 "the BLE scanner did not restart (%s); retrying in %.1f s", err, self._retry_delay()
             )
-            return
+            return False
         self._failed_starts = 0
         now = time.monotonic()
         self._restarted_at = now
         self._last_rx = now
+        return True
+
+    # -- following BlueZ ----------------------------------------------------------------
+
+    def _on_bluez(self, state: BluezState | None) -> None:
+        """The watch's callback: BlueZ changed (None: the watch lost the system bus). The
+        watchdog task follows it after a short settle (:meth:`_follow_bluez`)."""
+        self._bluez_changed = True
+        self._wake.set()
+
+    def _racing_bluez(self) -> bool:
+        """True for the first quick retries after BlueZ reported the adapter back: bleak may
+        not have seen the adapter yet, which is no news worth a warning."""
+        state = None if self._bluez is None else self._bluez.state
+        return (
+            state is not None
+            and state.ready
+            and self._scanner is None
+            and 0 < self._failed_starts < QUIET_RETRIES
+        )
+
+    def _bluez_reason(self) -> str | None:
+        state = None if self._bluez is None else self._bluez.state
+        return None if state is None else state.reason
+
+    async def _follow_bluez(self) -> None:
+        """Stop scanning while BlueZ says it cannot run; start again once it can."""
+        assert self._bluez is not None
+        state = self._bluez.state
+        if state is None:
+            return  # the watch is blind: the watchdog does its job
+        if state.owner is not None and state.owner != self._bluez_owner:
+            self._bluez_owner = state.owner
+            if self._scan_mode == "auto":
+                self._passive_unavailable = None  # a new bluetoothd may scan passively
+        if not state.ready:
+            reason = state.reason or ""
+            if self._paused is None:
+                _LOGGER.warning("BLE scanning stopped: %s; it restarts when BlueZ is back", reason)
+            elif self._paused != reason:
+                _LOGGER.info("BLE scanning still stopped: %s", reason)
+            if self._paused != reason:
+                self.status.set_connected(False, error=reason)
+            self._paused = reason
+            if self._scanner is not None:
+                await self._stop_scanner()
+            return
+        if (
+            self._paused is None
+            and self._scanner is not None
+            and self._scanner_epoch == state.epoch
+        ):
+            return
+        was, self._paused = self._paused, None
+        self._failed_starts = 0
+        if await self._restart("BlueZ reports the adapter ready", quiet=True):
+            _LOGGER.info("BLE scanning again (%s)%s", self._mode, f" after: {was}" if was else "")
 
 
 __all__ = [

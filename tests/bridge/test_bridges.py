@@ -16,7 +16,7 @@ import pytest
 from bridge_helpers import SETUP_CODE, bridge_config
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
 
-from mihomekit.bridge import BridgeApp
+from mihomekit.app import App
 from mihomekit.homekit.window import WINDOW_FILE, read_open_until
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.placement import BridgeRule
@@ -35,7 +35,7 @@ def _serial_aids(view: AccessoryView) -> dict[str, int]:
     return {view.info(aid)["SerialNumber"].replace(":", ""): aid for aid in view.aids() if aid != 1}
 
 
-def _placement(app: BridgeApp) -> dict[str, tuple[int, int]]:
+def _placement(app: App) -> dict[str, tuple[int, int]]:
     """device id → (bridge number, aid), from the persisted aid maps."""
     return {d: (hub.number, aid) for hub in app.hubs for d, aid in hub.state.aids.items()}
 
@@ -44,7 +44,7 @@ def _placement(app: BridgeApp) -> dict[str, tuple[int, int]]:
 async def test_400_devices_three_bridges_then_20_more(tmp_path: Path) -> None:
     port = free_port()
     entries = _entries(0, 400)
-    app = BridgeApp(bridge_config(tmp_path, port, entries))
+    app = App(bridge_config(tmp_path, port, entries))
     await app.start()
     pairings: dict[int, dict[str, Any]] = {}
     try:
@@ -82,7 +82,7 @@ async def test_400_devices_three_bridges_then_20_more(tmp_path: Path) -> None:
 
     # 20 more devices (put first in the list) and a restart: nobody moves, aids stay.
     more = _entries(1000, 20)
-    app = BridgeApp(bridge_config(tmp_path, port, more + entries))
+    app = App(bridge_config(tmp_path, port, more + entries))
     await app.start()
     try:
         after = _placement(app)
@@ -106,13 +106,13 @@ async def test_400_devices_three_bridges_then_20_more(tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 async def test_full_bridge_device_found_while_running(tmp_path: Path) -> None:
     """Bridge 1 is full: a Zigbee device found while running gets a new child bridge."""
-    app = BridgeApp(bridge_config(tmp_path, free_port(), _entries(0, 2), bridge_capacity=2))
+    app = App(bridge_config(tmp_path, free_port(), _entries(0, 2), bridge_capacity=2))
     await app.start()
     try:
         assert len(app.hubs) == 1
         model = device_model("sensor_motion.aq2")
         assert model is not None
-        app.on_device("158d0001aabbcc", model, "Porch motion", source="zigbee")
+        app.registry.add_device("158d0001aabbcc", model, "Porch motion", source="zigbee")
         assert len(app.hubs) == 2
         child = app.hubs[1]
         assert child.slot.members == {"158d0001aabbcc"}
@@ -123,7 +123,7 @@ async def test_full_bridge_device_found_while_running(tmp_path: Path) -> None:
             names = {view.info(aid)["Name"] for aid in view.aids() if aid != 1}
             assert names == {"Porch motion"}
             # One more BLE device fits on the child: it appears there without a restart.
-            app.add_device(_entries(50, 1)[0])
+            app.registry.add_entry(_entries(50, 1)[0])
             view = AccessoryView(await pairing.list_accessories_and_characteristics())
             assert set(_serial_aids(view)) == {"158d0001aabbcc", "A4C138000032"}
             await pairing.close()
@@ -142,17 +142,15 @@ async def _until_started(hub: Any) -> None:
 def test_no_room_and_no_child_bridges_names_the_device(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="mihomekit.bridge")
+    caplog.set_level(logging.WARNING, logger="mihomekit.app")
     entries = _entries(0, 4)
-    app = BridgeApp(
-        bridge_config(tmp_path, free_port(), entries, bridge_capacity=3, child_bridges=False)
-    )
-    assert app.unplaced == [entries[3].mac]
+    app = App(bridge_config(tmp_path, free_port(), entries, bridge_capacity=3, child_bridges=False))
+    assert app.hubs.unplaced == [entries[3].mac]
     model = device_model("sensor_magnet.aq2")
     assert model is not None
-    app.on_device("158d000011", model, "Back door", source="zigbee")
-    app.on_device("158d000011", model, "Back door", source="zigbee")
-    assert app.unplaced == ["158d000011", entries[3].mac]
+    app.registry.add_device("158d000011", model, "Back door", source="zigbee")
+    app.registry.add_device("158d000011", model, "Back door", source="zigbee")
+    assert app.hubs.unplaced == ["158d000011", entries[3].mac]
     named = [r.getMessage() for r in caplog.records if "is not in HomeKit" in r.getMessage()]
     assert len(named) == 2, named  # once each, however often the device is reported
     assert any("Back door (158d000011)" in m and "child bridges are off" in m for m in named)
@@ -162,20 +160,20 @@ def test_no_room_and_no_child_bridges_names_the_device(
 def test_at_most_max_bridges(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """No bridge beyond [bridge] max_bridges: the rest are counted and said once; bridges
     on disk beyond it (from an older version) are not served."""
-    caplog.set_level(logging.WARNING, logger="mihomekit.bridge")
-    app = BridgeApp(bridge_config(tmp_path, free_port(), _entries(0, 10), bridge_capacity=3))
+    caplog.set_level(logging.WARNING, logger="mihomekit.hubs")
+    app = App(bridge_config(tmp_path, free_port(), _entries(0, 10), bridge_capacity=3))
     assert len(app.hubs) == 4
-    app = BridgeApp(
+    app = App(
         bridge_config(tmp_path, free_port(), _entries(0, 16), bridge_capacity=3, max_bridges=2)
     )
     assert [hub.number for hub in app.hubs] == [1, 2]
-    assert len(app.unplaced) == 10
-    assert app.over_cap == {"bridge.max_bridges": 10}
+    assert len(app.hubs.unplaced) == 10
+    assert app.hubs.over_cap == {"bridge.max_bridges": 10}
     model = device_model("sensor_magnet.aq2")
     assert model is not None
     for n in range(5):
-        app.on_device(f"158d00001{n}", model, None, source="zigbee")
-    assert app.over_cap == {"bridge.max_bridges": 15}
+        app.registry.add_device(f"158d00001{n}", model, None, source="zigbee")
+    assert app.hubs.over_cap == {"bridge.max_bridges": 15}
     assert len(app.hubs) == 2
     said = [r.getMessage() for r in caplog.records if "max_bridges" in r.getMessage()]
     assert len(said) == 2, said  # the bridges on disk not served, then the cap, once
@@ -194,8 +192,8 @@ def test_bridges_rules_and_persisted_assignment(tmp_path: Path) -> None:
     assert motion is not None
     garden = BridgeRule.of("Garden", devices=["A4:C1:38:00:00:01"])
     zigbee = BridgeRule.of("Zigbee", sources=["zigbee"])
-    app = BridgeApp(bridge_config(tmp_path, free_port(), _entries(0, 3), bridges=[garden, zigbee]))
-    app.on_device("158d0000aa", motion, None, source="zigbee")
+    app = App(bridge_config(tmp_path, free_port(), _entries(0, 3), bridges=[garden, zigbee]))
+    app.registry.add_device("158d0000aa", motion, None, source="zigbee")
     assert {h.name: sorted(h.slot.members) for h in app.hubs} == {
         "Mi-Home-Bridge": ["A4C138000000", "A4C138000002"],
         "Garden": ["A4C138000001"],
@@ -206,13 +204,13 @@ def test_bridges_rules_and_persisted_assignment(tmp_path: Path) -> None:
     assert saved["label"] in ("Garden", "Zigbee")
 
     # Without the settings the child bridges stay, and so does every device.
-    app = BridgeApp(bridge_config(tmp_path, free_port(), _entries(0, 3)))
-    app.on_device("158d0000aa", motion, None, source="zigbee")
+    app = App(bridge_config(tmp_path, free_port(), _entries(0, 3)))
+    app.registry.add_device("158d0000aa", motion, None, source="zigbee")
     assert _placement(app) == placed
 
     # A filter naming a device on bridge 1 moves it (the user's choice), with a log line.
     lawn = BridgeRule.of("Garden", devices=["A4C138000001", "A4C138000002"])
-    app = BridgeApp(bridge_config(tmp_path, free_port(), _entries(0, 3), bridges=[lawn, zigbee]))
+    app = App(bridge_config(tmp_path, free_port(), _entries(0, 3), bridges=[lawn, zigbee]))
     moved = _placement(app)
     garden_number = next(h.number for h in app.hubs if h.name == "Garden")
     assert moved["A4C138000002"][0] == garden_number
@@ -229,13 +227,13 @@ def test_upgrade_with_more_than_149_on_one_bridge(tmp_path: Path) -> None:
     aids = {e.mac: 2 + i for i, e in enumerate(reversed(entries))}
     state = {"version": 1, "setup_id": "MI32", "next_aid": 202, "aids": aids}
     (tmp_path / "bridge.json").write_text(json.dumps(state))
-    app = BridgeApp(bridge_config(tmp_path, free_port(), entries))
+    app = App(bridge_config(tmp_path, free_port(), entries))
     first = app.hubs[0]
     assert {d: first.state.aids[d] for d in first.slot.members} == {
         d: a for d, a in aids.items() if a <= 150
     }
     assert len(app.hubs[1].slot.members) == 51
-    assert app.unplaced == []
+    assert app.hubs.unplaced == []
 
 
 async def test_single_bridge_state_unchanged(tmp_path: Path) -> None:
@@ -243,7 +241,7 @@ async def test_single_bridge_state_unchanged(tmp_path: Path) -> None:
     port = free_port()
 
     async def run_once() -> dict[str, bytes]:
-        app = BridgeApp(bridge_config(tmp_path, port, _entries(0, 5)))
+        app = App(bridge_config(tmp_path, port, _entries(0, 5)))
         await app.start()
         await app.stop()
         for _ in range(250):  # HAP-python's first c# write runs in the background
@@ -285,13 +283,13 @@ async def test_counters_are_logged_per_source(
         RecordedAdvertisement(0.0, "A4:C1:38:00:00:00", 0xFE95, b"\x00"),  # undecodable
     ]
 
-    def replay(app: BridgeApp) -> Any:
+    def replay(app: App) -> Any:
         return ReplaySource(records, app.registry.handle, speed=0, name="test.jsonl")
 
     config = bridge_config(
         tmp_path, free_port(), _entries(0, 1), stats_interval=0.05, sources=[replay]
     )
-    app = BridgeApp(config)
+    app = App(config)
     await app.start()
     try:
         for _ in range(250):

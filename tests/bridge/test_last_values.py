@@ -15,7 +15,7 @@ from homekit_helpers import free_port, ready_line
 from run_helpers import DEMO, run_args, running
 
 import mihomekit.state
-from mihomekit.bridge import PERSIST_DELAY, BridgeApp, BridgeConfig
+from mihomekit.app import PERSIST_DELAY, App, AppConfig
 from mihomekit.decoders import build
 from mihomekit.demo.frames import MAC_TH
 from mihomekit.mi32cfg import DeviceEntry
@@ -41,8 +41,8 @@ async def test_changes_are_written_once_per_delay_and_only_when_they_change(
         real_write(path, data, **kwargs)
 
     monkeypatch.setattr(mihomekit.state, "write_atomic", counting_write)
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=tmp_path,
             address="127.0.0.1",
             port=free_port(),

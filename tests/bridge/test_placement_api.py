@@ -15,7 +15,7 @@ import pytest
 from bridge_helpers import SETUP_CODE, bridge_config
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
 
-from mihomekit.bridge import BridgeApp
+from mihomekit.app import App
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.sources.gateway.models import device_model
 
@@ -35,7 +35,7 @@ async def _view(pairing: Any) -> AccessoryView:
 @pytest.mark.timeout(120)
 async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
     first = [_entry(1), _entry(2), _entry(3)]
-    app = BridgeApp(bridge_config(tmp_path, free_port(), first))
+    app = App(bridge_config(tmp_path, free_port(), first))
     await app.start()
     try:
         async with controller_on_loopback() as controller:
@@ -44,8 +44,8 @@ async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
             assert len(before) == 3
             version = app.driver.state.config_version
 
-            # add_device: a new accessory with a new aid; the others keep theirs.
-            added = app.add_device(_entry(4))
+            # A device added: a new accessory with a new aid; the others keep theirs.
+            added = app.registry.add_entry(_entry(4))
             assert added.id == "A4C138000004"
             view = await _view(pairing)
             after = _serials(view)
@@ -57,21 +57,21 @@ async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
             assert app.driver.state.config_version > version
             assert app.state.aids["A4C138000004"] == new_aid
             with pytest.raises(ValueError):
-                app.add_device(_entry(4))
+                app.registry.add_entry(_entry(4))
 
-            # rename_device: the Name the controller reads changes, the aid does not.
-            app.rename_device("A4C138000004", "Bedroom")
+            # Renamed: the Name the controller reads changes, the aid does not.
+            app.registry.rename("A4C138000004", "Bedroom")
             view = await _view(pairing)
             assert view.info(new_aid)["Name"] == "Bedroom"
             with pytest.raises(ValueError):
-                app.rename_device("A4C138000004", "  ")
+                app.registry.rename("A4C138000004", "  ")
 
-            # remove_device: gone from the list, values dropped, aid not reused.
+            # Removed: gone from the list, values dropped, aid not reused.
             removed_aid = before[next(iter(before))]
             removed_id = next(d for d, a in app.state.aids.items() if a == removed_aid)
             app.state.remember_values(removed_id, {"temperature": 20.5}, 1.0)
             version = app.driver.state.config_version
-            app.remove_device(removed_id)
+            app.registry.remove(removed_id)
             view = await _view(pairing)
             assert removed_aid not in view.aids()
             assert app.driver.state.config_version > version
@@ -79,19 +79,18 @@ async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
             saved = json.loads((tmp_path / "bridge.json").read_text())
             assert removed_id not in saved["aids"]
             assert removed_id not in saved["last_values"]
-            with pytest.raises(KeyError):
-                app.remove_device(removed_id)
+            assert app.registry.remove(removed_id) is None
 
             # A device added afterwards never gets the removed aid (nor the same device).
-            again = app.add_device(DeviceEntry(mac=removed_id, pid=0x055B, key=None))
+            again = app.registry.add_entry(DeviceEntry(mac=removed_id, pid=0x055B, key=None))
             view = await _view(pairing)
             again_aid = _serials(view)[_display(again.id)]
             assert again_aid not in (removed_aid, new_aid, *before.values())
 
-            # on_device (gateway, Zigbee2MQTT) goes through the same placement.
+            # A device announced by a source (gateway, Zigbee2MQTT) goes through the same placement.
             model = device_model("sensor_motion.aq2")
             assert model is not None
-            app.on_device("158d0001aabbcc", model, "Hall motion", source="zigbee")
+            app.registry.add_device("158d0001aabbcc", model, "Hall motion", source="zigbee")
             view = await _view(pairing)
             zigbee = [a for a in view.aids() if view.info(a)["Name"] == "Hall motion"]
             assert zigbee == [app.state.aids["158d0001aabbcc"]]
@@ -102,7 +101,7 @@ async def test_add_remove_rename_while_running(tmp_path: Path) -> None:
     # After a restart every device keeps its aid; the removed one stays gone.
     entries = [e for e in first if e.mac != removed_id] + [_entry(4)]
     entries.append(DeviceEntry(mac=removed_id, pid=0x055B, key=None))
-    app = BridgeApp(bridge_config(tmp_path, free_port(), entries))
+    app = App(bridge_config(tmp_path, free_port(), entries))
     assert app.state.aids == aids_now
     assert app.hubs[0].slot.members == set(aids_now)
 

@@ -211,3 +211,20 @@ def test_nothing_to_bridge_when_no_gateway_answers(tmp_path: Path) -> None:
         "[[gateway.gateways]]",
     )
     assert not (tmp_path / "state" / "accessory.state").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--port", "99999"], "--port: 99999 is not a port"),
+        (["run", "--web-port", "70000"], "--web-port: 70000 is not a port"),
+        (["run", "--port", "http"], "--port: 'http' is not a port number"),
+        (["relay", "--mqtt-host", "127.0.0.1", "--mqtt-port", "0"], "--mqtt-port: 0 is not"),
+        (["run", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    ],
+)
+def test_bad_options_are_one_line(args: list[str], needle: str) -> None:
+    result = run(*args, timeout=30)
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # no usage block, no traceback
+    assert needle in result.stderr and "--help" in result.stderr, result.stderr

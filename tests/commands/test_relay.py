@@ -1,5 +1,5 @@
-"""``mihomekit relay``: bleak's callback (the only stand-in: there is no radio here) fed with
-recorded advertisements, published through a real mosquitto in the documented format."""
+"""``mihomekit relay``: real advertisements heard through unmodified bleak and the BlueZ
+stand-in, published through a real mosquitto in the documented format."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_bleak import ATC1441, LYWSD03MMC_V3, FakeBleak, advertisement
+from ble_helpers import ATC1441, LYWSD03MMC_V3, advertise_until
+from bluez_fake import FakeBluez
 from mosquitto import HOST, Mosquitto
 from mqtt_helpers import Inbox, connection, make_relay, until
 
@@ -21,23 +22,24 @@ from mihomekit.mqtt import MqttMessage
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_relay_publishes_the_documented_topics_and_json(mosquitto: Mosquitto) -> None:
+async def test_relay_publishes_the_documented_topics_and_json(
+    mosquitto: Mosquitto, bluez: FakeBluez
+) -> None:
     watcher = connection(mosquitto, "watcher")
     inbox = Inbox()
     watcher.subscribe("mihomekit/relay/#", inbox)
     await watcher.start()
     await until(lambda: watcher.connected, "the watcher")
 
-    bleak = FakeBleak()
-    relay = make_relay(mosquitto, "garage", bleak)
+    relay = make_relay(mosquitto, "garage")
     await relay.start()
     await until(lambda: relay.connection.connected, "the relay's connection")
+    await bluez.wait_for(lambda: bool(bluez.active_monitors()))
     mac, uuid, data = LYWSD03MMC_V3
-    bleak.current.feed(
-        advertisement(mac, {uuid: data}, rssi=-67),
-        advertisement("11:22:33:44:55:66", {0xFE2C: "00"}, rssi=-40),  # not a sensor
-        advertisement(ATC1441[0], {ATC1441[1]: ATC1441[2]}, rssi=-80),
-    )
+    bluez.advertise(mac, service_data={uuid: bytes.fromhex(data)}, rssi=-67)
+    # not a sensor: not even reported by BlueZ in passive mode
+    bluez.advertise("11:22:33:44:55:66", service_data={0xFE2C: b"\x00"}, rssi=-40)
+    bluez.advertise(ATC1441[0], service_data={ATC1441[1]: bytes.fromhex(ATC1441[2])}, rssi=-80)
     adv_topic = "mihomekit/relay/garage/adv/A4C138B4944C"
     await until(lambda: len([m for m in inbox.messages if "/adv/" in m.topic]) == 2, "two")
     first = next(m for m in inbox.messages if m.topic == adv_topic)
@@ -70,9 +72,10 @@ async def test_relay_publishes_the_documented_topics_and_json(mosquitto: Mosquit
     await watcher.stop()
 
 
-async def test_relay_keeps_scanning_while_the_broker_is_away(mosquitto: Mosquitto) -> None:
-    bleak = FakeBleak()
-    relay = make_relay(mosquitto, "attic", bleak)
+async def test_relay_keeps_scanning_while_the_broker_is_away(
+    mosquitto: Mosquitto, bluez: FakeBluez
+) -> None:
+    relay = make_relay(mosquitto, "attic")
     inbox = Inbox()
     relay.connection.subscribe("mihomekit/relay/attic/adv/#", inbox)
     await relay.start()
@@ -80,7 +83,8 @@ async def test_relay_keeps_scanning_while_the_broker_is_away(mosquitto: Mosquitt
     mosquitto.stop()
     await until(lambda: not relay.connection.connected, "the drop")
     mac, uuid, data = LYWSD03MMC_V3
-    bleak.current.feed(advertisement(mac, {uuid: data}))  # queued while the broker is down
+    await bluez.wait_for(lambda: bool(bluez.active_monitors()))
+    assert bluez.advertise(mac, service_data={uuid: bytes.fromhex(data)})  # queued meanwhile
     await asyncio.sleep(0.3)
     mosquitto.start()
     await until(lambda: inbox.messages != [], "the queued advertisement")
@@ -130,3 +134,20 @@ def test_relay_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert err.startswith("mihomekit: give the broker with --mqtt-host")
     assert main(["relay", "--mqtt-host", HOST, "--receiver-id", "no spaces"]) == 2
     assert "--receiver-id" in capsys.readouterr().err
+
+
+async def test_relay_waits_for_an_adapter_that_appears_later(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with FakeBluez.running(tmp_path, adapters=()) as bluez:
+        relay = make_relay(mosquitto, "shed")
+        await relay.start()
+        try:
+            radio = relay.adapter.status
+            assert not radio.connected
+            assert radio.last_error == "BlueZ lists no adapter"
+            await bluez.add_adapter("hci0")
+            await advertise_until(bluez, lambda: relay.relayed > 0, LYWSD03MMC_V3)
+            assert radio.connected
+        finally:
+            await relay.stop()

@@ -1,18 +1,19 @@
-"""``mihomekit scan``: replayed real advertisements → table, mi32cfg, recording, JSON."""
+"""``mihomekit scan``: replayed real advertisements → table, mi32cfg, recording, JSON; and the
+radio through unmodified bleak and the BlueZ stand-in."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
+from bluez_fake import FakeBluez
 
 from mihomekit.commands import scan
 from mihomekit.errors import ConfigError
@@ -275,64 +276,71 @@ def test_seconds_limits_a_replay(tmp_path: Path) -> None:
     assert [row["mac"] for row in result["devices"]] == ["A4:C1:38:BC:7C:4E"]
 
 
-class FeedingScanner:
-    """Stand-in for BleakScanner: delivers the recorded packets once started."""
-
-    made: list[dict[str, Any]] = []
-    error: BaseException | None = None
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-        FeedingScanner.made.append(kwargs)
-
-    async def start(self) -> None:
-        if FeedingScanner.error is not None:
-            raise FeedingScanner.error
-        callback = self.kwargs["detection_callback"]
-
-        def feed() -> None:
-            for (_, mac, uuid, data), rssi in zip(PACKETS, RSSI, strict=True):
-                key = f"0000{uuid:04x}-0000-1000-8000-00805f9b34fb"
-                device = BLEDevice(mac, None, None)
-                adv = AdvertisementData(None, {}, {key: bytes.fromhex(data)}, [key], None, rssi, ())
-                callback(device, adv)
-
-        asyncio.get_running_loop().call_soon(feed)
-
-    async def stop(self) -> None:
-        pass
+async def advertise_packets_while(bluez: FakeBluez, running: Callable[[], bool]) -> None:
+    """The recorded sensors keep advertising (RSSI wavering) while ``running()``."""
+    n = 0
+    while running():
+        for (_, mac, uuid, data), rssi in zip(PACKETS, RSSI, strict=True):
+            bluez.advertise(mac, service_data={uuid: bytes.fromhex(data)}, rssi=rssi - n % 2)
+        n += 1
+        await asyncio.sleep(0.05)
 
 
-def test_scan_with_the_radio_adapter(known: Path) -> None:
-    FeedingScanner.made = []
-    FeedingScanner.error = None
-    out = io.StringIO()
-    args = parse(
-        ["--seconds", "0.2", "--active", "--adapter", "hci1", "--mi32cfg", str(known), "--json"]
-    )
-    assert scan.run(args, scanner_factory=FeedingScanner, out=out) == 0
-    assert [(k["scanning_mode"], k["bluez"]) for k in FeedingScanner.made] == [
-        ("active", {"adapter": "hci1"})
-    ]
-    rows = by_mac(json.loads(out.getvalue()))
+async def test_scan_with_the_radio_adapter(tmp_path: Path, known: Path) -> None:
+    async with FakeBluez.running(tmp_path) as bluez:
+        out = io.StringIO()
+        args = parse(
+            ["--seconds", "1.5", "--active", "--adapter", "hci0", "--mi32cfg", str(known), "--json"]
+        )
+        done = asyncio.ensure_future(asyncio.to_thread(scan.run, args, out=out))
+        await advertise_packets_while(bluez, lambda: not done.done())
+        assert await done == 0
+        starts = bluez.called("StartDiscovery")
+        assert [c.path for c in starts] == ["/org/bluez/hci0"]
+        assert not bluez.called("RegisterMonitor")
+    result = json.loads(out.getvalue())
+    rows = by_mac(result)
     assert len(rows) == 7
     assert rows["A4:C1:38:02:83:F4"]["key"] == "key ok"
+    assert rows["A4:C1:38:BC:7C:4E"]["receivers"]["local"] in (-55, -56)  # RSSI wavers
+    (radio,) = result["sources"]
+    assert (radio["kind"], radio["name"], radio["last_error"]) == ("ble", "hci0", None)
 
 
-def test_no_adapter_is_a_clear_message_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    FeedingScanner.made = []
-    FeedingScanner.error = BleakBluetoothNotAvailableError(
-        "No Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH
-    )
-    try:
+async def test_no_adapter_is_a_clear_message_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with FakeBluez.running(tmp_path, adapters=()):
         out = io.StringIO()
-        assert scan.run(parse(["--seconds", "1"]), scanner_factory=FeedingScanner, out=out) == 1
-    finally:
-        FeedingScanner.error = None
+        assert await asyncio.to_thread(scan.run, parse(["--seconds", "1"]), out=out) == 1
     err = capsys.readouterr().err
     assert "no Bluetooth adapter found (BlueZ lists no adapter)" in err
     assert "Traceback" not in err
     assert out.getvalue() == ""
+
+
+async def test_scan_shows_why_the_radio_stopped_and_hears_again(tmp_path: Path) -> None:
+    async with FakeBluez.running(tmp_path) as bluez:
+        table = scan.ScanTable()
+        options = scan.ScanOptions(seconds=60, adapter="hci0")
+        task = asyncio.ensure_future(scan.scan(options, table, out=io.StringIO()))
+        try:
+            await bluez.wait_for(lambda: bool(bluez.active_monitors()))
+            (radio,) = table.sources
+            await bluez.crash()
+            await bluez.wait_for(lambda: not radio.connected)
+            assert "ble hci0: not connected" in table.render()
+            assert "last error: bluetoothd is not running" in table.render()
+            await bluez.start_daemon()
+            heard = asyncio.ensure_future(
+                advertise_packets_while(bluez, lambda: len(table.rows) < 7)
+            )
+            await asyncio.wait_for(heard, 10)
+            assert radio.connected
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def test_bad_replay_file_is_a_config_error(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """A stand-in for ``BleakScanner`` (injected through ``scanner_factory``) and real frames.
 
-For the pure logic of the BLE adapter only: it records the arguments a scanner was built
+For the pure logic of the BLE adapter only (scanning through bleak runs against the BlueZ
+stand-in, ``bluez_fake``): it records the arguments a scanner was built
 with and calls the detection callback with real ``BLEDevice``/``AdvertisementData`` objects.
 """
 
@@ -69,14 +70,8 @@ def advertisement(
 class FakeBleak:
     """Builds stand-in scanners; ``start_errors`` are raised by successive start() calls."""
 
-    def __init__(
-        self,
-        *,
-        start_errors: list[BaseException | None] | None = None,
-        passive_error: BaseException | None = None,
-    ) -> None:
+    def __init__(self, *, start_errors: list[BaseException | None] | None = None) -> None:
         self.start_errors = list(start_errors or [])
-        self.passive_error = passive_error
         self.scanners: list[FakeScanner] = []
 
     def __call__(self, **kwargs: Any) -> FakeScanner:
@@ -100,8 +95,6 @@ class FakeScanner:
         self.stopped = False
 
     async def start(self) -> None:
-        if self.kwargs["scanning_mode"] == "passive" and self.owner.passive_error is not None:
-            raise self.owner.passive_error
         if self.owner.start_errors:
             error = self.owner.start_errors.pop(0)
             if error is not None:

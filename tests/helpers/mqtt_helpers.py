@@ -7,7 +7,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from fake_bleak import FakeBleak
 from mosquitto import HOST, Mosquitto
 
 from mihomekit.commands.relay import Relay
@@ -50,12 +49,12 @@ class Inbox:
         return [m.payload for m in self.messages if topic is None or m.topic == topic]
 
 
-def make_relay(broker: Mosquitto, receiver: str, bleak: FakeBleak) -> Relay:
-    """A relay on ``broker`` whose radio is ``bleak``, with a short reconnect backoff."""
+def make_relay(broker: Mosquitto, receiver: str) -> Relay:
+    """A relay on ``broker`` scanning with bleak (run the BlueZ stand-in), with a short
+    reconnect backoff."""
     return Relay(
         settings(broker, f"mihomekit-relay-{receiver}"),
         receiver,
-        scanner_factory=bleak,
         backoff_min=0.05,
         backoff_max=0.2,
         timeout=3.0,

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -48,7 +48,12 @@ def run(
     )
 
 
-def popen(*args: str, cwd: Path = ROOT, prefix: Sequence[str] = ()) -> subprocess.Popen[str]:
+def popen(
+    *args: str,
+    cwd: Path = ROOT,
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[str]:
     """``mihomekit ARGS`` in the background, stdout and stderr piped."""
     return subprocess.Popen(
         [*prefix, *MIHOMEKIT, *args],
@@ -56,6 +61,7 @@ def popen(*args: str, cwd: Path = ROOT, prefix: Sequence[str] = ()) -> subproces
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
+        env=env,
     )
 
 
@@ -88,10 +94,13 @@ def run_args(
 
 @contextlib.contextmanager
 def running(
-    *args: str, cwd: Path = ROOT, prefix: Sequence[str] = ()
+    *args: str,
+    cwd: Path = ROOT,
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """:func:`popen`, killed on the way out if the test did not stop it."""
-    proc = popen(*args, cwd=cwd, prefix=prefix)
+    proc = popen(*args, cwd=cwd, prefix=prefix, env=env)
     try:
         yield proc
     finally:

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from homekit_helpers import free_port
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
+from mihomekit.commands.run import web_output as web_output_factory
 from mihomekit.decoders import build
 from mihomekit.demo import demo_entries
 from mihomekit.mi32cfg import DeviceEntry, save_mi32cfg
@@ -54,30 +55,26 @@ def dashboard_config(
     entries: list[DeviceEntry] | None = None,
     web_port: int = 0,
     sources: list[Any] | None = None,
-) -> BridgeConfig:
+) -> AppConfig:
     """A bridge on 127.0.0.1 with the demo devices (written to ``mi32cfg``) and the dashboard."""
     devices = demo_entries() if entries is None else entries
     save_mi32cfg(mi32cfg, devices)
 
-    def web(app: BridgeApp) -> WebOutput:
-        return WebOutput(
-            app, host="127.0.0.1", port=web_port, password_hash=password_hash, mi32cfg=mi32cfg
-        )
-
-    return BridgeConfig(
+    return AppConfig(
         state_dir=state_dir,
         address="127.0.0.1",
         port=free_port(),
         setup_code_mac=SETUP_MAC,
         entries=devices,
+        mi32cfg=mi32cfg,
         print_setup=False,
-        outputs=[web],
+        outputs=[web_output_factory(port=web_port, password_hash=password_hash)],
         sources=list(sources or []),
         child_bridges=False,
     )
 
 
-def web_output(app: BridgeApp) -> WebOutput:
+def web_output(app: App) -> WebOutput:
     return next(o for o in app.outputs if isinstance(o, WebOutput))
 
 
@@ -88,7 +85,7 @@ class BridgeThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.app: BridgeApp | None = None
+        self.app: App | None = None
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -99,9 +96,9 @@ class BridgeThread:
 
         return self.run(call())
 
-    def start(self, config: BridgeConfig) -> BridgeApp:
-        async def start() -> BridgeApp:
-            app = BridgeApp(config)
+    def start(self, config: AppConfig) -> App:
+        async def start() -> App:
+            app = App(config)
             await app.start()
             return app
 

@@ -12,7 +12,7 @@ from typing import Any
 from homekit_helpers import free_port
 from mosquitto import HOST, Mosquitto
 
-from mihomekit.bridge import BridgeApp, BridgeConfig, OutputFactory
+from mihomekit.app import App, AppConfig, OutputFactory
 from mihomekit.settings import MqttSettings, Zigbee2mqttSettings
 from mihomekit.sources.zigbee2mqtt.source import Zigbee2mqttSource
 
@@ -36,8 +36,9 @@ class SourceSlot:
         self.settings = settings or Zigbee2mqttSettings()
         self.source: Zigbee2mqttSource | None = None
 
-    def __call__(self, app: BridgeApp) -> Zigbee2mqttSource:
-        self.source = Zigbee2mqttSource(app, self.settings)
+    def __call__(self, app: App) -> Zigbee2mqttSource:
+        assert app.mqtt is not None
+        self.source = Zigbee2mqttSource(app.registry, app.mqtt, self.settings)
         return self.source
 
 
@@ -52,9 +53,9 @@ def make_app(
     *,
     outputs: Sequence[OutputFactory] = (),
     **mqtt: Any,
-) -> BridgeApp:
-    return BridgeApp(
-        BridgeConfig(
+) -> App:
+    return App(
+        AppConfig(
             state_dir=state_dir,
             address="127.0.0.1",
             port=free_port(),

@@ -22,7 +22,7 @@ from homekit_helpers import (
 )
 
 from mihomekit import __version__
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
 
@@ -47,8 +47,8 @@ def _mac(entry: DeviceEntry) -> str:
     return entry.display_mac
 
 
-def _config(state_dir: Path, port: int, entries: list[DeviceEntry] = ENTRIES) -> BridgeConfig:
-    return BridgeConfig(
+def _config(state_dir: Path, port: int, entries: list[DeviceEntry] = ENTRIES) -> AppConfig:
+    return AppConfig(
         state_dir=state_dir,
         address="127.0.0.1",
         port=port,
@@ -69,14 +69,14 @@ def _th_frame(counter: int, temperature: float) -> bytes:
     )
 
 
-def _feed(app: BridgeApp, entry: DeviceEntry, data: bytes, uuid: int = 0xFE95) -> None:
+def _feed(app: App, entry: DeviceEntry, data: bytes, uuid: int = 0xFE95) -> None:
     app.registry.handle_advertisement(_mac(entry), uuid, data, -60)
 
 
 @pytest.mark.timeout(120)
 async def test_pair_list_events_restart(tmp_path: Path) -> None:
     port = free_port()
-    app = BridgeApp(_config(tmp_path, port))
+    app = App(_config(tmp_path, port))
     await app.start()
     assert app.setup_code == SETUP_CODE
     assert app.setup_uri == "X-HM://0023RRVZ6MI32"
@@ -213,7 +213,7 @@ async def test_pair_list_events_restart(tmp_path: Path) -> None:
 
     # Restart on the same state: still paired, same aids, last values back (no zeros).
     newcomer = DeviceEntry(mac="000000000001", pid=0x055B, key=KEY_TH)
-    app = BridgeApp(_config(tmp_path, port, [newcomer, *ENTRIES]))
+    app = App(_config(tmp_path, port, [newcomer, *ENTRIES]))
     await app.start()
     try:
         assert app.paired

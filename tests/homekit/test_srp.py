@@ -115,9 +115,11 @@ def _random_handshakes(count: int) -> list[tuple[bool, bool]]:
 
 
 def test_random_handshakes_with_a_real_controller_all_succeed() -> None:
-    """1,500 random handshakes with aiohomekit's client (HAP-python's server fails ~1 in 100)."""
+    """200 random handshakes with aiohomekit's client. The rare values that broke
+    HAP-python's server (about 1 in 100) are pinned in the tests above; these catch
+    anything else that random secrets might hit."""
     with ProcessPoolExecutor(2) as pool:
-        parts = list(pool.map(_random_handshakes, [750, 750]))
+        parts = list(pool.map(_random_handshakes, [100, 100]))
     results = [result for part in parts for result in part]
-    assert len(results) == 1500
+    assert len(results) == 200
     assert [r for r in results if r != (True, True)] == []

@@ -261,7 +261,7 @@ async def test_tls_with_our_ca(tmp_path: Path) -> None:
 async def test_the_bridge_owns_one_connection(mosquitto: Mosquitto, tmp_path: Path) -> None:
     from homekit_helpers import free_port
 
-    from mihomekit.bridge import BridgeApp, BridgeConfig
+    from mihomekit.app import App, AppConfig
     from mihomekit.errors import ConfigError
     from mihomekit.mqtt import require_connection
 
@@ -270,8 +270,8 @@ async def test_the_bridge_owns_one_connection(mosquitto: Mosquitto, tmp_path: Pa
     class Probe:
         """A source that checks the connection exists before the sources start."""
 
-        def __init__(self, app: BridgeApp) -> None:
-            seen.append(require_connection(app, "probe"))
+        def __init__(self, app: App) -> None:
+            seen.append(require_connection(app.mqtt, "probe"))
             self.status = None
 
         async def start(self) -> None:
@@ -284,8 +284,8 @@ async def test_the_bridge_owns_one_connection(mosquitto: Mosquitto, tmp_path: Pa
     inbox = Inbox()
     watcher.subscribe("mihomekit/status", inbox)
     await watcher.start()
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=tmp_path / "state",
             address=HOST,
             port=free_port(),
@@ -305,6 +305,6 @@ async def test_the_bridge_owns_one_connection(mosquitto: Mosquitto, tmp_path: Pa
     await until(lambda: inbox.payloads()[-1:] == [b"offline"], "offline at stop")
     await watcher.stop()
 
-    without = BridgeApp(BridgeConfig(state_dir=tmp_path / "state2", address=HOST, port=free_port()))
+    without = App(AppConfig(state_dir=tmp_path / "state2", address=HOST, port=free_port()))
     with pytest.raises(ConfigError, match=r"needs an \[mqtt\] broker"):
-        require_connection(without, "[[mqtt_receivers]]")
+        require_connection(without.mqtt, "[[mqtt_receivers]]")

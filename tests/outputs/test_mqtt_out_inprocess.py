@@ -18,6 +18,7 @@ from z2m_helpers import CLIMATE, MINI, PLUG, SourceSlot, make_app, until
 from z2m_simulator import Z2mSimulator
 
 from mihomekit.catalog import by_model
+from mihomekit.commands.run import mqtt_output
 from mihomekit.errors import GatewayError
 from mihomekit.outputs.discovery import device_config
 from mihomekit.outputs.mqtt import MqttOutput
@@ -65,7 +66,7 @@ async def test_republish_events_commands_and_zigbee2mqtt_states(
     sim = Z2mSimulator(HOST, mosquitto.port)
     await sim.start()
     slot = SourceSlot()
-    app = make_app(tmp_path, mosquitto, slot, outputs=[MqttOutput], publish=True)
+    app = make_app(tmp_path, mosquitto, slot, outputs=[mqtt_output], publish=True)
     commands: list[tuple[str, Mapping[str, Value]]] = []
 
     async def record(device_id: str, values: Mapping[str, Value]) -> None:
@@ -90,9 +91,10 @@ async def test_republish_events_commands_and_zigbee2mqtt_states(
 
             # A device of another source (a gateway plug, say) gets discovery; HA's
             # birth message and a reconnect publish it again.
-            plug = app.registry.add_device("158d0001000004", _gateway_plug(), None, source="zigbee")
+            plug = app.registry.add_device(
+                "158d0001000004", _gateway_plug(), None, source="zigbee", control=record
+            )
             app.registry.ingest(plug.id, {"power": False, "load_power": 0.0})
-            app.register_commands([plug.id], record)
             config = f"homeassistant/device/mihomekit_{plug.id}/config"
             await until(lambda: ha.on(config), "discovery of a new device", 5)
             assert ha.client is not None
@@ -173,30 +175,35 @@ async def test_births_and_failed_commands_stay_quiet(
     that fail: one warning."""
 
     def output(app: Any) -> MqttOutput:
-        return MqttOutput(app, birth_delay=0.2, birth_holdoff=60.0)
+        assert app.mqtt is not None
+        return MqttOutput(app.registry, app.mqtt, birth_delay=0.2, birth_holdoff=60.0)
 
     app = make_app(tmp_path, mosquitto, SourceSlot(), outputs=[output], publish=True)
     await app.start()
     try:
         mqtt_out = next(o for o in app.outputs if isinstance(o, MqttOutput))
-        plug = app.registry.add_device("158d0001000005", _gateway_plug(), None, source="zigbee")
+        await until(lambda: app.mqtt is not None and app.mqtt.connected, "the broker", 5)
 
         async def offline(device_id: str, values: Mapping[str, Value]) -> None:
             raise GatewayError(f"{device_id} is offline")
 
-        app.register_commands([plug.id], offline)
+        plug = app.registry.add_device(
+            "158d0001000005", _gateway_plug(), None, source="zigbee", control=offline
+        )
         config = f"homeassistant/device/mihomekit_{plug.id}/config"
         await until(lambda: mqtt_out.stats["discovery"] >= 1, "the first discovery", 5)
         async with Listener(mosquitto) as ha:
             assert ha.client is not None
             await until(lambda: ha.on(config), "the retained discovery", 5)
+            await asyncio.sleep(0.3)
+            before = len(ha.on(config))
             caplog.set_level(logging.INFO, logger="mihomekit.outputs.mqtt")
             for _ in range(100):
                 await ha.client.publish("homeassistant/status", "online")
             await until(lambda: mqtt_out.stats["births"] == 100, "the births", 5)
-            await until(lambda: len(ha.on(config)) >= 2, "one answer", 5)
+            await until(lambda: len(ha.on(config)) > before, "one answer", 5)
             await asyncio.sleep(0.5)
-            assert len(ha.on(config)) == 2
+            assert len(ha.on(config)) == before + 1
             answered = [r for r in caplog.records if "Home Assistant is online" in r.getMessage()]
             assert len(answered) == 1
             for _ in range(500):
@@ -204,5 +211,44 @@ async def test_births_and_failed_commands_stay_quiet(
             await until(lambda: mqtt_out.stats["dropped_commands"] == 500, "the commands", 10)
         failed = [r for r in caplog.records if "command failed" in r.getMessage()]
         assert [r.levelno for r in failed if r.levelno >= logging.WARNING] == [logging.WARNING]
+    finally:
+        await app.stop()
+
+
+async def test_removed_device_leaves_the_broker_and_comes_back_when_added_again(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """The MQTT output follows the registry: a device removed while running has its
+    retained discovery and state cleared; added again, it is published again at once."""
+    from mihomekit.mi32cfg import DeviceEntry
+
+    slot = SourceSlot()
+    app = make_app(tmp_path, mosquitto, slot, outputs=[mqtt_output], publish=True)
+    entry = DeviceEntry(mac="A4C138000042", pid=0x055B, key=None, name="Study")
+    config = f"homeassistant/device/mihomekit_{entry.mac}/config"
+    state = f"mihomekit/{entry.mac}"
+    await app.start()
+    try:
+        async with Listener(mosquitto) as ha:
+            app.registry.add_entry(entry)
+            app.registry.ingest(entry.mac, {"temperature": 21.5})
+            await until(lambda: ha.on(config) and ha.on(state), "discovery and state", 5)
+            assert json.loads(ha.on(state)[-1])["temperature"] == 21.5
+
+            app.registry.remove(entry.mac)
+            await until(lambda: ha.on(config)[-1:] == [b""], "discovery cleared", 5)
+            await until(lambda: ha.on(state)[-1:] == [b""], "state cleared", 5)
+
+            app.registry.add_entry(entry)
+            app.registry.ingest(entry.mac, {"temperature": 22.0})
+            await until(lambda: ha.on(state)[-1:] != [b""], "state again", 5)
+            assert json.loads(ha.on(state)[-1])["temperature"] == 22.0
+            assert json.loads(ha.on(config)[-1])["device"]["name"] == "Study"
+        # Nothing retained is left for a removed device: a new client sees no trace.
+        app.registry.remove(entry.mac)
+        await asyncio.sleep(0.3)
+        async with Listener(mosquitto) as late:
+            await asyncio.sleep(0.5)
+            assert not late.on(config) and not late.on(state)
     finally:
         await app.stop()

@@ -1,9 +1,10 @@
 """Device setup from the dashboard: add, rename, remove, import and export the mi32cfg.
 
 Every change is checked whole first, then the new device list is written to the mi32cfg
-atomically, and only then applied to the running bridge (its placement API: a new
-accessory appears with a fresh aid, a removed one disappears, the others keep theirs).
-If the check or the write fails, nothing changed. Changes run one at a time.
+atomically, and only then applied to the registry (:class:`~mihomekit.sources.device_list.
+DeviceList`): a new accessory appears with a fresh aid, a removed one disappears, the
+others keep theirs. If the check or the write fails, nothing changed. Changes run one at
+a time.
 
 Devices of other sources (Aqara gateway, Zigbee2MQTT) can only be renamed here: the bridge
 keeps that name in its state, over the source's own name, until it is cleared with an
@@ -21,7 +22,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import (
@@ -30,15 +30,12 @@ from mihomekit.mi32cfg import (
     dump_mi32cfg,
     normalize_mac,
     parse_mi32cfg,
-    save_mi32cfg,
 )
 from mihomekit.readings import KeyStatus
-from mihomekit.registry import EncryptedFrame
+from mihomekit.registry import EncryptedFrame, Registry
+from mihomekit.sources.device_list import Applied, DeviceList
 
 from .pages import mask_key
-
-if TYPE_CHECKING:
-    from mihomekit.bridge import BridgeApp
 
 __all__ = ["MAX_DEVICES", "MAX_IMPORT_BYTES", "DeviceChangeError", "DeviceManager", "KeyCheck"]
 
@@ -104,18 +101,25 @@ def parse_pid(text: str) -> int:
 
 
 class DeviceManager:
-    """The mi32cfg's device list, kept in step with the file and the running bridge."""
+    """The dashboard's changes to the mi32cfg's device list and to device names."""
 
-    def __init__(self, app: BridgeApp, path: Path) -> None:
-        self.app = app
-        self.path = path
-        self.entries: list[DeviceEntry] = list(app.config.entries)
+    def __init__(self, device_list: DeviceList, registry: Registry) -> None:
+        self.device_list = device_list
+        self.registry = registry
         self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path | None:
+        return self.device_list.path
+
+    @property
+    def entries(self) -> list[DeviceEntry]:
+        return self.device_list.entries
 
     # -- reading -------------------------------------------------------------------------
 
     def configured(self, device_id: str) -> DeviceEntry | None:
-        return next((e for e in self.entries if e.mac == device_id), None)
+        return self.device_list.configured(device_id)
 
     def export_text(self, *, masked: bool = False) -> str:
         """The device list as Tasmota writes it; ``masked`` shows keys as ``5A1F…08``."""
@@ -130,10 +134,10 @@ class DeviceManager:
         return "[" + ",".join(parts) + "]"
 
     def _last_frame(self, device_id: str) -> EncryptedFrame | None:
-        device = self.app.registry.get(device_id)
+        device = self.registry.get(device_id)
         if device is not None and device.last_encrypted is not None:
             return device.last_encrypted
-        unknown = self.app.registry.unknown.get(device_id)
+        unknown = self.registry.unknown.get(device_id)
         return unknown.last_encrypted if unknown is not None else None
 
     def check_key(self, mac_text: str, key_text: str) -> KeyCheck:
@@ -161,10 +165,9 @@ class DeviceManager:
 
     # -- changes -------------------------------------------------------------------------
 
-    async def _write(self, entries: Sequence[DeviceEntry]) -> None:
-        loop = asyncio.get_running_loop()
+    async def _write(self, entries: Sequence[DeviceEntry]) -> Applied:
         try:
-            await loop.run_in_executor(None, save_mi32cfg, self.path, list(entries))
+            return await self.device_list.write(entries)
         except OSError as err:
             raise DeviceChangeError(
                 f"could not write {self.path}: {err.strerror or err}; nothing changed"
@@ -173,7 +176,7 @@ class DeviceManager:
     async def add(self, mac_text: str, pid_text: str, name_text: str, key_text: str) -> str:
         """Add a device; returns what was done, in words."""
         mac = parse_mac(mac_text)
-        unknown = self.app.registry.unknown.get(mac)
+        unknown = self.registry.unknown.get(mac)
         if not pid_text.strip() and unknown is not None and unknown.pid is not None:
             pid = unknown.pid
         else:
@@ -181,7 +184,7 @@ class DeviceManager:
         name = parse_name(name_text)
         key = parse_key(key_text, pid)
         async with self._lock:
-            if self.configured(mac) is not None or self.app.registry.get(mac) is not None:
+            if self.configured(mac) is not None or self.registry.get(mac) is not None:
                 raise DeviceChangeError(f"{_display(mac)} is already configured")
             if len(self.entries) >= MAX_DEVICES:
                 raise DeviceChangeError(f"the device list is full ({MAX_DEVICES} devices)")
@@ -190,12 +193,9 @@ class DeviceManager:
                 if check.result == "wrong":
                     raise DeviceChangeError(f"{check.message}; nothing changed")
             entry = DeviceEntry(mac=mac, pid=pid, key=key, name=name)
-            entries = [*self.entries, entry]
-            await self._write(entries)
-            self.entries = entries
-            device = self.app.add_device(entry)
-            self.app.registry.forget_unknown(mac)
-        return f"added {device.name} ({_display(mac)})"
+            await self._write([*self.entries, entry])
+        device = self.registry.get(mac)
+        return f"added {device.name if device else _display(mac)} ({_display(mac)})"
 
     async def rename(self, id_text: str, name_text: str) -> str:
         """Rename a bridged device. A BLE device of the mi32cfg: written there first. A
@@ -209,26 +209,25 @@ class DeviceManager:
             raise DeviceChangeError("a name cannot be empty")
         async with self._lock:
             entry = self._need(device_id)
-            entries = [replace(e, name=name) if e.mac == device_id else e for e in self.entries]
-            await self._write(entries)
-            self.entries = entries
-            self.app.rename_device(device_id, name)
+            await self._write(
+                [replace(e, name=name) if e.mac == device_id else e for e in self.entries]
+            )
         return f"renamed {_display(entry.mac)} to {name}"
 
     def _rename_other(self, device_id: str, name: str | None) -> str:
-        device = self.app.registry.get(device_id)
+        device = self.registry.get(device_id)
         if device is None or device.source == "ble":
             raise _not_configured(device_id)
         if name is None:
-            shown = self.app.clear_name(device_id)
+            shown = self.registry.clear_name(device_id)
             return f"{device_id} has its {device.source} name again: {shown}"
-        self.app.rename_device(device_id, name)
+        self.registry.rename(device_id, name)
         return f"renamed {device_id} to {name}"
 
     def _device_id(self, text: str) -> str:
         """A bridged device's id as given (a Zigbee id), else a MAC address."""
         cleaned = text.strip()
-        if cleaned and self.app.registry.get(cleaned) is not None:
+        if cleaned and self.registry.get(cleaned) is not None:
             return cleaned
         return parse_mac(text)
 
@@ -236,11 +235,7 @@ class DeviceManager:
         mac = parse_mac(mac_text)
         async with self._lock:
             entry = self._need(mac)
-            entries = [e for e in self.entries if e.mac != mac]
-            await self._write(entries)
-            self.entries = entries
-            if self.app.registry.get(mac) is not None:
-                self.app.remove_device(mac)
+            await self._write([e for e in self.entries if e.mac != mac])
         return f"removed {entry.name or _display(mac)}"
 
     async def import_text(self, text: str) -> str:
@@ -257,48 +252,17 @@ class DeviceManager:
             raise DeviceChangeError(f"at most {MAX_DEVICES} devices, got {len(entries)}")
         async with self._lock:
             for entry in entries:
-                device = self.app.registry.get(entry.mac)
+                device = self.registry.get(entry.mac)
                 if device is not None and device.source != "ble":
                     raise DeviceChangeError(
                         f"{_display(entry.mac)} is a {device.source} device, not a BLE one; "
                         "nothing changed"
                     )
-            await self._write(entries)
-            old = {e.mac: e for e in self.entries}
-            new = {e.mac: e for e in entries}
-            self.entries = list(entries)
-            added = removed = changed = 0
-            for mac in old.keys() - new.keys():
-                if self.app.registry.get(mac) is not None:
-                    self.app.remove_device(mac)
-                removed += 1
-            for entry in entries:
-                before = old.get(entry.mac)
-                if before == entry:
-                    continue
-                if before is None or before.pid != entry.pid:
-                    if self.app.registry.get(entry.mac) is not None:
-                        self.app.remove_device(entry.mac)
-                    self.app.add_device(entry)
-                    self.app.registry.forget_unknown(entry.mac)
-                    added += 1
-                    continue
-                self._update(before, entry)
-                changed += 1
+            applied = await self._write(entries)
         return (
-            f"imported {len(entries)} devices: {added} added, {changed} changed, {removed} removed"
+            f"imported {len(entries)} devices: {applied.added} added, {applied.changed} changed, "
+            f"{applied.removed} removed"
         )
-
-    def _update(self, before: DeviceEntry, entry: DeviceEntry) -> None:
-        device = self.app.registry.get(entry.mac)
-        if device is None:
-            return
-        if before.key != entry.key:
-            device.key = entry.key
-            device.key_status = KeyStatus.NOT_NEEDED
-        name = entry.name or before.name
-        if entry.name and name != device.name:
-            self.app.rename_device(entry.mac, entry.name)
 
     def _need(self, mac: str) -> DeviceEntry:
         entry = self.configured(mac)

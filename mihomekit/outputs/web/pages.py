@@ -8,14 +8,12 @@ are static files next to this module (``static/``).
 from __future__ import annotations
 
 import functools
-import io
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-import segno
-
+from mihomekit import setupcode
 from mihomekit.homekit.window import WindowStatus
 from mihomekit.readings import KeyStatus, Value
 from mihomekit.registry import Device, UnknownDevice
@@ -289,19 +287,7 @@ def overview(summary: Summary, widgets: Iterable[str]) -> str:
 
 def qr_svg(uri: str) -> str:
     """The setup URI as an inline SVG QR code (black on white, quiet zone of 4)."""
-    buffer = io.BytesIO()
-    segno.make_qr(uri, error="m").save(
-        buffer,
-        kind="svg",
-        scale=6,
-        border=4,
-        dark="#000",
-        light="#fff",
-        xmldecl=False,
-        svgns=True,
-        title="HomeKit setup code",
-    )
-    return buffer.getvalue().decode("utf-8")
+    return setupcode.qr_svg(uri, scale=6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,8 +408,22 @@ def devices_page(
     unknown: Sequence[UnknownDevice],
     mi32cfg_path: str | None,
     export_text: str,
+    can_bind: bool = False,
 ) -> str:
     csrf = _csrf(ctx)
+
+    def bind(mac: str) -> str:
+        """The "Get the key from the sensor" button (Mi activation), when the bridge can."""
+        if not can_bind:
+            return ""
+        return (
+            f'<form method="post" action="/devices/bind" class="inline bind">{csrf}'
+            f'<input type="hidden" name="mac" value="{escape(mac)}">'
+            '<label class="hint"><input type="checkbox" name="confirm" value="yes" required> '
+            "it stops working with Mi Home</label> "
+            '<button type="submit">Get the key from the sensor</button></form>'
+        )
+
     rows = []
     for row in configured:
         device = row.device
@@ -436,6 +436,8 @@ def devices_page(
             f'<input name="name" value="{escape(device.name)}" maxlength="64" '
             f'aria-label="new name"{required}><button type="submit">Rename</button></form> '
         )
+        if row.editable and device.source == "ble" and key_class == "bad":
+            rename += bind(device.id)
         if row.editable:
             actions = rename + (
                 f'<form method="post" action="/devices/remove" class="inline">{csrf}'
@@ -473,7 +475,8 @@ def devices_page(
             '<input name="key" class="bindkey" placeholder="bind key, 32 hex digits" '
             'maxlength="48" autocomplete="off" spellcheck="false" aria-label="bind key">'
             '<span class="keycheck" aria-live="polite"></span>'
-            '<button type="submit">Add</button></form></li>'
+            '<button type="submit">Add</button></form>'
+            f"{bind(item.mac) if item.encrypted and item.pid is not None else ''}</li>"
         )
     found_html = (
         f'<ul class="found-list">{"".join(found)}</ul>'
@@ -519,7 +522,14 @@ def devices_page(
         "Home shows. BLE devices are removed here (from the mi32cfg); a Zigbee device (Aqara "
         "gateway, Zigbee2MQTT) is removed in its own system. A name given here to a Zigbee "
         "device wins over its name there until you clear it (rename to an empty name).</p>"
-        f"{configured_html}"
+        + (
+            "<p class=hint>\u201cGet the key from the sensor\u201d gives an encrypted sensor a "
+            "new bind key over Bluetooth (as <code>mihomekit bind</code> does) and saves it. "
+            "The sensor no longer works with Mi Home until it is added there again.</p>"
+            if can_bind
+            else ""
+        )
+        + f"{configured_html}"
         f"<h2>Heard, not configured</h2>{found_html}{manual}<h2>mi32cfg</h2>{transfer}"
     )
 

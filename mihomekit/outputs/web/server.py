@@ -1,11 +1,12 @@
 """The dashboard's web server: an aiohttp application run as one of the bridge's outputs.
 
-Pages: ``/`` (overview), ``/pairing``, ``/devices``, ``/sources``, ``/login``; live
-updates at ``/events``; ``/metrics``; ``/api/check-key`` (JSON). Only requests whose
-``Host`` names the dashboard are answered (:mod:`.hosts`). Reading is open, except the
-setup code and the whole bind keys, which only the owner sees: a login or, without a
-password, a request from this host. Every ``POST`` that changes something passes
-:class:`~.auth.ChangeGuard` (CSRF token, and the owner). Bodies larger than
+Pages: ``/`` (overview), ``/pairing``, ``/devices`` (with ``/devices/bind``: a sensor's
+bind key by Mi activation), ``/sources``, ``/login``; live updates at ``/events``;
+``/metrics``; ``/api/check-key`` (JSON). Only requests whose ``Host`` names the dashboard
+are answered (:mod:`.hosts`). Reading is open, except the setup code and the whole bind
+keys, which only the owner sees: a login or, without a password, a request from this
+host. Every ``POST`` that changes something passes :class:`~.auth.ChangeGuard` (CSRF
+token, and the owner). Bodies larger than
 :data:`MAX_BODY` bytes are refused with 413; every refusal is a page (or JSON) that says
 why, and nothing is half-changed.
 """
@@ -20,13 +21,25 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from mihomekit.errors import MihomekitError
 from mihomekit.homekit.window import WindowStatus
-from mihomekit.registry import Device, Update
+from mihomekit.hubs import Hub, Hubs
+from mihomekit.registry import (
+    Device,
+    DeviceAdded,
+    DeviceChanged,
+    DeviceRemoved,
+    Registry,
+    RegistryEvent,
+    Update,
+)
+from mihomekit.sources import SourceStatus
+from mihomekit.sources.device_list import DeviceList
 
 from . import pages
 from .auth import (
@@ -37,14 +50,11 @@ from .auth import (
     csrf_problem,
     new_csrf_token,
 )
-from .devices import DeviceChangeError, DeviceManager, parse_mac
+from .devices import DeviceChangeError, DeviceManager
 from .hosts import HostCheck, local_address
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, render_metrics
 from .reception import RECEPTION_FILE, SAVE_INTERVAL, ReceptionLog
-
-if TYPE_CHECKING:
-    from mihomekit.bridge import BridgeApp, Hub
 
 __all__ = ["MAX_BODY", "WebOutput"]
 
@@ -52,8 +62,6 @@ _LOGGER = logging.getLogger(__name__)
 
 #: The largest request body accepted (a pasted mi32cfg fits many times over).
 MAX_BODY = 256 * 1024
-#: New devices (from gateways) get a widget listener within this many seconds.
-HOUSEKEEPING_INTERVAL = 2.0
 _STATIC = ("dashboard.css", "dashboard.js")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -64,35 +72,49 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class WebOutput:
-    """The Mi Dashboard on ``host:port``, reading ``app``'s registry."""
+    """The Mi Dashboard on ``host:port``: follows the registry, shows the HomeKit bridges.
+
+    ``statuses`` gives the sources' statuses (the Sources page, ``/metrics``); changes
+    to BLE devices go to ``device_list`` (the mi32cfg).
+    """
 
     def __init__(
         self,
-        app: BridgeApp,
+        registry: Registry,
+        hubs: Hubs,
+        device_list: DeviceList,
         *,
+        statuses: Callable[[], list[SourceStatus]],
+        name: str,
+        state_dir: Path,
         host: str,
         port: int,
         password_hash: str | None,
-        mi32cfg: Path,
+        binder: Callable[[str], Awaitable[str]] | None = None,
         host_names: Sequence[str] = (),
     ) -> None:
-        self.app = app
+        self.registry = registry
+        #: Gives a sensor a new bind key (Mi activation); None: the bridge cannot.
+        self.binder = binder
+        self.hubs = hubs
+        self.statuses = statuses
+        self.name = name
         self.host = host
         self.port = port
         self.guard = ChangeGuard(password_hash)
         self.hosts = HostCheck(
-            [host, app.config.address, app.config.listen_address], names=host_names
+            [host, hubs.options.address, hubs.options.listen_address], names=host_names
         )
         #: One password check at a time: scrypt takes 32 MiB and a tenth of a second each.
         self._password_check = asyncio.Lock()
-        self.devices = DeviceManager(app, mi32cfg)
-        self.reception = ReceptionLog(app.config.state_dir / RECEPTION_FILE)
+        self.devices = DeviceManager(device_list, registry)
+        self.reception = ReceptionLog(state_dir / RECEPTION_FILE)
         self.hub = LiveHub(self._render_widget, self._summary)
         self.started = time.monotonic()
         self._heard: set[str] = set()
-        self._watched: set[str] = set()
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._static = {
             name: resources.files(__package__).joinpath("static", name).read_bytes()
             for name in _STATIC
@@ -125,6 +147,7 @@ class WebOutput:
             web.post("/devices/rename", self._device_rename),
             web.post("/devices/remove", self._device_remove),
             web.post("/devices/import", self._device_import),
+            web.post("/devices/bind", self._device_bind),
             web.get("/devices/export", self._device_export),
             web.post("/api/check-key", self._check_key),
             web.get("/sources", self._sources),
@@ -136,7 +159,6 @@ class WebOutput:
             web.get("/static/{name}", self._static_file),
         ]
         application.add_routes(routes)
-        self._watch_all()
         runner = web.AppRunner(
             application, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -161,13 +183,14 @@ class WebOutput:
         if self.port == 0 and sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.hub.start()
-        self.app.registry.status_listeners.append(self._on_key_status)
-        self._task = asyncio.get_running_loop().create_task(self._housekeeping())
+        self._unsubscribe = self.registry.subscribe(self._on_event)
+        self._task = asyncio.get_running_loop().create_task(self._save_reception_every())
         _LOGGER.info("Mi Dashboard at %s", self.url)
 
     async def stop(self) -> None:
-        with contextlib.suppress(ValueError):
-            self.app.registry.status_listeners.remove(self._on_key_status)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -179,36 +202,30 @@ class WebOutput:
             self._runner = None
         self.reception.save()
 
-    async def _housekeeping(self) -> None:
-        next_save = time.monotonic() + SAVE_INTERVAL
+    async def _save_reception_every(self) -> None:
         while True:
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
-            self._watch_all()
-            if time.monotonic() >= next_save:
-                next_save = time.monotonic() + SAVE_INTERVAL
-                await asyncio.get_running_loop().run_in_executor(None, self.reception.save)
+            await asyncio.sleep(SAVE_INTERVAL)
+            await asyncio.get_running_loop().run_in_executor(None, self.reception.save)
 
     # -- the registry --------------------------------------------------------------------
 
-    def _watch_all(self) -> None:
-        devices = self.app.registry.devices()
-        if len(devices) == len(self._watched) and all(d.id in self._watched for d in devices):
-            return
-        for device in devices:
-            if device.id not in self._watched:
-                self._watched.add(device.id)
-                device.subscribe(self._on_update)
-        self._watched &= {d.id for d in devices}
-
-    def _on_update(self, update: Update) -> None:
-        device_id = update.device.id
-        self._heard.add(device_id)
-        self.reception.heard(device_id)
-        self.hub.changed(device_id)
-
-    def _on_key_status(self, device: Device) -> None:
-        """A key turned wrong, missing or working: the widget is redrawn (dimmed if bad)."""
-        self.hub.changed(device.id)
+    def _on_event(self, event: RegistryEvent) -> None:
+        """Readings and key changes redraw one widget; a device added, removed or renamed
+        reloads the live pages."""
+        if isinstance(event, Update):
+            device_id = event.device.id
+            self._heard.add(device_id)
+            self.reception.heard(device_id)
+            self.hub.changed(device_id)
+        elif isinstance(event, DeviceAdded | DeviceRemoved):
+            if isinstance(event, DeviceRemoved):
+                self.reception.forget(event.device.id)
+            self.hub.devices_changed()
+        elif isinstance(event, DeviceChanged):
+            if event.what in ("name", "model"):
+                self.hub.devices_changed()
+            else:
+                self.hub.changed(event.device.id)
 
     def _heard_since_start(self, device: Device) -> bool:
         return bool(device.receivers) or device.id in self._heard
@@ -222,19 +239,14 @@ class WebOutput:
         )
 
     def _render_widget(self, device_id: str) -> str | None:
-        device = self.app.registry.get(device_id)
+        device = self.registry.get(device_id)
         return None if device is None else self._widget(device, cue=True)
 
     def _summary(self) -> dict[str, Any]:
         return {
-            "adv": self.app.registry.stats.get("advertisements", 0),
-            "events": self.app.counts.get("events", 0),
+            "adv": self.registry.stats.get("advertisements", 0),
+            "events": self.registry.stats.get("events", 0),
         }
-
-    def _changed(self) -> None:
-        """After a device change: listen to new devices, reload the live pages."""
-        self._watch_all()
-        self.hub.devices_changed()
 
     # -- middlewares ---------------------------------------------------------------------
 
@@ -273,7 +285,7 @@ class WebOutput:
     def _context(self, request: web.Request, title: str, csrf: str) -> pages.PageContext:
         return pages.PageContext(
             title=title,
-            bridge_name=self.app.config.name,
+            bridge_name=self.name,
             csrf=csrf,
             logged_in=self.guard.logged_in(request.cookies),
             has_password=self.guard.has_password,
@@ -351,19 +363,25 @@ class WebOutput:
             return self._html(request, title, body, status=400, message=str(err), error=True)
         return self._html(request, title, body, message=done)
 
+    def _over_cap(self) -> dict[str, int]:
+        """What was refused for a cap of the settings: the bridges' and the sources'."""
+        caps = dict(self.hubs.over_cap)
+        for status in self.statuses():
+            caps.update(status.over_cap)
+        return caps
+
     # -- pages ---------------------------------------------------------------------------
 
     async def _overview(self, request: web.Request) -> web.Response:
-        self._watch_all()
-        registry = self.app.registry
+        registry = self.registry
         summary = pages.Summary(
             devices=len(registry),
             advertisements=registry.stats.get("advertisements", 0),
-            events=self.app.counts.get("events", 0),
-            paired_controllers=sum(hub.paired_controllers for hub in self.app.hubs),
-            connections=sum(_connections(hub) for hub in self.app.hubs),
+            events=registry.stats.get("events", 0),
+            paired_controllers=sum(hub.paired_controllers for hub in self.hubs),
+            connections=sum(_connections(hub) for hub in self.hubs),
             uptime=time.monotonic() - self.started,
-            over_cap=dict(self.app.over_cap),
+            over_cap=self._over_cap(),
         )
         widgets = [self._widget(device) for device in registry.devices()]
         return self._html(request, "Overview", lambda _ctx: pages.overview(summary, widgets))
@@ -382,7 +400,7 @@ class WebOutput:
                     window=_window(hub),
                 ),
             )
-            for hub in self.app.hubs
+            for hub in self.hubs
         )
 
     async def _pairing(self, request: web.Request) -> web.Response:
@@ -390,7 +408,7 @@ class WebOutput:
 
     def _running_hub(self, form: dict[str, str]) -> Hub:
         number = form.get("bridge", "1")
-        hub = next((h for h in self.app.hubs if str(h.number) == number), None)
+        hub = next((h for h in self.hubs if str(h.number) == number), None)
         if hub is None or hub.driver is None:
             raise _Refused(400, f"there is no running bridge {number[:8]!r}")
         return hub
@@ -425,7 +443,7 @@ class WebOutput:
         return await self._change(request, "Pairing", self._pairing_body, action)
 
     def _devices_body(self, ctx: pages.PageContext) -> str:
-        registry = self.app.registry
+        registry = self.registry
         configured = []
         for device in registry.devices():
             editable = self.devices.configured(device.id) is not None
@@ -435,8 +453,9 @@ class WebOutput:
             ctx,
             configured=configured,
             unknown=unknown,
-            mi32cfg_path=str(self.devices.path),
+            mi32cfg_path=str(self.devices.path) if self.devices.path else None,
             export_text=self.devices.export_text(masked=True),
+            can_bind=self.binder is not None and self.devices.path is not None,
         )
 
     async def _devices_page(self, request: web.Request) -> web.Response:
@@ -446,9 +465,7 @@ class WebOutput:
         self, request: web.Request, action: Callable[[dict[str, str]], Awaitable[str]]
     ) -> web.Response:
         async def run(form: dict[str, str]) -> str:
-            done = await action(form)
-            self._changed()
-            return done
+            return await action(form)
 
         return await self._change(request, "Devices", self._devices_body, run)
 
@@ -467,9 +484,7 @@ class WebOutput:
 
     async def _device_remove(self, request: web.Request) -> web.Response:
         async def action(form: dict[str, str]) -> str:
-            done = await self.devices.remove(form.get("mac", ""))
-            self.reception.forget(parse_mac(form.get("mac", "")))
-            return done
+            return await self.devices.remove(form.get("mac", ""))
 
         return await self._device_change(request, action)
 
@@ -477,6 +492,19 @@ class WebOutput:
         return await self._device_change(
             request, lambda f: self.devices.import_text(f.get("mi32cfg", ""))
         )
+
+    async def _device_bind(self, request: web.Request) -> web.Response:
+        async def action(form: dict[str, str]) -> str:
+            if self.binder is None:
+                raise _Refused(400, "this bridge cannot reach sensors over Bluetooth")
+            if form.get("confirm") != "yes":
+                raise _Refused(400, "tick the box first: the sensor stops working with Mi Home")
+            try:
+                return await self.binder(form.get("mac", ""))
+            except MihomekitError as err:
+                raise DeviceChangeError(str(err)) from None
+
+        return await self._device_change(request, action)
 
     async def _device_export(self, request: web.Request) -> web.Response:
         if not self.guard.may_change(request.remote, request.cookies, local_address(request)):
@@ -513,7 +541,7 @@ class WebOutput:
         return web.json_response({"result": check.result, "message": check.message})
 
     async def _sources(self, request: web.Request) -> web.Response:
-        statuses = self.app.source_statuses()
+        statuses = self.statuses()
         return self._html(request, "Sources", lambda _ctx: pages.sources_page(statuses))
 
     async def _login_page(self, request: web.Request) -> web.Response:
@@ -577,12 +605,12 @@ class WebOutput:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         text = render_metrics(
-            self.app.registry,
-            self.app.source_statuses(),
-            events=self.app.counts.get("events", 0),
-            paired_controllers=sum(hub.paired_controllers for hub in self.app.hubs),
+            self.registry,
+            self.statuses(),
+            events=self.registry.stats.get("events", 0),
+            paired_controllers=sum(hub.paired_controllers for hub in self.hubs),
             web_clients=self.hub.clients,
-            over_cap=self.app.over_cap,
+            over_cap=self._over_cap(),
             refused_hosts=self.hosts.refused,
         )
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})

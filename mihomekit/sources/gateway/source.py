@@ -1,31 +1,32 @@
-"""Connects a gateway adapter to the running bridge (devices, readings, commands)."""
+"""Connects a gateway adapter to the registry (devices, readings, commands)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Event, Value
+from mihomekit.registry import DeviceSink
 from mihomekit.sources import SourceStatus
 
-if TYPE_CHECKING:
-    from mihomekit.bridge import BridgeApp
+#: The registry's source name of gateway devices.
+SOURCE = "zigbee"
 
 
 class GatewaySource:
     """Runs a :class:`~mihomekit.sources.gateway.transport.GatewayAdapter` for the bridge.
 
-    Zigbee devices the gateways report are added to the registry (and to HomeKit, if new);
-    their readings go to the registry; HomeKit writes to plugs, switches and the gateway
+    Zigbee devices the gateways report are announced to the registry (and so shown in
+    HomeKit); their readings go to the registry; writes to plugs, switches and the gateway
     light go back through the adapter.
     """
 
-    def __init__(self, app: BridgeApp, settings: Any, *, adapter: Any = None) -> None:
+    def __init__(self, sink: DeviceSink, settings: Any, *, adapter: Any = None) -> None:
         from mihomekit.sources.gateway.transport import GatewayAdapter
 
-        self.app = app
+        self.sink = sink
         self.adapter = adapter or GatewayAdapter(settings, self)
         self._status = SourceStatus("gateway", "Aqara gateways")
 
@@ -50,13 +51,15 @@ class GatewaySource:
     # -- ReadingSink ---------------------------------------------------------------------
 
     def on_device(self, device_id: str, model: DeviceModel, name: str | None) -> None:
-        self.app.on_device(device_id, model, name, source="zigbee")
-        device = self.app.registry.get(device_id)
-        if device is not None:
+        self.sink.add_device(
+            device_id,
+            model,
+            name,
+            source=SOURCE,
             # A silent gateway makes all of its devices unreachable.
-            device.liveness = functools.partial(self.adapter.is_alive, device_id)
-        if model.controls:
-            self.app.register_commands([device_id], self.adapter.send_command)
+            liveness=functools.partial(self.adapter.is_alive, device_id),
+            control=self.adapter.send_command if model.controls else None,
+        )
 
     def on_reading(
         self,
@@ -66,4 +69,4 @@ class GatewaySource:
         *,
         heartbeat: bool = False,
     ) -> None:
-        self.app.on_reading(device_id, values, events, heartbeat=heartbeat)
+        self.sink.ingest(device_id, values, events, heartbeat=heartbeat)

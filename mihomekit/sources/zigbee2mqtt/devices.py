@@ -230,16 +230,11 @@ def _strings(value: Any) -> list[str] | None:
     return None
 
 
-def known_entry(device: Z2mDevice) -> dict[str, Any]:
-    """The bridge state's ``known_devices`` entry for a Zigbee2MQTT device."""
-    return {
-        "source": SOURCE,
-        "model": device.model.model,
-        "name": device.name,
-        "capabilities": model_to_json(device.model),
-    }
+def saved_entry(model: DeviceModel) -> dict[str, Any]:
+    """What the bridge state keeps with a Zigbee2MQTT device (in ``known_devices``)."""
+    return {"capabilities": model_to_json(model)}
 
 
 def restored_model(info: Mapping[str, Any]) -> DeviceModel | None:
-    """The model of a ``known_devices`` entry written by :func:`known_entry`."""
+    """The model of a ``known_devices`` entry holding :func:`saved_entry`."""
     return model_from_json(info.get("capabilities"))

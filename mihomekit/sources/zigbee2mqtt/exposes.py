@@ -11,7 +11,6 @@ table (the ``action`` enum), as a :class:`Write` (what HomeKit may set), or in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -464,50 +463,6 @@ def map_exposes(exposes: Any) -> ExposeMap:
     )
 
 
-def homekit_services(mapping: ExposeMap) -> list[str]:
-    """The HomeKit services the mapping gives the accessory, in words (for ``z2m list``)."""
-    from mihomekit.accessories.services import SENSOR_BY_READING
-
-    measures = mapping.measures
-    services = [SENSOR_BY_READING[r].service for r in sorted(measures) if r in SENSOR_BY_READING]
-    if measures & {"battery", "low_battery"}:
-        services.append("BatteryService")
-    control_services = {
-        "outlet": "Outlet",
-        "lightbulb": "Lightbulb",
-        "cover": "WindowCovering",
-    }
-    for control in mapping.controls:
-        services.append(control_services.get(control, "Switch"))
-    if mapping.buttons or mapping.button_events:
-        presses = [e for e in mapping.button_events if e in PRESS_EVENTS]
-        count = (mapping.buttons if presses else 0) + len(mapping.button_events) - len(presses)
-        services.append(f"StatelessProgrammableSwitch x{count}")
-    return services
-
-
-def not_bridged(mapping: ExposeMap) -> list[str]:
-    """Readings kept and published over MQTT but not shown in HomeKit."""
-    from mihomekit.accessories.services import SENSOR_BY_READING
-
-    shown = set(SENSOR_BY_READING) | {
-        "battery",
-        "low_battery",
-        "power",
-        "in_use",
-        "light_on",
-        "brightness",
-        "color_temp",
-        "hue",
-        "saturation",
-        "position",
-        "cover_motion",
-    }
-    return sorted(
-        r for r in mapping.measures if r not in shown and not re.fullmatch(r"power_\d+", r)
-    )
-
-
 __all__ = [
     "ACTION_EVENTS",
     "BINARY_READINGS",
@@ -516,8 +471,6 @@ __all__ = [
     "Field",
     "Unmapped",
     "Write",
-    "homekit_services",
     "map_exposes",
-    "not_bridged",
     "parse_action",
 ]

@@ -1,7 +1,8 @@
 """The Zigbee2MQTT source: the thin MQTT part (topics in, readings and ``/set`` out).
 
-Subscribes to ``<base>/#`` on the bridge's one broker connection (``app.mqtt``). The
-retained ``bridge/devices`` gives the devices (:mod:`.devices`); ``<name>`` messages
+Subscribes to ``<base>/#`` on the bridge's one broker connection. The retained
+``bridge/devices`` gives the devices (:mod:`.devices`), announced to the registry with
+what must be kept to show them at the next start; ``<name>`` messages
 their state (:mod:`.state`); ``bridge/state`` and ``<name>/availability`` whether they can
 be reached (:mod:`.availability`). HomeKit writes go to ``<base>/<ieee>/set``; HomeKit then
 shows what Zigbee2MQTT reports back. Nothing a publisher sends can stop the source: bad
@@ -10,7 +11,7 @@ messages are counted in :attr:`Zigbee2mqttSource.stats` and warned about once.
 Anyone who may publish on the broker can publish a device list, so a list is read in
 steps that leave the event loop to the HomeKit controllers (messages arriving meanwhile
 wait, in order), and at most ``[zigbee2mqtt] max_devices`` devices are taken from it; the
-rest are named once in the log, counted (``app.over_cap``) and never saved.
+rest are named once in the log, counted (in the status's ``over_cap``) and never saved.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mihomekit.errors import GatewayError, StateWriteError
+from mihomekit.errors import GatewayError
 from mihomekit.logthrottle import LogThrottle
 from mihomekit.readings import Value
+from mihomekit.registry import DeviceSink
 from mihomekit.sources import SourceStatus
 
 from .availability import Availability, parse_state
@@ -39,12 +41,11 @@ from .devices import (
     Z2mDevice,
     cap_devices,
     iter_json_array,
-    known_entry,
+    saved_entry,
 )
 from .state import ActionGate, apply_state, set_payload
 
 if TYPE_CHECKING:
-    from mihomekit.bridge import BridgeApp
     from mihomekit.mqtt import MqttConnection, MqttMessage
     from mihomekit.settings import Zigbee2mqttSettings
 
@@ -59,7 +60,7 @@ MAX_PENDING = 10_000
 MAX_PENDING_BYTES = MAX_DEVICES_PAYLOAD
 #: A device list is read in steps of at most this many seconds of event-loop time.
 STEP_SECONDS = 0.02
-#: ``app.over_cap`` key of the devices left out of the list.
+#: The status's ``over_cap`` key of the devices left out of the list.
 OVER_CAP = "zigbee2mqtt.max_devices"
 
 
@@ -68,12 +69,14 @@ class Zigbee2mqttSource:
 
     def __init__(
         self,
-        app: BridgeApp,
+        sink: DeviceSink,
+        connection: MqttConnection,
         settings: Zigbee2mqttSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.app = app
+        self.sink = sink
+        self.connection = connection
         self.base = settings.base_topic
         self.max_devices = settings.max_devices
         self._clock = clock
@@ -113,15 +116,19 @@ class Zigbee2mqttSource:
         return status
 
     async def start(self) -> None:
-        from mihomekit.mqtt import require_connection
-
-        conn = require_connection(self.app, "[zigbee2mqtt]")
+        conn = self.connection
         self._conn = conn
-        for device in self.app.registry.devices():
+        for device in self.sink.devices():
             if device.source == SOURCE:  # restored from the state: reachable by the clock
                 battery = device.model.sleepy if device.model is not None else True
-                device.liveness = functools.partial(self._alive, device.id, battery)
-                self.app.register_commands([device.id], self._command)
+                self.sink.add_device(
+                    device.id,
+                    device.model,
+                    None,
+                    source=SOURCE,
+                    liveness=functools.partial(self._alive, device.id, battery),
+                    control=self._command,
+                )
         conn.subscribe(f"{self.base}/#", self._on_message)
 
     async def stop(self) -> None:
@@ -202,11 +209,7 @@ class Zigbee2mqttSource:
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             self._drop("bad_json", "bridge/devices: not valid JSON")
             return
-        known = set(self.devices) | {
-            ieee
-            for ieee, info in self.app.state.known_devices.items()
-            if info.get("source") == SOURCE
-        }
+        known = set(self.devices) | {d.id for d in self.sink.devices() if d.source == SOURCE}
         devices, over = cap_devices(parser.devices, self.max_devices, known)
         self._over_cap(over)
         await self._on_devices(devices, parser.skipped, step)
@@ -228,7 +231,7 @@ class Zigbee2mqttSource:
 
     def _over_cap(self, over: list[Z2mDevice]) -> None:
         self.over_cap = over
-        self.app.over_cap[OVER_CAP] = len(over)
+        self._status.over_cap[OVER_CAP] = len(over)
         if over:
             self._log.warning(
                 "over_cap",
@@ -244,39 +247,30 @@ class Zigbee2mqttSource:
         self, devices: list[Z2mDevice], skipped: list[Skipped], step: _Step
     ) -> None:
         self.skipped = skipped
-        app = self.app
-        changed = False
         listed = {d.ieee for d in devices}
         for device in devices:
             await step.pause()
             old = self.devices.get(device.ieee)
-            entry = known_entry(device)
-            if app.state.known_devices.get(device.ieee) != entry:
-                app.state.known_devices[device.ieee] = entry
-                changed = True
             if old is not None and old.name != device.name:
                 _LOGGER.info("zigbee2mqtt: %s renamed %r → %r", device.ieee, old.name, device.name)
                 self._by_name.pop(old.name, None)
             self.devices[device.ieee] = device
             self._by_name[device.name] = device.ieee
             self._removed.discard(device.ieee)
-            app.on_device(device.ieee, device.model, device.name, source=SOURCE)
-            registered = app.registry.get(device.ieee)
-            if registered is not None:
-                registered.liveness = functools.partial(self._alive, device.ieee, device.battery)
-            self._rename_accessory(device)
-            if device.mapping.writes:
-                app.register_commands([device.ieee], self._command)
+            self.sink.add_device(
+                device.ieee,
+                device.model,
+                device.name,
+                source=SOURCE,
+                liveness=functools.partial(self._alive, device.ieee, device.battery),
+                control=self._command if device.mapping.writes else None,
+                saved=saved_entry(device.model),
+            )
         for ieee in set(self.devices) - listed:
             gone = self.devices.pop(ieee)
             self._by_name.pop(gone.name, None)
             self._removed.add(ieee)
             _LOGGER.info("zigbee2mqtt: %s (%s) left Zigbee2MQTT", gone.name, ieee)
-        if changed:
-            try:
-                app.state.save()
-            except StateWriteError as err:
-                _LOGGER.error("could not save the Zigbee2MQTT devices: %s", err)
         self._refresh(self.devices)
 
     def _on_state(self, ieee: str, message: MqttMessage) -> None:
@@ -292,7 +286,7 @@ class Zigbee2mqttSource:
             self._drop("not_object", f"{message.topic}: the state is not a JSON object")
             return
         device = self.devices[ieee]
-        registered = self.app.registry.get(ieee)
+        registered = self.sink.get(ieee)
         previous: Mapping[str, Value] = registered.values if registered is not None else {}
         gate = self._gates.setdefault(ieee, ActionGate())
         result = apply_state(
@@ -310,7 +304,7 @@ class Zigbee2mqttSource:
         self.stats["states"] += 1
         self.stats["events"] += len(result.events)
         self.stats["suppressed_actions"] += result.suppressed
-        self.app.on_reading(ieee, result.values, result.events)
+        self.sink.ingest(ieee, result.values, result.events)
 
     def _on_availability(self, ieee: str, payload: bytes) -> None:
         online = parse_state(payload)
@@ -321,14 +315,14 @@ class Zigbee2mqttSource:
             self.availability.devices[ieee] = online
             self._refresh([ieee])
 
-    # -- liveness and HomeKit ------------------------------------------------------------
+    # -- liveness ------------------------------------------------------------------------
 
     def _alive(self, ieee: str, battery: bool) -> bool:
         if ieee in self._removed:
             return False
         conn = self._conn
         self.availability.connected = conn is not None and conn.connected
-        device = self.app.registry.get(ieee)
+        device = self.sink.get(ieee)
         return self.availability.alive(
             ieee,
             battery=battery,
@@ -336,31 +330,10 @@ class Zigbee2mqttSource:
             now=self._clock(),
         )
 
-    def _accessory(self, ieee: str) -> Any:
-        """The device's HomeKit accessory, on whichever bridge it is placed."""
-        app = self.app
-        slot = app.placement.slot_of(ieee)
-        if slot is None:
-            return None
-        hub = app.hub(slot.number)
-        aid = slot.state.aids.get(ieee)
-        if hub.accessory is None or aid is None:
-            return None
-        return hub.accessory.accessories.get(aid)
-
     def _refresh(self, ieees: Any) -> None:
         """Show a change of reachability at once (not at the next staleness check)."""
         for ieee in list(ieees):
-            accessory = self._accessory(ieee)
-            if accessory is not None and hasattr(accessory, "refresh_active"):
-                accessory.refresh_active()
-
-    def _rename_accessory(self, device: Z2mDevice) -> None:
-        accessory = self._accessory(device.ieee)
-        if accessory is None or accessory.display_name == device.name:
-            return
-        # A name given on the dashboard wins over the friendly_name until cleared there.
-        self.app.source_renamed(device.ieee, device.name)
+            self.sink.reachability_changed(ieee)
 
     # -- HomeKit → Zigbee2MQTT -----------------------------------------------------------
 

@@ -31,7 +31,8 @@ from mihomekit.demo import demo_entries
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg
 from mihomekit.outputs.web.auth import hash_password
 
-pytestmark = pytest.mark.timeout(180)
+# One bridge and one browser serve the whole module, in order: one xdist worker.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("web_browser")]
 
 #: A thermometer heard but not configured (its frames are encrypted with NEW_KEY).
 NEW = DeviceEntry(
@@ -157,6 +158,7 @@ def test_advertisement_updates_its_widget_without_reload(
 
 
 def test_wrong_key_dims_its_widget_without_reload(bridge: BridgeThread, browser: WebDriver) -> None:
+    bridge.feed(LIVING, th_frame(LIVING, 100, 22.0))  # heard, with a working key
     _open(browser, bridge, "/")
     browser.execute_script("window.notReloaded = true;")
     wait_until(
@@ -200,6 +202,13 @@ def _login(browser: WebDriver, bridge: BridgeThread) -> None:
     wait_until(lambda: browser.find_elements(By.XPATH, "//button[text()='Log out']"), what="login")
 
 
+def _logged_in(browser: WebDriver, bridge: BridgeThread) -> None:
+    """Logged in, whatever the tests before did."""
+    _open(browser, bridge, "/")
+    if not browser.find_elements(By.XPATH, "//button[text()='Log out']"):
+        _login(browser, bridge)
+
+
 def _found_form(browser: WebDriver, mac: str) -> Any:
     return browser.find_element(By.CSS_SELECTOR, f'li.found[data-mac="{display(mac)}"] form')
 
@@ -227,7 +236,8 @@ def test_adding_a_device_shows_a_new_accessory_in_homekit(
 ) -> None:
     before = AccessoryView(bridge.run(controller.list_accessories_and_characteristics()))
     aids_before = {before.info(aid)["SerialNumber"]: aid for aid in before.aids() if aid != 1}
-    _login(browser, bridge)
+    bridge.feed(NEW, th_frame(NEW, 6, 19.5))  # heard, not configured
+    _logged_in(browser, bridge)
     _open(browser, bridge, "/devices")
     form = _found_form(browser, NEW.mac)
     form.find_element(By.NAME, "name").send_keys("Guest Room")
@@ -272,6 +282,7 @@ def test_phone_viewport_has_no_horizontal_scrolling(
 def test_pairing_page_lists_controllers_and_resets(
     bridge: BridgeThread, browser: WebDriver, controller: Any
 ) -> None:
+    _logged_in(browser, bridge)
     _open(browser, bridge, "/pairing")
     text = browser.find_element(By.TAG_NAME, "main").text
     assert "admin" in text and "No Response" in text

@@ -31,7 +31,7 @@ from web_helpers import (
     web_output,
 )
 
-from mihomekit.bridge import BridgeApp
+from mihomekit.app import App
 from mihomekit.cli import main
 from mihomekit.demo import demo_entries
 from mihomekit.demo.sources import gateway_source
@@ -74,14 +74,14 @@ class Client:
 @asynccontextmanager
 async def dashboard(
     base: Path, *, password: str | None = None, entries: list[DeviceEntry] | None = None
-) -> AsyncIterator[tuple[BridgeApp, Client]]:
+) -> AsyncIterator[tuple[App, Client]]:
     config = dashboard_config(
         base / "state",
         base / "mi32cfg",
         password_hash=hash_password(password) if password else None,
         entries=entries,
     )
-    app = BridgeApp(config)
+    app = App(config)
     await app.start()
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
@@ -93,7 +93,7 @@ async def dashboard(
         await app.stop()
 
 
-def feed(app: BridgeApp, mac: str, data: bytes) -> None:
+def feed(app: App, mac: str, data: bytes) -> None:
     app.registry.handle_advertisement(mac, 0xFE95, data, -61)
 
 
@@ -376,12 +376,12 @@ async def test_renaming_a_zigbee_device_reaches_homekit_and_survives_a_restart(
         sources=[gateway_source(activity_interval=3600.0)],
     )
 
-    def zigbee(app: BridgeApp) -> list[str]:
+    def zigbee(app: App) -> list[str]:
         return sorted(
             d.id for d in app.registry.devices() if d.source == "zigbee" and d.id in app.state.aids
         )
 
-    app = BridgeApp(config)
+    app = App(config)
     await app.start()
     try:
         await _until(lambda: zigbee(app), "the simulated gateway's devices")
@@ -405,7 +405,7 @@ async def test_renaming_a_zigbee_device_reaches_homekit_and_survives_a_restart(
             view = AccessoryView(await pairing.list_accessories_and_characteristics())
             assert view.char(aid, "AccessoryInformation", "Name")["value"] == "Hallway Motion"
             # The source naming it again (a Zigbee2MQTT friendly_name) does not win.
-            app.source_renamed(device_id, "Name From The Gateway")
+            app.registry.source_renamed(device_id, "Name From The Gateway")
             assert app.registry.get(device_id).name == "Hallway Motion"  # type: ignore[union-attr]
             await pairing.close()
             # Unpaired from the dashboard, so that a controller can pair after the restart.
@@ -414,7 +414,7 @@ async def test_renaming_a_zigbee_device_reaches_homekit_and_survives_a_restart(
     finally:
         await app.stop()
 
-    app = BridgeApp(config)
+    app = App(config)
     await app.start()
     try:
         assert app.registry.get(device_id).name == "Hallway Motion"  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ import hapraw
 import pytest
 from web_helpers import PASSWORD, SETUP_CODE, dashboard_config, web_output
 
-from mihomekit.bridge import BridgeApp
+from mihomekit.app import App
 from mihomekit.outputs.web.auth import LoginLimiter, client_key, from_this_host, hash_password
 from mihomekit.outputs.web.hosts import HostCheck, host_name
 from mihomekit.outputs.web.live import sse_text, widget_event
@@ -30,13 +30,13 @@ CODE_MARKS = (SETUP_CODE, SETUP_CODE.replace("-", ""), "X-HM://")
 @asynccontextmanager
 async def bridge(
     base: Path, *, password: str | None = None, pairing_window: float = 600.0
-) -> AsyncIterator[BridgeApp]:
+) -> AsyncIterator[App]:
     config = dashboard_config(
         base / "state",
         base / "mi32cfg",
         password_hash=hash_password(password) if password else None,
     )
-    app = BridgeApp(dataclasses.replace(config, pairing_window=pairing_window))
+    app = App(dataclasses.replace(config, pairing_window=pairing_window))
     await app.start()
     try:
         yield app
@@ -130,7 +130,7 @@ async def test_open_pairing_on_the_dashboard(tmp_path: Path) -> None:
         base = web_output(app).url
         await asyncio.sleep(0.6)
         with pytest.raises(hapraw.PairingError) as refused:
-            await hapraw.pair_setup("127.0.0.1", app.hubs[0].port, SETUP_CODE)
+            await hapraw.pair_setup("127.0.0.1", app.hubs.first.port, SETUP_CODE)
         assert refused.value.error == hapraw.TlvError.UNAVAILABLE
         _, text, csrf = await page(session, base + "pairing")
         assert "Pairing is closed" in text and 'action="/pairing/open"' in text
@@ -140,7 +140,7 @@ async def test_open_pairing_on_the_dashboard(tmp_path: Path) -> None:
             text = await response.text()
         assert response.status == 200, text[:500]
         assert "pairing of Mi-Home-Bridge open until" in text
-        pairing = await hapraw.pair_setup("127.0.0.1", app.hubs[0].port, SETUP_CODE)
+        pairing = await hapraw.pair_setup("127.0.0.1", app.hubs.first.port, SETUP_CODE)
         assert pairing.accessory_id == app.driver.state.mac
         _, text, csrf = await page(session, base + "pairing")
         async with session.post(

@@ -1,8 +1,9 @@
-"""BleAdapter: bleak's detection callback fed with recorded advertisements.
+"""BleAdapter's pure logic: a stand-in for ``BleakScanner`` injected through
+``scanner_factory`` calls the detection callback with real ``BLEDevice``/``AdvertisementData``
+objects, so filtering, counting and the watchdog's timing run without D-Bus.
 
-There is no radio in the test environment, so a stand-in for ``BleakScanner`` (injected
-through ``scanner_factory``) records the arguments it was built with and calls the
-detection callback with real ``BLEDevice``/``AdvertisementData`` objects.
+Scanning through bleak itself (passive, the fallbacks, errors, recovery) is tested against
+the BlueZ stand-in in ``test_ble_scanning.py`` and ``test_ble_recovery.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from fake_bleak import (
     wait_until,
 )
 
-from mihomekit.errors import AdapterError
 from mihomekit.sources import ble
 from mihomekit.sources.ble import OR_PATTERNS, BleAdapter, unavailable_reason
 
@@ -120,69 +120,6 @@ async def test_passive_scan_uses_or_patterns_for_the_service_uuids() -> None:
     assert scanner.stopped
 
 
-async def test_passive_failure_falls_back_to_active_with_one_log_line(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="mihomekit")
-    fake = FakeBleak(passive_error=PASSIVE_UNSUPPORTED)
-    heard: list[tuple[str, int, bytes, int | None]] = []
-    adapter = BleAdapter(
-        lambda adv: heard.extend(entries(adv)), scanner_factory=fake, watchdog_seconds=30
-    )
-    await adapter.start()
-    try:
-        assert adapter.mode == "active"
-        assert [s.kwargs["scanning_mode"] for s in fake.scanners] == ["passive", "active"]
-        active = fake.current
-        assert "or_patterns" not in active.kwargs["bluez"]
-        active.feed(*recorded(ATC1441))
-        assert heard == [(ATC1441[0], 0x181A, bytes.fromhex(ATC1441[2]), -70)]
-        # a restart goes straight to active scanning and does not repeat the explanation
-        adapter.report_error(BleakError("scanner went away"))
-        await wait_until(lambda: len(fake.scanners) == 3 and fake.scanners[-1].running)
-    finally:
-        await adapter.stop()
-    assert [s.kwargs["scanning_mode"] for s in fake.scanners] == ["passive", "active", "active"]
-    fallback = [r for r in caplog.records if "passive BLE scanning not available" in r.getMessage()]
-    assert len(fallback) == 1
-    assert fallback[0].levelno == logging.WARNING
-    assert "BlueZ >= 5.56" in fallback[0].getMessage()
-
-
-async def test_passive_failure_from_dbus_error_also_falls_back() -> None:
-    fake = FakeBleak(
-        passive_error=BleakDBusError("org.bluez.Error.NotSupported", ["Not supported"])
-    )
-    adapter = BleAdapter(lambda *a: None, scanner_factory=fake, watchdog_seconds=0)
-    await adapter.start()
-    assert adapter.mode == "active"
-    await adapter.stop()
-
-
-async def test_passive_only_mode_fails_instead_of_falling_back() -> None:
-    fake = FakeBleak(passive_error=PASSIVE_UNSUPPORTED)
-    adapter = BleAdapter(lambda *a: None, scan_mode="passive", scanner_factory=fake)
-    with pytest.raises(AdapterError) as info:
-        await adapter.start()
-    message = str(info.value)
-    assert "passive Bluetooth scanning is not available" in message
-    assert "--experimental" in message
-    assert [s.kwargs["scanning_mode"] for s in fake.scanners] == ["passive"]
-    assert adapter.mode is None and not adapter.running
-
-
-async def test_active_mode_never_tries_passive() -> None:
-    fake = FakeBleak()
-    adapter = BleAdapter(
-        lambda *a: None, scan_mode="active", scanner_factory=fake, watchdog_seconds=0
-    )
-    await adapter.start()
-    assert adapter.mode == "active"
-    await adapter.stop()
-    assert [s.kwargs["scanning_mode"] for s in fake.scanners] == ["active"]
-    assert fake.scanners[0].kwargs["bluez"] == {}
-
-
 def test_unknown_scan_mode_is_rejected() -> None:
     with pytest.raises(ValueError, match="scan_mode"):
         BleAdapter(lambda *a: None, scan_mode="loud")
@@ -201,9 +138,12 @@ def test_unknown_scan_mode_is_rejected() -> None:
             BleakBluetoothNotAvailableError(
                 "No powered Bluetooth adapters found.", BleakBluetoothNotAvailableReason.POWERED_OFF
             ),
-            "powered off",
+            "the adapter is powered off; turn Bluetooth on",
         ),
-        (FileNotFoundError(2, "No such file or directory"), "D-Bus system bus"),
+        (
+            FileNotFoundError(2, "No such file or directory"),
+            "the D-Bus system bus is not reachable",
+        ),
         (BleakError("adapter 'hci7' not found"), "adapter 'hci7' not found"),
         (
             BleakDBusError("org.freedesktop.DBus.Error.ServiceUnknown", ["no bluez"]),
@@ -211,36 +151,16 @@ def test_unknown_scan_mode_is_rejected() -> None:
         ),
     ],
 )
-@pytest.mark.parametrize("scan_mode", ["auto", "passive", "active"])
-async def test_no_adapter_is_a_clear_adapter_error(
-    error: BaseException, reason: str, scan_mode: str
+def test_unavailable_reason_names_why_no_adapter_can_be_used(
+    error: BaseException, reason: str
 ) -> None:
-    fake = FakeBleak(start_errors=[error])
-    adapter = BleAdapter(lambda *a: None, scan_mode=scan_mode, scanner_factory=fake)
-    with pytest.raises(AdapterError) as info:
-        await adapter.start()
-    message = str(info.value)
-    assert message.startswith("no Bluetooth adapter found (")
-    assert reason in message
-    # no fallback attempt: without an adapter active scanning cannot work either
-    assert len(fake.scanners) == 1
-    assert not adapter.running
+    assert (unavailable_reason(error) or "").startswith(reason)
 
 
 def test_unavailable_reason_leaves_other_errors_alone() -> None:
     assert unavailable_reason(PASSIVE_UNSUPPORTED) is None
     assert unavailable_reason(BleakDBusError("org.bluez.Error.Failed", ["busy"])) is None
     assert unavailable_reason(RuntimeError("x")) is None
-
-
-async def test_active_start_failure_is_an_adapter_error() -> None:
-    fake = FakeBleak(
-        passive_error=PASSIVE_UNSUPPORTED,
-        start_errors=[BleakDBusError("org.bluez.Error.Failed", ["busy"])],
-    )
-    adapter = BleAdapter(lambda *a: None, scanner_factory=fake)
-    with pytest.raises(AdapterError, match=r"could not start .*org\.bluez\.Error\.Failed"):
-        await adapter.start()
 
 
 async def test_watchdog_restarts_after_silence_and_logs_once(

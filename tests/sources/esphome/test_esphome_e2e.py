@@ -17,7 +17,7 @@ import pytest
 from esphome_fake import FEATURE_STATE_AND_MODE, Entry, FakeProxy
 from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, free_port, pair
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.commands.run import esphome_sources
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
@@ -83,8 +83,8 @@ async def test_proxies_to_homekit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for fake in fakes.values():
         await fake.start()
     settings = parse_settings(_settings({name: fake.port for name, fake in fakes.items()}))
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=tmp_path,
             address="127.0.0.1",
             port=free_port(),
@@ -118,7 +118,7 @@ async def test_proxies_to_homekit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             await log.wait_for(contact, 1)  # 1: contact not detected (open)
 
             # Three proxies repeat the same frames: one reading, one event each.
-            events_before = app.counts["events"]
+            events_before = app.registry.stats["events"]
             press = build.mibeacon_frame(
                 REMOTE.pid, 7, [build.obj_button(0, 0)], mac=REMOTE.display_mac, version=3
             )
@@ -134,7 +134,7 @@ async def test_proxies_to_homekit(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             await asyncio.sleep(0.8)  # time for any duplicate to show up
             assert log.values(button) == [0]
             assert log.values(contact) == [1]
-            assert app.counts["events"] - events_before == 1
+            assert app.registry.stats["events"] - events_before == 1
             remote = app.registry.get(REMOTE.mac)
             assert remote is not None
             assert set(remote.receivers) == {"attic", "garage", "basement"}

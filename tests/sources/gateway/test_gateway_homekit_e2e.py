@@ -23,7 +23,7 @@ from homekit_helpers import (
     pair,
 )
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.sources.gateway.simulator import GatewaySimulator, SimDevice, demo_settings
 from mihomekit.sources.gateway.source import GatewaySource
 
@@ -55,8 +55,8 @@ class _Gateway:
         self.simulator = simulator
         self.link: GatewaySource | None = None
 
-    def factory(self, app: BridgeApp) -> Any:
-        self.link = GatewaySource(app, demo_settings(self.simulator))
+    def factory(self, app: App) -> Any:
+        self.link = GatewaySource(app.registry, demo_settings(self.simulator))
         return self
 
     async def start(self) -> None:
@@ -79,9 +79,9 @@ async def simulator() -> AsyncIterator[GatewaySimulator]:
     await sim.stop()
 
 
-def _app(tmp_path: Path, gateway: _Gateway) -> BridgeApp:
-    return BridgeApp(
-        BridgeConfig(
+def _app(tmp_path: Path, gateway: _Gateway) -> App:
+    return App(
+        AppConfig(
             state_dir=tmp_path,
             address="127.0.0.1",
             port=free_port(),

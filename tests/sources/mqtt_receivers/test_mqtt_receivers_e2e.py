@@ -1,6 +1,6 @@
 """End to end: frames published by remote receivers through a real mosquitto reach a paired
 aiohomekit controller. Theengs Gateway, OpenMQTTGateway and a ``mihomekit relay`` (its
-radio stood in for by bleak's callback) repeating one button press give one event; a
+radio: unmodified bleak and the BlueZ stand-in) repeating one button press give one event; a
 broker restart recovers by itself and readings flow again."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_bleak import FakeBleak, advertisement
+from bluez_fake import FakeBluez
 from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, free_port, pair
 from mosquitto import HOST, Mosquitto
 from mqtt_helpers import connection, make_relay, settings, until
 
-from mihomekit.bridge import BridgeApp, BridgeConfig
+from mihomekit.app import App, AppConfig
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.mqtt import MqttConnection, require_connection
@@ -63,9 +63,9 @@ def gateway_json(entry: DeviceEntry, frame: bytes, uuid: str, rssi: int) -> str:
 
 
 def receiver_factory(entry: MqttReceiverSettings) -> Any:
-    def factory(app: BridgeApp) -> MqttReceiverSource:
+    def factory(app: App) -> MqttReceiverSource:
         return MqttReceiverSource(
-            require_connection(app, "[[mqtt_receivers]]"), app.registry.handle, entry
+            require_connection(app.mqtt, "[[mqtt_receivers]]"), app.registry.handle, entry
         )
 
     return factory
@@ -73,7 +73,7 @@ def receiver_factory(entry: MqttReceiverSettings) -> Any:
 
 @dataclass
 class Setup:
-    app: BridgeApp
+    app: App
     pairing: Any
     view: AccessoryView
     log: EventLog
@@ -84,8 +84,8 @@ class Setup:
 
 @pytest.fixture
 async def setup(tmp_path: Path, mosquitto: Mosquitto) -> AsyncIterator[Setup]:
-    app = BridgeApp(
-        BridgeConfig(
+    app = App(
+        AppConfig(
             state_dir=tmp_path / "state",
             address=HOST,
             port=free_port(),
@@ -146,12 +146,12 @@ async def test_theengs_temperature_reaches_homekit_and_survives_a_broker_restart
 
 
 async def test_three_receivers_one_event_and_the_relay_end_to_end(
-    setup: Setup, mosquitto: Mosquitto
+    setup: Setup, mosquitto: Mosquitto, bluez: FakeBluez
 ) -> None:
-    bleak = FakeBleak()
-    relay = make_relay(mosquitto, "pi2", bleak)
+    relay = make_relay(mosquitto, "pi2")
     await relay.start()
     try:
+        await bluez.wait_for(lambda: bool(bluez.active_monitors()))
         await until(lambda: relay.connection.connected, "the relay")
         frame = button_frame(31)
         mac = REMOTE.display_mac
@@ -161,7 +161,7 @@ async def test_three_receivers_one_event_and_the_relay_end_to_end(
         setup.publisher.publish(
             f"home/OMG_ESP32_BLE/BTtoMQTT/{REMOTE.mac}", gateway_json(REMOTE, frame, "0xfe95", -60)
         )
-        bleak.current.feed(advertisement(mac, {0xFE95: frame.hex()}, rssi=-70))
+        bluez.advertise(mac, service_data={0xFE95: frame}, rssi=-70)
         await setup.log.wait_for(setup.button, 2, timeout=5)
         device = setup.app.registry.get(REMOTE.mac)
         assert device is not None
@@ -169,7 +169,7 @@ async def test_three_receivers_one_event_and_the_relay_end_to_end(
         assert set(device.receivers) == {"TheengsGateway", "OMG_ESP32_BLE", "pi2"}
         assert device.best_receiver == "OMG_ESP32_BLE"
         # A temperature through the relay alone: radio → relay → broker → bridge → HomeKit.
-        bleak.current.feed(advertisement(TH.display_mac, {0xFE95: th_frame(40, 19.5).hex()}))
+        bluez.advertise(TH.display_mac, service_data={0xFE95: th_frame(40, 19.5)})
         await setup.log.wait_for(setup.temperature, 19.5, timeout=5)
         assert setup.log.values(setup.button) == [2]  # one press, one event
     finally:

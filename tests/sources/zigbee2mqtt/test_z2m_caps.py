@@ -23,7 +23,7 @@ from mosquitto import HOST, Mosquitto
 from z2m_helpers import BRIDGED, DOOR, SourceSlot, make_app, until
 from z2m_simulator import Z2mSimulator, load_devices
 
-from mihomekit.bridge import BridgeApp
+from mihomekit.commands.run import web_output
 from mihomekit.outputs.web.server import WebOutput
 from mihomekit.sources.zigbee2mqtt.devices import (
     NotAnArray,
@@ -62,10 +62,7 @@ async def http_get(port: int, path: str) -> str:
     return text
 
 
-def web(app: BridgeApp) -> WebOutput:
-    return WebOutput(
-        app, host="127.0.0.1", port=0, password_hash=None, mi32cfg=app.config.state_dir / "m"
-    )
+web = web_output(port=0, password_hash=None)
 
 
 async def test_five_thousand_made_up_devices(
@@ -104,7 +101,7 @@ async def test_five_thousand_made_up_devices(
             await sim.raw("bridge/devices", json.dumps(listing), retain=True)
             await until(
                 lambda: (
-                    app.over_cap.get("zigbee2mqtt.max_devices") == FAKES + len(real) - 500
+                    source.status.over_cap.get("zigbee2mqtt.max_devices") == FAKES + len(real) - 500
                     and source._reading is None
                 ),
                 "the list to be read",

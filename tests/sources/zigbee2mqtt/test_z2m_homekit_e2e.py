@@ -161,7 +161,7 @@ async def test_rename_and_restart_keep_aids_and_values(
         await z2m.rename(DOOR, "front door")
         await until(lambda: app.registry.get(DOOR).name == "front door", "the rename")
         assert app.state.aids[DOOR] == aids[DOOR]
-        accessory = app.bridge.accessories[aids[DOOR]]
+        accessory = app.hubs.first.accessory.accessories[aids[DOOR]]
         assert accessory.display_name == "front door"
         await z2m.state(DOOR, contact=False)  # its new topic
         await until(lambda: app.registry.get(DOOR).values.get("opening") is True, "open")

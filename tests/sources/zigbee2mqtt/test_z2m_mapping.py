@@ -9,16 +9,17 @@ import pytest
 from z2m_helpers import CLIMATE, CURTAIN, DOOR, GYRO, LAMP, LEAK, MINI, MOTION, PLUG, WALL
 from z2m_simulator import load_devices
 
+from mihomekit.accessories.services import homekit_services
 from mihomekit.readings import Event
 from mihomekit.sources.zigbee2mqtt.devices import (
     Z2mDevice,
-    known_entry,
     model_from_json,
     model_to_json,
     parse_devices,
     restored_model,
+    saved_entry,
 )
-from mihomekit.sources.zigbee2mqtt.exposes import homekit_services, map_exposes, parse_action
+from mihomekit.sources.zigbee2mqtt.exposes import map_exposes, parse_action
 from mihomekit.sources.zigbee2mqtt.state import ActionGate, apply_state, set_payload, xy_to_hs
 
 
@@ -89,7 +90,7 @@ def test_unmapped_exposes_say_why(devices: dict[str, Z2mDevice]) -> None:
     assert mini["action=release"] == "action value without a HomeKit event"
     lamp = {u.property: u.reason for u in devices[LAMP].mapping.unmapped}
     assert "write-only" in lamp["effect"]
-    assert "StatelessProgrammableSwitch x3" in homekit_services(devices[WALL].mapping)
+    assert "StatelessProgrammableSwitch x3" in homekit_services(devices[WALL].model)
 
 
 def test_contact_goes_through_value_on_and_value_off(devices: dict[str, Z2mDevice]) -> None:
@@ -170,7 +171,7 @@ def test_colour_state(devices: dict[str, Z2mDevice]) -> None:
 def test_curtain_position_and_motor(devices: dict[str, Z2mDevice]) -> None:
     mapping = devices[CURTAIN].mapping
     assert mapping.controls == ("cover",)
-    assert homekit_services(mapping) == ["BatteryService", "WindowCovering"]
+    assert homekit_services(devices[CURTAIN].model) == ["BatteryService", "WindowCovering"]
     assert set_payload(mapping, {"position": 40}) == ({"position": 40}, [])
     # OPEN only repeats the position (it never overrides a reported 55 with 100).
     moving = {"position": 55, "state": "OPEN", "motor_state": "closing", "running": True}
@@ -272,7 +273,7 @@ def test_multi_channel_switch_and_cover() -> None:
 
 def test_model_survives_the_state_file(devices: dict[str, Z2mDevice]) -> None:
     for device in devices.values():
-        saved = json.loads(json.dumps(known_entry(device)))
+        saved = json.loads(json.dumps(saved_entry(device.model)))
         assert restored_model(saved) == device.model
     assert model_from_json({"model": 1}) is None
     assert model_from_json({**model_to_json(devices[DOOR].model), "buttons": "x"}) is None

@@ -14,7 +14,11 @@ Readings from every source end here. The registry
   replay), with a rule for counter wrap and device reboot (:func:`counter_is_newer`,
   :data:`REBOOT_CONFIRM`);
 * keeps last values, per-value times and last-seen times;
-* tells subscribers (the HomeKit accessories) about each accepted reading.
+* is the bus: it tells its listeners (HomeKit, MQTT out, the dashboard, the saved state)
+  every accepted reading and every device added, removed or changed
+  (:mod:`.events`); nothing else announces devices;
+* is the :class:`~.sink.DeviceSink` every source writes to, and the place writes from
+  HomeKit and MQTT go through to the source that controls a device (:meth:`control`).
 
 Nothing here does I/O; time comes from the injected clock.
 """
@@ -25,14 +29,34 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .catalog import DeviceModel, lookup, unknown_name
-from .decoders import decode_advertisement, decode_manufacturer_data
-from .mi32cfg import DeviceEntry
-from .readings import DecodeResult, Event, KeyStatus, Value
-from .sources import LOCAL_RECEIVER, Advertisement
+from mihomekit.advertisement import LOCAL_RECEIVER, Advertisement
+from mihomekit.catalog import DeviceModel, lookup, unknown_name
+from mihomekit.decoders import decode_advertisement, decode_manufacturer_data
+from mihomekit.errors import ControlError
+from mihomekit.mi32cfg import DeviceEntry
+from mihomekit.readings import DecodeResult, Event, KeyStatus, Value
+
+from .device import (
+    Control,
+    Decoder,
+    Device,
+    EncryptedFrame,
+    Frame,
+    UnknownDevice,
+    compact_mac,
+    default_name,
+)
+from .events import (
+    Change,
+    DeviceAdded,
+    DeviceChanged,
+    DeviceRemoved,
+    RegistryEvent,
+    RegistryListener,
+    Update,
+)
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -46,12 +70,6 @@ COUNTER_WINDOW = 1 << 31
 REBOOT_CONFIRM = 3
 #: How many recent raw frames per device are remembered to spot repeats.
 RECENT_FRAMES = 4
-#: A frame without a counter heard again within this many seconds is a repeat (the same
-#: advertisement sent several times, or heard by several receivers); later it is news.
-REPEAT_WINDOW = 3.0
-#: A receiver that has not heard a device for this many seconds no longer competes for
-#: "best receiver".
-RECEIVER_WINDOW = 300.0
 #: How many devices heard but not configured are remembered (the least recently heard go).
 UNKNOWN_DEVICES = 128
 #: An unknown device's model guess is refreshed at most this often (seconds).
@@ -65,173 +83,49 @@ def counter_is_newer(counter: int, last: int) -> bool:
     return 0 < (counter - last) % COUNTER_MODULUS < COUNTER_WINDOW
 
 
-def compact_mac(mac: str) -> str:
-    """``a4:c1:38:12:34:56`` → ``A4C138123456`` (the registry's BLE device id)."""
-    return mac.replace(":", "").replace("-", "").upper()
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """One accepted reading of one device."""
-
-    device: Device
-    values: Mapping[str, Value]
-    events: tuple[Event, ...] = ()
-    heartbeat: bool = False
-
-
-Listener = Callable[[Update], None]
-#: ``decode(mac, uuid or company id, data, key)``: a service-data or manufacturer-data decoder.
-_Decoder = Callable[[str, int, bytes, "bytes | None"], DecodeResult]
-
-
-@dataclass(slots=True)
-class Reception:
-    """How one receiver last heard one device: RSSI (dBm, None if unknown) and time."""
-
-    rssi: int | None
-    seen: float
-
-
-@dataclass(frozen=True, slots=True)
-class EncryptedFrame:
-    """The last encrypted frame heard from a device: enough to try a bind key on it.
-
-    ``selector`` is the service UUID (or the company id, for manufacturer data) and
-    ``decode`` the decoder it went to.
-    """
-
-    mac: str
-    selector: int
-    data: bytes
-    seen: float
-    decode: _Decoder
-
-    def try_key(self, key: bytes | None) -> DecodeResult:
-        """Decode the frame again with ``key``."""
-        return self.decode(self.mac, self.selector, self.data, key)
-
-
-@dataclass(slots=True)
-class UnknownDevice:
-    """A device heard but not configured, with the decoder's guess of what it is.
-
-    ``selector``: the service UUID (or company id) of its last decoded frame.
-    """
-
-    mac: str
-    selector: int
-    format: str | None
-    pid: int | None
-    model: str | None
-    encrypted: bool
-    rssi: int | None
-    receiver: str
-    seen: float
-    decoded: float
-    last_encrypted: EncryptedFrame | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    data: bytes
-    heard: float
-    counted: bool  # the frame carries a counter: its bytes never come back as news
-
-
-@dataclass(eq=False, slots=True)
-class Device:
-    """A configured or discovered device and what it last reported."""
-
-    id: str
-    name: str
-    model: DeviceModel | None
-    source: str = "ble"
-    pid: int | None = None
-    key: bytes | None = None
-    values: dict[str, Value] = field(default_factory=dict)
-    value_times: dict[str, float] = field(default_factory=dict)
-    last_seen: float | None = None
-    rssi: int | None = None
-    key_status: KeyStatus = KeyStatus.NOT_NEEDED
-    last_counter: int | None = None
-    #: Per receiver id: the last RSSI and time it heard this device.
-    receivers: dict[str, Reception] = field(default_factory=dict)
-    #: The receiver with the strongest recent signal (see :data:`RECEIVER_WINDOW`).
-    best_receiver: str | None = None
-    recent_frames: list[_Frame] = field(default_factory=list)
-    reboot_run: list[int] = field(default_factory=list)
-    listeners: list[Listener] = field(default_factory=list)
-    #: The last encrypted frame heard (with or without a working key), for key checks.
-    last_encrypted: EncryptedFrame | None = None
-    #: Set by a source that knows better than the last-seen time whether the device can be
-    #: reached (a gateway adapter: the gateway's heartbeats and the device's own).
-    liveness: Callable[[], bool] | None = None
-
-    @property
-    def bridged(self) -> bool:
-        """Known devices appear in HomeKit; unknown product ids are kept but not bridged."""
-        return self.model is not None
-
-    def subscribe(self, listener: Listener) -> None:
-        self.listeners.append(listener)
-
-    def heard_by(self, receiver: str, rssi: int | None, now: float) -> None:
-        """Note a frame from ``receiver``; update the best receiver and :attr:`rssi`."""
-        seen = self.receivers.get(receiver)
-        if seen is None:
-            self.receivers[receiver] = Reception(rssi, now)
-        else:
-            seen.rssi = rssi
-            seen.seen = now
-        if len(self.receivers) == 1:
-            self.best_receiver = receiver
-            self.rssi = rssi
-            return
-        best: str | None = None
-        best_rssi = -1000
-        for name, reception in self.receivers.items():
-            if now - reception.seen > RECEIVER_WINDOW:
-                continue
-            level = -999 if reception.rssi is None else reception.rssi
-            if level > best_rssi:
-                best, best_rssi = name, level
-        self.best_receiver = best
-        self.rssi = self.receivers[best].rssi if best is not None else rssi
-
-    def _repeat(self, data: bytes, now: float) -> bool:
-        for frame in self.recent_frames:
-            if frame.data == data and (frame.counted or now - frame.heard < REPEAT_WINDOW):
-                return True
-        return False
-
-
-def default_name(model: DeviceModel | None, pid: int | None, device_id: str) -> str:
-    """``<MODEL>-<last 3 MAC bytes>`` (``LYWSD03MMC-52680F``), or Tasmota's ``MI_0B48`` style."""
-    base = model.model if model else unknown_name(pid or 0)
-    return f"{base}-{device_id[-6:].upper()}"
-
-
 class Registry:
-    """All devices of the bridge, by id (BLE: 12 uppercase hex; Zigbee: the gateway sid)."""
+    """All devices of the bridge, by id (BLE: 12 uppercase hex; Zigbee: the source's id)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._devices: dict[str, Device] = {}
+        #: Counters: advertisements, accepted, events, and each reason for a drop.
         self.stats: Counter[str] = Counter()
         #: Advertisements (service-data entries) per receiver id.
         self.receiver_stats: Counter[str] = Counter()
         #: Devices heard but not configured, least recently heard first (bounded).
         self.unknown: OrderedDict[str, UnknownDevice] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
-        #: Called with a device whose ``key_status`` changed (for displays: not an update
-        #: of values, so device listeners and HomeKit are not told).
-        self.status_listeners: list[Callable[[Device], None]] = []
+        self._listeners: list[RegistryListener] = []
+
+    # -- the bus -------------------------------------------------------------------------
+
+    def subscribe(self, listener: RegistryListener) -> Callable[[], None]:
+        """Call ``listener`` with every event of every device; returns the unsubscriber."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _publish(self, event: RegistryEvent, device: Device) -> None:
+        """Tell the device's own listeners (readings and changes) and the registry's."""
+        if not isinstance(event, DeviceAdded | DeviceRemoved) and device.listeners:
+            self._notify(device.listeners, event, device.id)
+        if self._listeners:
+            self._notify(self._listeners, event, device.id)
+
+    def _changed(self, device: Device, what: Change) -> None:
+        self._publish(DeviceChanged(device, what), device)
 
     # -- devices -------------------------------------------------------------------------
 
     def add_entry(self, entry: DeviceEntry) -> Device:
-        """Add a BLE device from an mi32cfg entry."""
+        """Add a BLE device from an mi32cfg entry. ValueError if the device is known."""
+        if entry.mac in self._devices:
+            raise ValueError(f"device {entry.mac} is already known")
         model = lookup(entry.pid)
         if model is None:
             self._warn_once(
@@ -249,35 +143,66 @@ class Registry:
             source="ble",
             pid=entry.pid,
             key=entry.key,
+            owner_named=bool(entry.name),
         )
         self._devices[device.id] = device
+        self.forget_unknown(device.id)
+        self._publish(DeviceAdded(device), device)
         return device
 
     def add_device(
-        self, device_id: str, model: DeviceModel | None, name: str | None, *, source: str
+        self,
+        device_id: str,
+        model: DeviceModel | None,
+        name: str | None,
+        *,
+        source: str,
+        liveness: Callable[[], bool] | None = None,
+        control: Control | None = None,
+        saved: Mapping[str, Any] | None = None,
     ) -> Device:
-        """Add (or return the existing) device of another source, such as a Zigbee sensor."""
-        existing = self._devices.get(device_id)
-        if existing is not None:
-            if existing.model is None and model is not None:
-                existing.model = model
-            if name and existing.name != name:
-                existing.name = name
-            return existing
-        device = Device(
-            id=device_id,
-            name=name or default_name(model, None, device_id),
-            model=model,
-            source=source,
-            pid=model.pid if model else None,
-        )
-        self._devices[device_id] = device
+        """Announce a device of a source (a Zigbee sensor), or update what is known of it.
+
+        A new device is :class:`DeviceAdded`; for a known one, a model learnt now is a
+        ``model`` change and a new name from the source a ``name`` change (unless the owner
+        named the device). ``liveness``, ``control`` and ``saved`` replace earlier ones
+        when given.
+        """
+        device = self._devices.get(device_id)
+        if device is None:
+            device = Device(
+                id=device_id,
+                name=name or default_name(model, None, device_id),
+                model=model,
+                source=source,
+                pid=model.pid if model else None,
+                source_name=name,
+                liveness=liveness,
+                control=control,
+                saved=saved,
+            )
+            self._devices[device_id] = device
+            self._publish(DeviceAdded(device), device)
+            return device
+        if liveness is not None:
+            device.liveness = liveness
+        if control is not None:
+            device.control = control
+        if saved is not None:
+            device.saved = saved
+        if device.model is None and model is not None:
+            device.model = model
+            device.pid = model.pid
+            self._changed(device, "model")
+        if name:
+            self.source_renamed(device_id, name)
         return device
 
     def remove(self, device_id: str) -> Device | None:
-        """Forget a device (its listeners with it); returns it, or None if unknown."""
+        """Forget a device (:class:`DeviceRemoved`, then its listeners are dropped)."""
         device = self._devices.pop(device_id, None)
         if device is not None:
+            self._publish(DeviceRemoved(device), device)
             device.listeners.clear()
         return device
 
@@ -290,12 +215,86 @@ class Registry:
     def __len__(self) -> int:
         return len(self._devices)
 
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._devices
+
+    # -- names, keys, reachability -------------------------------------------------------
+
+    def rename(self, device_id: str, name: str) -> Device:
+        """The owner names a device: shown everywhere, and kept over the source's names.
+
+        KeyError if unknown, ValueError for a name that is empty or over 64 characters.
+        """
+        device = self._devices[device_id]
+        name = name.strip()
+        if not name or len(name) > 64:
+            raise ValueError("a name has 1 to 64 characters")
+        device.owner_named = True
+        self._set_name(device, name)
+        return device
+
+    def clear_name(self, device_id: str) -> str:
+        """Drop the owner's name: the source's name (or the default) is shown again.
+
+        Returns the name now shown; KeyError if unknown.
+        """
+        device = self._devices[device_id]
+        device.owner_named = False
+        name = (device.source_name or default_name(device.model, device.pid, device_id))[:64]
+        self._set_name(device, name)
+        return name
+
+    def source_renamed(self, device_id: str, name: str) -> None:
+        """See :meth:`DeviceSink.source_renamed`."""
+        device = self._devices.get(device_id)
+        name = name.strip()[:64]
+        if device is None or not name:
+            return
+        device.source_name = name
+        if not device.owner_named:
+            self._set_name(device, name)
+
+    def _set_name(self, device: Device, name: str) -> None:
+        if device.name != name:
+            device.name = name
+            self._changed(device, "name")
+
+    def set_key(self, device_id: str, key: bytes | None) -> None:
+        """A BLE device's bind key changed (the mi32cfg was edited): used from now on."""
+        device = self._devices[device_id]
+        if device.key == key:
+            return
+        device.key = key
+        device.last_counter = None
+        device.reboot_run.clear()
+        device.recent_frames.clear()
+        frame = device.last_encrypted
+        if frame is not None:
+            result = frame.try_key(key)
+            status = KeyStatus.OK if result.ok else result.key_status
+            self._set_key_status(device, status)
+
+    def reachability_changed(self, device_id: str) -> None:
+        """See :meth:`DeviceSink.reachability_changed`."""
+        device = self._devices.get(device_id)
+        if device is not None:
+            self._changed(device, "reachable")
+
+    # -- writes: HomeKit, MQTT → device --------------------------------------------------
+
+    async def control(self, device_id: str, values: Mapping[str, Value]) -> None:
+        """Carry out a write through the device's source; ControlError if it has none."""
+        device = self._devices.get(device_id)
+        if device is None or device.control is None:
+            raise ControlError(f"{device_id} cannot be controlled")
+        await device.control(device_id, values)
+
     # -- BLE -----------------------------------------------------------------------------
 
     def handle(self, advertisement: Advertisement) -> None:
         """Apply every service-data and manufacturer-data entry of one advertisement.
 
-        This is the :data:`~mihomekit.sources.AdvertisementSink` every BLE source feeds.
+        This is the :data:`~mihomekit.advertisement.AdvertisementSink` every BLE source feeds.
         """
         mac, rssi, receiver = advertisement.mac, advertisement.rssi, advertisement.receiver
         for uuid, data in advertisement.service_data.items():
@@ -338,7 +337,7 @@ class Registry:
         data: bytes,
         rssi: int | None,
         receiver: str,
-        decode: _Decoder,
+        decode: Decoder,
     ) -> DecodeResult | None:
         self.stats["advertisements"] += 1
         self.receiver_stats[receiver] += 1
@@ -350,7 +349,7 @@ class Registry:
             self._note_unknown(device_id, mac, selector, data, rssi, receiver, now, decode)
             return None
         device.heard_by(receiver, rssi, now)
-        if device._repeat(data, now):
+        if device.is_repeat(data, now):
             # The same frame again: a sign of life, never a second event.
             self.stats["dropped_duplicate"] += 1
             device.last_seen = now
@@ -378,7 +377,7 @@ class Registry:
         if not self._counter_accepts(device, result):
             return result
         frames = device.recent_frames
-        frames.append(_Frame(data, now, result.counter is not None))
+        frames.append(Frame(data, now, result.counter is not None))
         if len(frames) > RECENT_FRAMES:
             del frames[0]
         values: dict[str, Value] = dict(result.values)
@@ -395,7 +394,7 @@ class Registry:
         rssi: int | None,
         receiver: str,
         now: float,
-        decode: _Decoder,
+        decode: Decoder,
     ) -> None:
         """Remember a device heard but not configured (the table stays bounded)."""
         known = self.unknown.get(device_id)
@@ -446,7 +445,7 @@ class Registry:
         if device.key_status is status:
             return
         device.key_status = status
-        self._notify(self.status_listeners, device, device.id)
+        self._changed(device, "key_status")
 
     def _counter_accepts(self, device: Device, result: DecodeResult) -> bool:
         counter = result.counter
@@ -515,12 +514,13 @@ class Registry:
         times = device.value_times
         for name in values:
             times[name] = now
-        if not device.listeners:
-            return
-        self._notify(device.listeners, Update(device, values, events, heartbeat), device.id)
+        if events:
+            self.stats["events"] += len(events)
+        if device.listeners or self._listeners:
+            self._publish(Update(device, values, events, heartbeat), device)
 
     def _notify(self, listeners: Sequence[Callable[[_T], None]], what: _T, device_id: str) -> None:
-        for listener in listeners:
+        for listener in list(listeners):
             try:
                 listener(what)
             except Exception as err:  # a broken listener must not stop the radio

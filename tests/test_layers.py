@@ -1,0 +1,83 @@
+"""The layers hold: data flows up from sources through the registry, never back down.
+
+Sources write to the registry's narrow side and know nothing of HomeKit, the outputs or
+the running app; outputs follow the registry and never reach into the app; the registry
+knows none of them.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from repo import ROOT
+
+PACKAGE = ROOT / "mihomekit"
+
+#: Module prefixes that a folder's modules must never import.
+FORBIDDEN = {
+    "sources": (
+        "mihomekit.app",
+        "mihomekit.hubs",
+        "mihomekit.outputs",
+        "mihomekit.accessories",
+        "mihomekit.persistence",
+        "mihomekit.commands",
+    ),
+    "outputs": ("mihomekit.app", "mihomekit.commands"),
+    "registry": (
+        "mihomekit.sources",
+        "mihomekit.outputs",
+        "mihomekit.accessories",
+        "mihomekit.hubs",
+        "mihomekit.app",
+        "mihomekit.homekit",
+    ),
+    "decoders": (
+        "mihomekit.registry",
+        "mihomekit.sources",
+        "mihomekit.outputs",
+        "mihomekit.accessories",
+        "mihomekit.app",
+    ),
+    "accessories": ("mihomekit.sources", "mihomekit.outputs", "mihomekit.app"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (absolute names; relative imports resolved)."""
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    if path.name == "__init__.py":
+        package = module.removesuffix(".__init__")
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_no_import_runs_back_up(folder: str) -> None:
+    offences = []
+    for path in sorted((PACKAGE / folder).rglob("*.py")):
+        for name in sorted(_imports(path)):
+            if name.startswith(FORBIDDEN[folder]):
+                offences.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offences == []
+
+
+def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
+    """The parser above resolves relative imports (so the test can fail)."""
+    probe = PACKAGE / "sources" / "gateway" / "source.py"
+    assert "mihomekit.registry" in _imports(probe)
+    assert "mihomekit.sources.SourceStatus" in _imports(probe)
