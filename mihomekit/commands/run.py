@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
-from mihomekit.commands.options import tcp_port
+from mihomekit.commands.options import listen_port, tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.homekit.window import WindowStatus
 from mihomekit.hubs import Hub
@@ -79,9 +79,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-gateway", action="store_true", help="do not talk to gateways")
     parser.add_argument(
         "--web-port",
-        type=tcp_port,
+        type=listen_port,
         metavar="N",
-        help="Mi Dashboard port (default 8089, [web] port)",
+        help="Mi Dashboard port (default 8089, [web] port; 0: any free port)",
     )
     parser.add_argument("--no-web", action="store_true", help="do not serve the Mi Dashboard")
     parser.set_defaults(func=run_bridge)
