@@ -36,6 +36,7 @@ __all__ = [
     "HomeAssistant",
     "HomeKitSensor",
     "ReadingInfo",
+    "in_physical_range",
     "info",
     "markdown_table",
     "rounded",
@@ -117,6 +118,9 @@ class ReadingInfo:
     home_assistant: HomeAssistant | None = None
     tasmota: str | None = None
     staleness: str = "default"
+    #: The physically possible range of a number (inclusive): a value outside it comes
+    #: from a broken or hostile sender (see :func:`in_physical_range`); None: any.
+    limits: tuple[float, float] | None = None
 
     @property
     def binary(self) -> bool:
@@ -153,6 +157,7 @@ def _number(
     tasmota: str | None = None,
     staleness: str = "default",
     control: bool = False,
+    limits: tuple[float, float] | None = None,
 ) -> ReadingInfo:
     return ReadingInfo(
         name,
@@ -165,6 +170,7 @@ def _number(
         tasmota=tasmota,
         staleness=staleness,
         control=control,
+        limits=limits,
     )
 
 
@@ -236,6 +242,7 @@ _TABLE: tuple[ReadingInfo, ...] = (
         ),
         tasmota="Temperature",
         staleness="climate",
+        limits=(-80.0, 150.0),
     ),
     _number(
         "humidity",
@@ -254,6 +261,7 @@ _TABLE: tuple[ReadingInfo, ...] = (
         ),
         tasmota="Humidity",
         staleness="climate",
+        limits=(0.0, 100.0),
     ),
     _number(
         "moisture",
@@ -272,6 +280,7 @@ _TABLE: tuple[ReadingInfo, ...] = (
         ),
         tasmota="Moisture",
         staleness="climate",
+        limits=(0.0, 100.0),
     ),
     _number(
         "illuminance",
@@ -284,6 +293,7 @@ _TABLE: tuple[ReadingInfo, ...] = (
         ),
         tasmota="Illuminance",
         staleness="climate",
+        limits=(0.0, 200_000.0),
     ),
     _binary(
         "motion",
@@ -376,6 +386,7 @@ _TABLE: tuple[ReadingInfo, ...] = (
         ha=_ha("conductivity"),
         tasmota="Fertility",
         staleness="climate",
+        limits=(0.0, 100_000.0),
     ),
     _number(
         "no_motion_seconds",
@@ -385,13 +396,54 @@ _TABLE: tuple[ReadingInfo, ...] = (
         ha=_ha("duration"),
         tasmota="NMT",
         staleness="motion",
+        limits=(0.0, 1e8),
     ),
-    _number("battery", "Battery", "%", 0, ha=_diagnostic("battery"), tasmota="Battery"),
-    _number("rssi", "RSSI", "dBm", 0, ha=_diagnostic("signal_strength"), tasmota="RSSI"),
+    _number(
+        "battery",
+        "Battery",
+        "%",
+        0,
+        ha=_diagnostic("battery"),
+        tasmota="Battery",
+        limits=(0.0, 100.0),
+    ),
+    _number(
+        "rssi",
+        "RSSI",
+        "dBm",
+        0,
+        ha=_diagnostic("signal_strength"),
+        tasmota="RSSI",
+        limits=(-127.0, 20.0),
+    ),
     # -- climate and air ------------------------------------------------------------------
-    _number("pressure", "Pressure", "hPa", 1, ha=_ha("atmospheric_pressure"), staleness="climate"),
-    _number("formaldehyde", "Formaldehyde", "mg/m³", 3, ha=_ha(None), staleness="climate"),
-    _number("co2", "CO2", "ppm", 0, ha=_ha("carbon_dioxide"), staleness="climate"),
+    _number(
+        "pressure",
+        "Pressure",
+        "hPa",
+        1,
+        ha=_ha("atmospheric_pressure"),
+        staleness="climate",
+        limits=(100.0, 2000.0),
+    ),
+    _number(
+        "formaldehyde",
+        "Formaldehyde",
+        "mg/m³",
+        3,
+        ha=_ha(None),
+        staleness="climate",
+        limits=(0.0, 100.0),
+    ),
+    _number(
+        "co2",
+        "CO2",
+        "ppm",
+        0,
+        ha=_ha("carbon_dioxide"),
+        staleness="climate",
+        limits=(0.0, 100_000.0),
+    ),
     _number("pm25", "PM2.5", "µg/m³", 0, ha=_ha("pm25"), staleness="climate"),
     _number("pm10", "PM10", "µg/m³", 0, ha=_ha("pm10"), staleness="climate"),
     _number("tvoc", "TVOC", "µg/m³", 0, ha=_ha("volatile_organic_compounds"), staleness="climate"),
@@ -400,25 +452,32 @@ _TABLE: tuple[ReadingInfo, ...] = (
     _number("precipitation", "Precipitation", "mm", 1, ha=_ha("precipitation")),
     _binary("light", "Light", "bright", "dark", ha="light", staleness="climate"),
     # -- power, battery, radio ------------------------------------------------------------
-    _number("voltage", "Voltage", "V", 3, ha=_diagnostic("voltage")),
+    _number("voltage", "Voltage", "V", 3, ha=_diagnostic("voltage"), limits=(0.0, 1000.0)),
     _binary("low_battery", "Low battery", ha="battery", diagnostic=True),
     _binary("battery_charging", "Charging", ha="battery_charging"),
     _text("charging_state", "Charging"),
-    _number("load_power", "Power", "W", 1, ha=_ha("power")),
-    _number("energy", "Energy", "kWh", 3, ha=_ha("energy", "total_increasing")),
+    _number("load_power", "Power", "W", 1, ha=_ha("power"), limits=(-100_000.0, 100_000.0)),
+    _number("energy", "Energy", "kWh", 3, ha=_ha("energy", "total_increasing"), limits=(-1e9, 1e9)),
     _number("power_consumed", "Power consumed", None, 2),
-    _number("current", "Current", "A", 3, ha=_ha("current")),
-    _number("device_temperature", "Device temperature", "°C", 1, ha=_diagnostic("temperature")),
-    _number("linkquality", "Link quality", "lqi", 0, ha=_diagnostic(None)),
+    _number("current", "Current", "A", 3, ha=_ha("current"), limits=(-1000.0, 1000.0)),
+    _number(
+        "device_temperature",
+        "Device temperature",
+        "°C",
+        1,
+        ha=_diagnostic("temperature"),
+        limits=(-80.0, 200.0),
+    ),
+    _number("linkquality", "Link quality", "lqi", 0, ha=_diagnostic(None), limits=(0.0, 255.0)),
     # -- what HomeKit switches ------------------------------------------------------------
     _binary("power", "Switch", "on", "off", control=True),
     _binary("in_use", "In use", ha="power", control=True),
     _binary("light_on", "Light", "on", "off", control=True),
-    _number("brightness", "Brightness", "%", 0, control=True),
+    _number("brightness", "Brightness", "%", 0, control=True, limits=(0.0, 100.0)),
     _number("color_temp", "Colour temperature", "mired", 0, control=True),
-    _number("hue", "Hue", "°", 0, control=True),
-    _number("saturation", "Saturation", "%", 0, control=True),
-    _number("position", "Position", "%", 0, control=True),
+    _number("hue", "Hue", "°", 0, control=True, limits=(0.0, 360.0)),
+    _number("saturation", "Saturation", "%", 0, control=True, limits=(0.0, 100.0)),
+    _number("position", "Position", "%", 0, control=True, limits=(0.0, 100.0)),
     _text("cover_motion", "Moving", control=True),
     # -- more binary sensors --------------------------------------------------------------
     _binary("tamper", "Tamper", "tampered!", "ok", ha="tamper", diagnostic=True),
@@ -456,7 +515,7 @@ _TABLE: tuple[ReadingInfo, ...] = (
     _text("lock_method", "Lock method"),
     _text("lock_error", "Lock error"),
     # -- body, sleep, care ----------------------------------------------------------------
-    _number("mass", "Weight", "kg", 2, ha=_ha("weight")),
+    _number("mass", "Weight", "kg", 2, ha=_ha("weight"), limits=(0.0, 1000.0)),
     _number("mass_lb", "Weight", "lb", 2, ha=_ha("weight")),
     _number("mass_non_stabilized", "Weight (settling)", "kg", 2),
     _number("impedance", "Impedance", "Ω", 1),
@@ -548,6 +607,16 @@ def info(name: str) -> ReadingInfo:
         if len(_CACHE) < 1024:  # names come from devices: keep the cache bounded
             _CACHE[name] = found
     return found
+
+
+def in_physical_range(name: str, value: float) -> bool:
+    """True if the number ``value`` of reading ``name`` can be real (its record's
+    ``limits``; a reading without limits only has to be finite). Sources that read numbers
+    from other systems (Zigbee2MQTT, MQTT receivers) drop (and count) the others."""
+    if not math.isfinite(value):
+        return False
+    limits = info(name).limits
+    return limits is None or limits[0] <= value <= limits[1]
 
 
 def rounded(name: str, value: Value) -> Value:

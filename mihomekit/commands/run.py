@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
 from mihomekit.commands.options import listen_port, tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
+from mihomekit.homekit.window import WindowStatus
+from mihomekit.hubs import Hub
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
@@ -204,6 +207,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources=sources,
         outputs=outputs,
         child_bridges=bridge.child_bridges,
+        max_bridges=bridge.max_bridges,
+        pairing_window=bridge.pairing_window,
         bridges=[
             BridgeRule.of(b.name, sources=b.sources, devices=b.devices, models=b.models)
             for b in settings.bridges
@@ -217,7 +222,12 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         port = settings.web.port if args.web_port is None else args.web_port
         radios = None if args.demo or args.replay else _radios(settings, local=ble_on)
         config.outputs.append(
-            web_output(port=port, password_hash=settings.web.password_hash, radios=radios)
+            web_output(
+                port=port,
+                password_hash=settings.web.password_hash,
+                radios=radios,
+                host_names=settings.web.host_names,
+            )
         )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
@@ -298,10 +308,15 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
 
 
 def web_output(
-    *, port: int, password_hash: str | None, radios: RadioFor | None = None
+    *,
+    port: int,
+    password_hash: str | None,
+    radios: RadioFor | None = None,
+    host_names: Sequence[str] = (),
 ) -> OutputFactory:
     """The Mi Dashboard on the bridge's address (``port`` 0: a free one); with ``radios``
-    (how to reach a sensor), its "Get the key from the sensor" button."""
+    (how to reach a sensor), its "Get the key from the sensor" button; ``host_names``:
+    more names it answers to (``[web] host_names``)."""
 
     def factory(app: App) -> Any:
         from mihomekit.ble.bind import BridgeBinder
@@ -319,6 +334,7 @@ def web_output(
             port=port,
             password_hash=password_hash,
             binder=binder,
+            host_names=host_names,
         )
 
     return factory
@@ -418,7 +434,7 @@ def ready_lines(app: App) -> list[str]:
                 "(setup code not shown)"
             )
         else:
-            pairing = f"setup code {hub.setup_code}"
+            pairing = f"setup code {hub.setup_code}, pairing {_window(hub)}"
         lines.append(
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
             f"{counted(hub.served, 'accessory', 'accessories')}, {pairing}"
@@ -430,6 +446,17 @@ def ready_lines(app: App) -> list[str]:
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
+
+
+def _window(hub: Hub) -> str:
+    """``open until 14:35:00`` or ``closed (mihomekit pairing open opens it)``."""
+    if hub.driver is None:
+        return "closed"
+    status: WindowStatus = hub.driver.pairing_window.status()
+    if status.open:
+        return status.describe()
+    which = "" if hub.number == 1 else f" --bridge {hub.number}"
+    return f"closed (`mihomekit pairing open{which}` opens it)"
 
 
 def _start_error(config: AppConfig, err: OSError, port: int) -> Exception:

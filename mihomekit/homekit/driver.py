@@ -7,6 +7,11 @@ hijacked or guessed and a pairing is acknowledged only once it is saved.
 
 The names of HAP-python relied on are those of :mod:`.hap_python` (check them on every
 HAP-python upgrade; a test does).
+
+``config_changed()`` (an accessory added or removed while running) bumps c# at once but
+saves the state and updates mDNS once for all the changes made in one go: a source that
+adds hundreds of devices must not write the state file hundreds of times while the
+controllers wait.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from mihomekit.atomicfile import write_atomic
 from mihomekit.errors import StateError
 
 from .attempts import ATTEMPTS_FILE, PairingAttempts
+from .hap_python import HapAccessory, HapEncoder, HapState
 from .limits import ServerLimits
 from .server import HapServer
+from .window import WINDOW_FILE, PairingWindow
 
 __all__ = ["BridgeDriver"]
 
@@ -38,8 +45,16 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
 
     Takes HAP-python's keyword arguments plus ``limits``. The pairing state file is
     written durably (temp file, fsync, rename, directory fsync); an unreadable one stops
-    the start with a :class:`StateError` and is never overwritten.
+    the start with a :class:`StateError` and is never overwritten. The pairing window
+    (:attr:`pairing_window`) opens at every start of an unpaired bridge.
     """
+
+    # What HAP-python's driver holds, typed (:mod:`.hap_python`).
+    loop: asyncio.AbstractEventLoop
+    state: HapState
+    encoder: HapEncoder
+    accessory: HapAccessory | None
+    persist_file: str
 
     def __init__(self, *, limits: ServerLimits | None = None, **kwargs: Any) -> None:
         listen = kwargs.get("listen_address") or kwargs.get("address")
@@ -50,7 +65,34 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
         self._background: set[asyncio.Task[None]] = set()
         state_dir = Path(os.path.abspath(self.persist_file)).parent
         self.pairing_attempts = PairingAttempts(state_dir / ATTEMPTS_FILE, self.limits)
+        self.pairing_window = PairingWindow(state_dir / WINDOW_FILE, self.limits.pairing_window)
         self.http_server = HapServer(self, listen, int(self.state.port), self.limits)
+        self._config_flush: asyncio.Handle | None = None
+
+    async def async_start(self) -> None:
+        """Open the pairing window (if unpaired), then start as HAP-python does."""
+        if not self.state.paired:
+            self.pairing_window.start()
+        await super().async_start()
+
+    def config_changed(self) -> None:
+        """Bump c# now; save and re-advertise once, after the changes made in one go."""
+        self.state.increment_config_version()
+        if self._config_flush is None:
+            self._config_flush = self.loop.call_soon_threadsafe(self._flush_config)
+
+    def _flush_config(self) -> None:
+        self._config_flush = None
+        self.async_persist()
+        self.async_update_advertisement()
+
+    async def async_stop(self) -> None:
+        """Save a configuration change still pending, then stop as HAP-python does."""
+        if self._config_flush is not None:
+            self._config_flush.cancel()
+            self._config_flush = None
+            await self._persist_logged()
+        await super().async_stop()
 
     # -- persistence -----------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ every name here exists in the installed HAP-python, methods with compatible para
 Beyond these, :class:`~mihomekit.homekit.driver.BridgeDriver` replaces the driver's
 ``http_server`` (HAP-python calls its ``async_start(loop)``, ``async_stop()`` and
 ``push_event(data, client_addr, immediate)``; ``derive_session_key`` reads
-``connections``, used only by cameras) and overrides ``persist()``, ``load()`` and
-``async_persist()``. Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``,
+``connections``, used only by cameras), overrides ``persist()``, ``load()`` and
+``async_persist()`` and extends ``async_start()``, ``async_stop()`` and
+``config_changed()``. Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``,
 ``hsrp``, ``setup_srp_verifier``/``srp_verifier``, ``pair``/``unpair`` and its pair-setup
 lockout (the same lockout, plus a persisted limit, lives in :mod:`.attempts`).
 """
@@ -150,6 +151,8 @@ class HapState(Protocol):
     ) -> None: ...
 
     def remove_paired_client(self, client_uuid: uuid.UUID) -> None: ...
+
+    def increment_config_version(self) -> None: ...
 
 
 class HapEncoder(Protocol):

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from mihomekit.mi32cfg import normalize_mac
 from mihomekit.sources import SENSOR_COMPANY_IDS, SENSOR_SERVICE_UUIDS, Advertisement
+from mihomekit.vocabulary import in_physical_range
 
 #: Bigger messages are dropped unread (a Theengs message is a few hundred bytes).
 MAX_PAYLOAD = 4096
@@ -61,6 +62,8 @@ class Parsed:
     receiver: str
     advertisement: Advertisement | None = None
     online: bool | None = None
+    #: Numbers of the message left out for being outside their physical range (``rssi``).
+    out_of_range: tuple[str, ...] = ()
 
 
 def receiver_from_topic(topic: str) -> str:
@@ -101,7 +104,7 @@ def parse_gateway_message(topic: str, payload: bytes) -> Parsed:
         return status
     data = _object(payload)
     mac = _mac(data.get("id"), "id")
-    rssi = _rssi(data.get("rssi"))
+    rssi, dropped = _rssi(data.get("rssi"))
     service_data: dict[int, bytes] = {}
     raw = data.get("servicedata")
     if raw is not None:
@@ -115,6 +118,7 @@ def parse_gateway_message(topic: str, payload: bytes) -> Parsed:
             "advertisement",
             receiver,
             Advertisement(mac, service_data, rssi, receiver, 0.0, manufacturer),
+            out_of_range=dropped,
         )
     if raw is None and "manufacturerdata" not in data and not _DECODED_KEYS.isdisjoint(data):
         return Parsed("no_service_data", receiver)
@@ -131,7 +135,7 @@ def parse_relay_message(topic: str, payload: bytes) -> Parsed:
     if not isinstance(receiver, str) or not receiver or len(receiver) > 64:
         raise BadMessage("wrong_type", "receiver must be a short non-empty string")
     mac = _mac(data.get("mac"), "mac")
-    rssi = _rssi(data.get("rssi"))
+    rssi, dropped = _rssi(data.get("rssi"))
     service_data: dict[int, bytes] = {}
     for key, value in _mapping(data.get("service_data", {}), "service_data").items():
         uuid = parse_uuid16(key)
@@ -150,6 +154,7 @@ def parse_relay_message(topic: str, payload: bytes) -> Parsed:
         "advertisement",
         receiver,
         Advertisement(mac, service_data, rssi, receiver, 0.0, manufacturer),
+        out_of_range=dropped,
     )
 
 
@@ -226,13 +231,15 @@ def _mac(value: Any, key: str) -> str:
     return ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
 
 
-def _rssi(value: Any) -> int | None:
+def _rssi(value: Any) -> tuple[int | None, tuple[str, ...]]:
+    """The RSSI, and ``("rssi",)`` if one outside the physical range was left out."""
     if value is None:
-        return None
+        return None, ()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadMessage("wrong_type", f"rssi must be a number, got {_kind(value)}")
-    rssi = int(value)
-    return rssi if -127 <= rssi <= 20 else None
+    if not in_physical_range("rssi", float(value)):
+        return None, ("rssi",)
+    return int(value), ()
 
 
 def _hex(value: Any, key: str) -> bytes:
