@@ -23,6 +23,7 @@ SENSOR_CAPABILITIES = frozenset(
         "smoke",
         "gas",
         "occupancy",
+        "presence",
     }
 )
 

@@ -26,6 +26,8 @@ leak               bool, water detected
 smoke              bool, smoke alarm
 gas                bool, gas alarm
 occupancy          bool, someone present
+presence           bool, a tag, beacon or phone is heard (``[[presence]]``)
+room               str, the receiver that hears it best ("" while away)
 power              bool, switch/outlet channel 0 on (gateway controls)
 power_2            bool, switch channel 1 on
 in_use             bool, outlet is drawing power
@@ -53,7 +55,7 @@ Values = Mapping[str, Value]
 
 #: Value names that HomeKit shows as "alert" sensors: their changes must reach
 #: controllers at once, never held back by event coalescing.
-IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy"})
+IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy", "presence"})
 
 
 class EventType(StrEnum):

@@ -50,6 +50,7 @@ _STATES: dict[str, tuple[str, str, str]] = {
     "smoke": ("Smoke", "SMOKE!", "clear"),
     "gas": ("Gas", "GAS!", "clear"),
     "occupancy": ("Occupancy", "occupied", "empty"),
+    "presence": ("Presence", "home", "away"),
     "light": ("Light", "bright", "dark"),
     "low_battery": ("Battery", "low", "ok"),
     "power": ("Power", "on", "off"),
