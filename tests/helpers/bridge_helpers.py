@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mihomekit.app import AppConfig
+from mihomekit.app import App, AppConfig
+from mihomekit.cli import build_parser
+from mihomekit.commands.run import plan_from_args
 from mihomekit.mi32cfg import DeviceEntry
 
 SETUP_MAC = "B8:27:EB:12:34:56"
@@ -25,3 +27,11 @@ def bridge_config(
         print_setup=False,
         **extra,
     )
+
+
+def planned_app(argv: list[str]) -> App:
+    """The app ``mihomekit run ...`` (``argv`` from ``run``) would start, in this process;
+    it prints nothing."""
+    plan = plan_from_args(build_parser().parse_args(argv))
+    plan.config.print_setup = False
+    return App(plan.config)

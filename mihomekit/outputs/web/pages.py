@@ -8,6 +8,7 @@ are static files next to this module (``static/``).
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,32 @@ _STATES: dict[str, tuple[str, str, str]] = {
 }
 #: Shown elsewhere in the widget (battery, signal) or not a reading.
 _NOT_LISTED = frozenset({"battery", "rssi"})
+#: Readings the dashboard can switch (relays, plugs, lights) through ``/devices/switch``.
+_SWITCHABLE = re.compile(r"^(power(_\d+)?|light_on)$")
+
+
+def switch_readings(device: Device) -> list[str]:
+    """The readings of ``device`` that its source can switch (none without a control)."""
+    if device.control is None or device.model is None:
+        return []
+    return sorted(r for r in device.model.measures | set(device.values) if _SWITCHABLE.match(r))
+
+
+def _switches(device: Device) -> str:
+    """A button per switchable reading (the page's script adds the CSRF token)."""
+    forms = []
+    for reading in switch_readings(device):
+        on = bool(device.values.get(reading))
+        label = _STATES.get(reading, (reading, "", ""))[0]
+        forms.append(
+            '<form method="post" action="/devices/switch" class="switch">'
+            '<input type="hidden" name="csrf" value="">'
+            f'<input type="hidden" name="device" value="{escape(device.id)}">'
+            f'<input type="hidden" name="reading" value="{escape(reading)}">'
+            f'<input type="hidden" name="on" value="{"0" if on else "1"}">'
+            f'<button type="submit">{escape(label)}: turn {"off" if on else "on"}</button></form>'
+        )
+    return "".join(forms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +202,7 @@ def widget(device: Device, strip: Sequence[bool], *, heard: bool, cue: bool = Fa
         f'<article class="{classes}" id="w-{escape(device.id)}" data-device="{escape(device.id)}">'
         f"<header><h2>{escape(device.name)}</h2>{cue_html if cue else ''}</header>"
         f'<p class="sub">{escape(model)} · {escape(_display_id(device.id))}</p>'
-        f'<dl class="values">{values}</dl>'
+        f'<dl class="values">{values}</dl>{_switches(device)}'
         f'<p class="meta">{" · ".join(meta)}</p>'
         f'<p class="key {key_class}">{escape(key_words)}</p>'
         f"{_strip(tuple(strip))}</article>"
