@@ -123,6 +123,7 @@ class RelayBoard:
                 relay.settings.name,
                 source=SOURCE,
                 liveness=relay.opened,
+                control=self.control,
             )
 
     # -- start / stop --------------------------------------------------------------------
@@ -146,9 +147,6 @@ class RelayBoard:
                     why,
                 )
                 continue
-            self._sink.add_device(
-                device_id, MODELS[settings.kind], None, source=SOURCE, control=self.control
-            )
             self._sink.ingest(device_id, {relay.reading: on})
             self._sink.reachability_changed(device_id)
         self.status.set_connected(any(r.opened() for r in self._relays.values()))
@@ -240,5 +238,5 @@ def _reason(err: BaseException) -> str:
     if name == "BadPinFactory":
         return "no GPIO library works here (not a Raspberry Pi? on a Pi 5 install lgpio)"
     if name == "GPIOPinInUse":
-        return f"in use ({text})"
+        return "in use by something else"
     return text
