@@ -20,12 +20,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .catalog import DeviceModel
+from .catalog import DeviceModel, GattBattery, GattChar, GattProfile
 
 _THB = frozenset({"temperature", "humidity", "battery"})
 _LOCK = frozenset({"locked"})
 _LOCK_DOOR = frozenset({"locked", "opening"})
 _MOTION_LUX = frozenset({"motion", "illuminance", "battery"})
+
+# ---- GATT (clock, units, battery), from public captures of each model ----------------
+_MMC = "ebe0ccb0-7a0a-4b0c-8a1a-6ff2997da3a6"
+
+
+def _mmc(char: str) -> GattChar:
+    """A characteristic of the ebe0ccb0 service of the LYWSD0x / MHO-C401 family."""
+    return GattChar(_MMC, f"ebe0cc{char}-7a0a-4b0c-8a1a-6ff2997da3a6")
+
+
+def _std(service: int, char: int) -> GattChar:
+    """A characteristic with 16-bit UUIDs."""
+    return GattChar(
+        f"0000{service:04x}-0000-1000-8000-00805f9b34fb",
+        f"0000{char:04x}-0000-1000-8000-00805f9b34fb",
+    )
+
+
+#: LYWSD02: units 0xFF = °C, 0x01 = °F; battery % in ebe0ccc4.
+_GATT_LYWSD02 = GattProfile(
+    clock=_mmc("b7"),
+    units=_mmc("be"),
+    unit_values=(b"\xff", b"\x01"),
+    battery=GattBattery(_mmc("c4")),
+)
+#: LYWSD03MMC and MHO-C401: units 0x00 = °C, 0x01 = °F; their battery byte is bogus, the
+#: voltage in the data notification (temperature, humidity, mV) is not.
+_GATT_LYWSD03 = GattProfile(
+    clock=_mmc("b7"),
+    units=_mmc("be"),
+    unit_values=(b"\x00", b"\x01"),
+    battery=GattBattery(_mmc("c1"), how="notify", offset=3, kind="millivolts"),
+)
+#: Flower Care: 0x1A02 holds battery %, a zero, then the firmware version.
+_GATT_FLOWER = GattProfile(battery=GattBattery(_std(0x1204, 0x1A02)))
+#: Standard Battery Service (CGD1).
+_GATT_BATTERY_SERVICE = GattProfile(battery=GattBattery(_std(0x180F, 0x2A19)))
 
 _PRESSES = ("press", "double_press", "long_press")
 _SINGLE_LONG = ("press", "long_press")
@@ -44,6 +81,7 @@ MODELS: tuple[DeviceModel, ...] = (
         0x0098,
         tasmota_name="Flora",
         measures=_m("temperature", "illuminance", "moisture", "battery"),
+        gatt=_GATT_FLOWER,
     ),
     DeviceModel("MMC-T201-1", "Baby Thermometer", 0x00DB, measures=_m("temperature", "battery")),
     DeviceModel("YM-K1501EU", "Smart Kettle", 0x0113, measures=_m("temperature")),
@@ -75,6 +113,7 @@ MODELS: tuple[DeviceModel, ...] = (
         tasmota_name="MHOC401",
         measures=_THB,
         encrypted=True,
+        gatt=_GATT_LYWSD03,
     ),
     DeviceModel(
         "MMC-W505", "Body Thermometer", 0x0391, measures=_m("temperature", "battery"), sleepy=True
@@ -110,7 +149,12 @@ MODELS: tuple[DeviceModel, ...] = (
     DeviceModel("MUE4094RT", "Nightlight", 0x03DD, tasmota_name="NLIGHT", measures=_m("motion")),
     DeviceModel("WX08ZM", "Mosquito Repellent", 0x040A, measures=_m("battery")),
     DeviceModel(
-        "LYWSD02", "Temperature/Humidity Sensor", 0x045B, tasmota_name="LYWSD02", measures=_THB
+        "LYWSD02",
+        "Temperature/Humidity Sensor",
+        0x045B,
+        tasmota_name="LYWSD02",
+        measures=_THB,
+        gatt=_GATT_LYWSD02,
     ),
     DeviceModel("V-SK152", "Smart Kettle", 0x045C, measures=_m("temperature")),
     DeviceModel("M1S-T500", "Smart Toothbrush", 0x0489, measures=_m("battery")),
@@ -131,8 +175,16 @@ MODELS: tuple[DeviceModel, ...] = (
         tasmota_name="LYWSD03",
         measures=_THB,
         encrypted=True,
+        gatt=_GATT_LYWSD03,
     ),
-    DeviceModel("CGD1", "3-in-1 Alarm Clock", 0x0576, tasmota_name="CGD1", measures=_THB),
+    DeviceModel(
+        "CGD1",
+        "3-in-1 Alarm Clock",
+        0x0576,
+        tasmota_name="CGD1",
+        measures=_THB,
+        gatt=_GATT_BATTERY_SERVICE,
+    ),
     DeviceModel("MJZNMS03LM", "Door Lock", 0x0599, measures=_LOCK),
     DeviceModel("CGDK2", "Temperature/Humidity Sensor", 0x066F, measures=_THB, encrypted=True),
     DeviceModel("YLYK01YL-FANCL", "Fan Remote Control", 0x068E, buttons=6, sleepy=True),

@@ -122,6 +122,11 @@ class AppConfig:
     bridges: Sequence[BridgeRule] = ()
     #: Devices per bridge (HomeKit's limit; smaller in tests).
     bridge_capacity: int = CAPACITY
+    #: At most this many bridges in all (``[bridge] max_bridges``).
+    max_bridges: int = 8
+    #: Seconds an unpaired bridge accepts pairing after a start or ``pairing open``; 0 =
+    #: always (``[bridge] pairing_window``).
+    pairing_window: float = 600.0
     #: Seconds between two counter lines in the log (see :data:`STATS_INTERVAL`); 0 = none.
     stats_interval: float = STATS_INTERVAL
 
@@ -176,6 +181,8 @@ class App:
                 rules=config.bridges,
                 capacity=config.bridge_capacity,
                 print_setup=config.print_setup,
+                max_bridges=config.max_bridges,
+                pairing_window=config.pairing_window,
             ),
             self.registry,
             first,

@@ -6,6 +6,7 @@ The table itself lives in :mod:`mihomekit._catalog_table` (data only).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 #: Value names (see :mod:`mihomekit.readings`) that map to a HomeKit service.
 SENSOR_CAPABILITIES = frozenset(
@@ -26,6 +27,44 @@ SENSOR_CAPABILITIES = frozenset(
         "presence",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class GattChar:
+    """One characteristic: its service's and its own UUID (128-bit, lower case)."""
+
+    service: str
+    char: str
+
+
+@dataclass(frozen=True, slots=True)
+class GattBattery:
+    """Where a model keeps its battery level over GATT.
+
+    ``how``: ``"read"`` the characteristic, or take the first ``"notify"`` after enabling
+    notifications. ``kind``: ``"percent"`` is one byte at ``offset``; ``"millivolts"`` an
+    unsigned 16-bit little-endian voltage at ``offset``, shown as (mV - 2100) / 12 %.
+    """
+
+    at: GattChar
+    how: Literal["read", "notify"] = "read"
+    offset: int = 0
+    kind: Literal["percent", "millivolts"] = "percent"
+
+
+@dataclass(frozen=True, slots=True)
+class GattProfile:
+    """What a model offers over a GATT connection (each part optional).
+
+    ``clock``: takes 4 bytes of UTC seconds (little-endian) and a signed byte of time-zone
+    hours. ``units``: takes one byte, ``unit_values`` for °C and °F. ``battery``: see
+    :class:`GattBattery`.
+    """
+
+    clock: GattChar | None = None
+    units: GattChar | None = None
+    unit_values: tuple[bytes, bytes] | None = None
+    battery: GattBattery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +95,8 @@ class DeviceModel:
     legacy_key: bool = False
     #: Who makes it, when the source says (Zigbee2MQTT's ``definition.vendor``).
     vendor: str | None = None
+    #: Its clock, display units and battery over GATT (``mihomekit ble``), if known.
+    gatt: GattProfile | None = None
 
 
 def lookup(pid: int) -> DeviceModel | None:

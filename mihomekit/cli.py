@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "mihomekit.commands.relay",
     "mihomekit.commands.z2m",
     "mihomekit.commands.webpassword",
+    "mihomekit.commands.bind",
+    "mihomekit.commands.key",
+    "mihomekit.commands.ble",
 )
 
 

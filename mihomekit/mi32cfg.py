@@ -26,11 +26,13 @@ This module knows nothing about device types: unknown PIDs are kept as they are.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
-from collections.abc import Collection, Iterable
+import stat
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,7 +49,10 @@ __all__ = [
     "load_mi32cfg",
     "normalize_mac",
     "parse_mi32cfg",
+    "parse_tasmota_key",
     "save_mi32cfg",
+    "set_key",
+    "with_key",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -365,7 +370,9 @@ def load_mi32cfg(
     return parse_mi32cfg(text, path=name, legacy_pids=legacy_pids)
 
 
-def save_mi32cfg(path: str | os.PathLike[str], entries: Iterable[DeviceEntry]) -> None:
+def save_mi32cfg(
+    path: str | os.PathLike[str], entries: Iterable[DeviceEntry], *, mode: int = 0o600
+) -> None:
     """Write ``entries`` to ``path`` atomically in Tasmota's format (mode 0600: keys are secret)."""
     text = dump_mi32cfg(entries)
     size = len(text.encode("utf-8"))
@@ -376,4 +383,69 @@ def save_mi32cfg(path: str | os.PathLike[str], entries: Iterable[DeviceEntry]) -
             size,
             TASMOTA_MAX_BYTES,
         )
-    write_atomic(path, text, mode=0o600)
+    write_atomic(path, text, mode=mode)
+
+
+def parse_tasmota_key(text: str) -> tuple[str, bytes]:
+    """Tasmota's ``MI32Key`` argument: ``(MAC, key)``.
+
+    44 hex digits are the 16-byte bind key followed by the MAC; 36 hex digits a 12-byte
+    legacy key followed by the MAC, returned expanded to 16 bytes as Tasmota stores it.
+    Raises :class:`ValueError` with the reason otherwise.
+    """
+    value = text.strip()
+    if not _is_hex(value) or len(value) not in (44, 36):
+        raise ValueError(
+            "give the 44 hex digits of Tasmota's MI32Key (32 of bind key, then the 12 of the "
+            f"MAC), got {len(value)} characters" + ("" if _is_hex(value) else " (not all hex)")
+        )
+    key = bytes.fromhex(value[:-12])
+    if len(key) == 12:
+        key = expand_legacy_key(key)
+    return value[-12:].upper(), key
+
+
+def with_key(
+    entries: Sequence[DeviceEntry], mac: str, key: bytes, pid: int | None = None
+) -> tuple[list[DeviceEntry], DeviceEntry | None]:
+    """``entries`` with the key of ``mac`` set, and the entry it had before (None: new).
+
+    A device not listed is added at the end with product id ``pid``; :class:`ValueError`
+    if ``pid`` is None then.
+    """
+    wanted = normalize_mac(mac)
+    out = list(entries)
+    for index, entry in enumerate(out):
+        if entry.mac == wanted:
+            out[index] = replace(entry, key=key)
+            return out, entry
+    if pid is None:
+        raise ValueError(f"{wanted} is not in the device list and its product id is unknown")
+    out.append(DeviceEntry(mac=wanted, pid=pid, key=key))
+    return out, None
+
+
+def set_key(
+    path: str | os.PathLike[str], mac: str, key: bytes, pid: int | None = None
+) -> DeviceEntry | None:
+    """Set the key of ``mac`` in the mi32cfg at ``path`` (created if missing), atomically.
+
+    Returns the entry the device had before (None: it was added). The file is left as it
+    was when anything fails (:class:`ConfigError` for an invalid file, :class:`ValueError`
+    for a device that is not listed and has no ``pid``).
+    """
+    try:
+        existing: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    entries = load_mi32cfg(path) if existing is not None else []
+    updated, before = with_key(entries, mac, key, pid)
+    if existing is None:
+        save_mi32cfg(path, updated)
+        return before
+    # Keep the file's owner and mode: the bridge may run as another user than this command.
+    save_mi32cfg(path, updated, mode=stat.S_IMODE(existing.st_mode))
+    if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):
+            os.chown(path, existing.st_uid, existing.st_gid)
+    return before

@@ -2,21 +2,23 @@
 
 Layout (every key optional)::
 
-    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges
-    [ble]        enabled, adapter, scan_mode, watchdog_seconds
+    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges,
+                 max_bridges, pairing_window
+    [ble]        enabled, adapter, scan_mode, watchdog_seconds, set_clocks,
+                 battery_poll_hours
     [staleness]  climate, motion, contact, leak, smoke, button, default   (seconds)
     [battery]    low_threshold
     [motion]     timeout
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
-    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
+    [web]        enabled, port, password_hash, host_names   (the dashboard)
     [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
     [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
     [mqtt]       host, port, username, password, tls, ca_file, client_id,
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
-    [zigbee2mqtt]  enabled, base_topic   (the broker is [mqtt]'s)
+    [zigbee2mqtt]  enabled, base_topic, max_devices   (the broker is [mqtt]'s)
     [[relays]]   name, pin, active_high, kind, restore    (a relay on a GPIO pin)
     [[presence]] name, mac | ibeacon | irk, away_after, rooms   (a tag, beacon or phone)
     [[extensions]]  module | entry_point, options          (a Python extension)
@@ -69,6 +71,9 @@ __all__ = [
     "parse_settings",
 ]
 
+#: The longest pairing window accepted (a week); 0 means always open.
+MAX_PAIRING_WINDOW = 7 * 86400.0
+
 ScanMode = Literal["auto", "passive", "active"]
 _SCAN_MODES: tuple[ScanMode, ...] = ("auto", "passive", "active")
 ReceiverFormat = Literal["theengs", "openmqttgateway", "mihomekit"]
@@ -118,6 +123,11 @@ class BridgeSettings:
     mi32cfg: str | None = None
     #: Serve child bridges when HomeKit's 149 devices per bridge are not enough.
     child_bridges: bool = True
+    #: At most this many bridges (bridge 1 and its child bridges) in all.
+    max_bridges: int = 8
+    #: An unpaired bridge accepts pairing for this many seconds after a start and after
+    #: ``mihomekit pairing open``; 0 = always (no window).
+    pairing_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,10 @@ class BleSettings:
     scan_mode: ScanMode = "auto"
     #: Restart scanning when no advertisement arrived for this long.
     watchdog_seconds: float = 120.0
+    #: Keep the clocks of sensors that have one right (daily and after a DST change).
+    set_clocks: bool = False
+    #: Read the batteries advertisements lack every this many hours; 0 = never.
+    battery_poll_hours: float = 0.0
 
 
 #: Value names (see :mod:`mihomekit.readings`) and the staleness kind they imply.
@@ -267,6 +281,8 @@ class Zigbee2mqttSettings:
     enabled: bool = True
     #: Zigbee2MQTT's ``mqtt.base_topic``.
     base_topic: str = "zigbee2mqtt"
+    #: At most this many devices are taken from Zigbee2MQTT's device list.
+    max_devices: int = 500
 
 
 #: The ESPHome native API's port.
@@ -297,6 +313,9 @@ class WebSettings:
     #: ``scrypt$…`` as written by ``mihomekit web-password``; ``None`` = no password
     #: (then changes are accepted from this host only).
     password_hash: str | None = None
+    #: More names the dashboard answers to (besides its addresses, the host name, its
+    #: ``.local`` name and ``localhost``): a name your router's DNS gives the Pi.
+    host_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +448,15 @@ class _Table:
             raise self.error(key, f"must be a positive number of seconds, got {value}")
         return float(value)
 
+    def seconds_or_zero(self, key: str, default: float, high: float) -> float:
+        """Seconds from 0 (which means "no limit" where the setting says so) to ``high``."""
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, "expected a number of seconds")
+        if not math.isfinite(value) or not 0 <= value <= high:
+            raise self.error(key, f"must be between 0 and {high:g} seconds, got {value}")
+        return float(value)
+
     def string(self, key: str, default: str) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str):
@@ -457,7 +485,18 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
     table = _Table(
         data,
         "bridge",
-        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg", "child_bridges"),
+        (
+            "name",
+            "address",
+            "port",
+            "state_dir",
+            "setup_code",
+            "mac",
+            "mi32cfg",
+            "child_bridges",
+            "max_bridges",
+            "pairing_window",
+        ),
         path,
     )
     defaults = BridgeSettings()
@@ -496,6 +535,10 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
         mac=mac,
         mi32cfg=_resolve_path(mi32cfg, path) if mi32cfg else None,
         child_bridges=table.boolean("child_bridges", defaults.child_bridges),
+        max_bridges=table.integer("max_bridges", defaults.max_bridges, 1, 64),
+        pairing_window=table.seconds_or_zero(
+            "pairing_window", defaults.pairing_window, MAX_PAIRING_WINDOW
+        ),
     )
 
 
@@ -534,8 +577,25 @@ def _child_bridges(data: Any, path: str | None) -> tuple[ChildBridgeSettings, ..
 
 
 def _ble(data: Any, path: str | None) -> BleSettings:
-    table = _Table(data, "ble", ("enabled", "adapter", "scan_mode", "watchdog_seconds"), path)
+    table = _Table(
+        data,
+        "ble",
+        (
+            "enabled",
+            "adapter",
+            "scan_mode",
+            "watchdog_seconds",
+            "set_clocks",
+            "battery_poll_hours",
+        ),
+        path,
+    )
     defaults = BleSettings()
+    hours = table.data.get("battery_poll_hours", defaults.battery_poll_hours)
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise table.error("battery_poll_hours", "expected a number of hours (0 = never)")
+    if not math.isfinite(hours) or hours < 0:
+        raise table.error("battery_poll_hours", f"must be 0 (never) or more, got {hours}")
     scan_mode = table.string("scan_mode", defaults.scan_mode)
     if scan_mode not in _SCAN_MODES:
         raise table.error(
@@ -546,6 +606,8 @@ def _ble(data: Any, path: str | None) -> BleSettings:
         adapter=table.optional("adapter"),
         scan_mode=scan_mode,
         watchdog_seconds=table.seconds("watchdog_seconds", defaults.watchdog_seconds),
+        set_clocks=table.boolean("set_clocks", defaults.set_clocks),
+        battery_poll_hours=float(hours),
     )
 
 
@@ -721,12 +783,14 @@ def _mqtt_receivers(data: Any, path: str | None) -> tuple[MqttReceiverSettings, 
 
 
 def _zigbee2mqtt(data: Any, path: str | None, mqtt: MqttSettings | None) -> Zigbee2mqttSettings:
-    table = _Table(data, "zigbee2mqtt", ("enabled", "base_topic"), path)
+    table = _Table(data, "zigbee2mqtt", ("enabled", "base_topic", "max_devices"), path)
     enabled = table.boolean("enabled", True)
     if enabled and mqtt is None:
         raise table.error("", "needs the broker: add an [mqtt] table with its host")
     return Zigbee2mqttSettings(
-        enabled=enabled, base_topic=_topic(table, "base_topic", "zigbee2mqtt")
+        enabled=enabled,
+        base_topic=_topic(table, "base_topic", "zigbee2mqtt"),
+        max_devices=table.integer("max_devices", Zigbee2mqttSettings().max_devices, 1, 10000),
     )
 
 
@@ -783,8 +847,12 @@ def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
 def _web(data: Any, path: str | None) -> WebSettings:
     from .outputs.web.auth import password_hash_problem
 
-    table = _Table(data, "web", ("enabled", "port", "password_hash"), path)
+    table = _Table(data, "web", ("enabled", "port", "password_hash", "host_names"), path)
     defaults = WebSettings()
+    host_names = tuple(name.lower().rstrip(".") for name in _strings(table, "host_names"))
+    for name in host_names:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", name):
+            raise table.error("host_names", f"not a host name: {name!r}")
     password_hash = table.optional("password_hash")
     if password_hash is not None:
         problem = password_hash_problem(password_hash)
@@ -794,6 +862,7 @@ def _web(data: Any, path: str | None) -> WebSettings:
         enabled=table.boolean("enabled", defaults.enabled),
         port=table.port("port", defaults.port),
         password_hash=password_hash,
+        host_names=host_names,
     )
 
 

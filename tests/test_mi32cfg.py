@@ -17,7 +17,10 @@ from mihomekit.mi32cfg import (
     load_mi32cfg,
     normalize_mac,
     parse_mi32cfg,
+    parse_tasmota_key,
     save_mi32cfg,
+    set_key,
+    with_key,
 )
 
 CONFIG_DIR = CONFIG
@@ -317,3 +320,57 @@ def test_example_file_is_valid_tasmota_bytes() -> None:
     assert any(entry.key is not None for entry in entries)
     assert any(entry.name for entry in entries)
     assert dump_mi32cfg(entries).encode() == path.read_bytes()
+
+
+# ---- Tasmota's MI32Key form and setting one key -------------------------------------------
+
+
+def test_parse_tasmota_key_44() -> None:
+    mac, key = parse_tasmota_key("00112233445566778899aabbccddeeffa4c138123456")
+    assert mac == "A4C138123456"
+    assert key == bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+
+
+def test_parse_tasmota_key_36_is_a_legacy_key_expanded() -> None:
+    mac, key = parse_tasmota_key("112233445566778899AABBCC" + "F82D7C112233")
+    assert mac == "F82D7C112233"
+    assert key == bytes.fromhex("112233445566" + "8D3D3C97" + "778899AABBCC")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("00" * 21, "got 42 characters"), ("zz" * 22, "not all hex"), ("", "got 0")],
+)
+def test_parse_tasmota_key_rejects(text: str, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        parse_tasmota_key(text)
+
+
+def test_with_key_replaces_or_adds() -> None:
+    first = DeviceEntry(mac="A4C138000001", pid=0x055B, key=None, name="Hall")
+    entries, before = with_key([first], "a4:c1:38:00:00:01", bytes(range(16)))
+    assert before == first
+    assert entries == [DeviceEntry("A4C138000001", 0x055B, bytes(range(16)), name="Hall")]
+    entries, before = with_key(entries, "A4C138000002", bytes(16), pid=0x045B)
+    assert before is None and entries[-1] == DeviceEntry("A4C138000002", 0x045B, bytes(16))
+    with pytest.raises(ValueError, match="product id is unknown"):
+        with_key(entries, "A4C138000003", bytes(16))
+
+
+def test_set_key_creates_a_private_file_and_keeps_an_existing_files_mode(tmp_path: Path) -> None:
+    path = tmp_path / "mi32cfg"
+    assert set_key(path, "A4C138000001", bytes(16), 0x055B) is None
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    path.chmod(0o644)
+    before = set_key(path, "A4C138000001", bytes(range(16)))
+    assert before is not None and before.key == bytes(16)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert load_mi32cfg(path) == [DeviceEntry("A4C138000001", 0x055B, bytes(range(16)))]
+
+
+def test_set_key_leaves_an_invalid_file_alone(tmp_path: Path) -> None:
+    path = tmp_path / "mi32cfg"
+    path.write_text('[{"MAC":"nope"}]')
+    with pytest.raises(ConfigError):
+        set_key(path, "A4C138000001", bytes(16), 0x055B)
+    assert path.read_text() == '[{"MAC":"nope"}]'

@@ -38,7 +38,7 @@ def test_defaults() -> None:
     assert s.bridge.port == 51827
     assert s.bridge.address is None
     assert s.bridge.setup_code is None
-    assert s.ble == BleSettings(True, None, "auto", 120.0)
+    assert s.ble == BleSettings(True, None, "auto", 120.0, False, 0.0)
     assert s.staleness.button == 604800.0
     assert s.staleness.default == 3600.0
     assert s.battery_low_threshold == 20
@@ -97,6 +97,20 @@ def test_example_commented_settings_are_valid(tmp_path: Path) -> None:
     assert s.gateway.gateways == (
         GatewaySettings("7811dcb78b2f", "192.168.1.106", 9898, "0123456789abcdef"),
     )
+    assert s.web.host_names == ("raspberrypi.fritz.box",)
+    assert s.zigbee2mqtt is not None and s.zigbee2mqtt.max_devices == 500
+
+
+def test_caps_and_the_pairing_window() -> None:
+    s = parse_settings(
+        '[bridge]\nmax_bridges = 3\npairing_window = 0\n[mqtt]\nhost = "b"\n'
+        "[zigbee2mqtt]\nmax_devices = 50\n"
+        '[web]\nhost_names = ["Pi.Home.Arpa.", "pi.lan"]\n'
+    )
+    assert (s.bridge.max_bridges, s.bridge.pairing_window) == (3, 0.0)
+    assert s.zigbee2mqtt is not None and s.zigbee2mqtt.max_devices == 50
+    assert s.web.host_names == ("pi.home.arpa", "pi.lan")
+    assert isinstance(parse_settings("[bridge]\npairing_window = 60").bridge.pairing_window, float)
 
 
 FULL = """
@@ -114,6 +128,8 @@ enabled = false
 adapter = "hci1"
 scan_mode = "passive"
 watchdog_seconds = 60
+set_clocks = true
+battery_poll_hours = 12
 
 [staleness]
 climate = 1800
@@ -165,7 +181,14 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             mac="B8:27:EB:12:34:56",
             mi32cfg="/home/pi/mi32cfg",
         ),
-        ble=BleSettings(enabled=False, adapter="hci1", scan_mode="passive", watchdog_seconds=60.0),
+        ble=BleSettings(
+            enabled=False,
+            adapter="hci1",
+            scan_mode="passive",
+            watchdog_seconds=60.0,
+            set_clocks=True,
+            battery_poll_hours=12.0,
+        ),
         staleness=StalenessSettings(1800.0, 3600.5, 10.0, 11.0, 12.0, 13.0, 14.0),
         battery_low_threshold=15,
         motion_timeout=90.0,
@@ -205,6 +228,17 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("[bridge]\nsetup_code = 18211234", "bridge.setup_code: expected a string"),
         ('[bridge]\nmac = "B8:27:EB:12:34"', "bridge.mac: a MAC address must be 12 hex"),
         ("[bridge]\nprot = 1", "bridge.prot: unknown setting (did you mean 'bridge.port'?)"),
+        ("[bridge]\nmax_bridges = 0", "bridge.max_bridges: must be between 1 and 64"),
+        ('[bridge]\nmax_bridges = "8"', "bridge.max_bridges: expected an integer"),
+        ("[bridge]\npairing_window = -1", "bridge.pairing_window: must be between 0 and"),
+        ("[bridge]\npairing_window = nan", "bridge.pairing_window: must be between 0 and"),
+        ("[bridge]\npairing_window = true", "bridge.pairing_window: expected a number"),
+        (
+            '[mqtt]\nhost = "b"\n[zigbee2mqtt]\nmax_devices = 0',
+            "zigbee2mqtt.max_devices: must be between 1 and 10000",
+        ),
+        ('[web]\nhost_names = ["evil example"]', "web.host_names: not a host name"),
+        ("[web]\nhost_names = [1]", "web.host_names: expected a list"),
         ("[brigde]\nport = 1", "brigde: unknown setting (did you mean 'bridge'?)"),
         ("port = 1", "port: unknown setting"),
         ("bridge = 1", "bridge: expected a table"),
@@ -215,6 +249,10 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("[ble]\nwatchdog_seconds = 0", "ble.watchdog_seconds: must be a positive number"),
         ("[ble]\nwatchdog_seconds = nan", "ble.watchdog_seconds: must be a positive number"),
         ("[ble]\nwatchdog_seconds = inf", "ble.watchdog_seconds: must be a positive number"),
+        ('[ble]\nset_clocks = "daily"', "ble.set_clocks: expected true or false"),
+        ('[ble]\nbattery_poll_hours = "6h"', "ble.battery_poll_hours: expected a number"),
+        ("[ble]\nbattery_poll_hours = -1", "ble.battery_poll_hours: must be 0 (never) or more"),
+        ("[ble]\nbattery_poll_hours = nan", "ble.battery_poll_hours: must be 0 (never) or more"),
         ("[staleness]\nclimate = -1", "staleness.climate: must be a positive number"),
         ("[staleness]\nweather = 1", "staleness.weather: unknown setting"),
         ("[battery]\nlow_threshold = 101", "battery.low_threshold: must be between 0 and 100"),

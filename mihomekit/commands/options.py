@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["tcp_port"]
+__all__ = ["listen_port", "tcp_port"]
 
 
 def tcp_port(text: str) -> int:
@@ -16,3 +16,10 @@ def tcp_port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535")
     return port
+
+
+def listen_port(text: str) -> int:
+    """An argparse type: a port to listen on, 1 to 65535, or 0 for any free port."""
+    if text.strip() == "0":
+        return 0
+    return tcp_port(text)

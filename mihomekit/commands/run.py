@@ -16,11 +16,13 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
-from mihomekit.commands.options import tcp_port
+from mihomekit.commands.options import listen_port, tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
+from mihomekit.homekit.window import WindowStatus
+from mihomekit.hubs import Hub
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
@@ -33,6 +35,9 @@ from mihomekit.settings import (
     load_settings,
 )
 from mihomekit.state import state_write_error
+
+if TYPE_CHECKING:
+    from mihomekit.ble.upkeep import RadioFor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,9 +86,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-gateway", action="store_true", help="do not talk to gateways")
     parser.add_argument(
         "--web-port",
-        type=tcp_port,
+        type=listen_port,
         metavar="N",
-        help="Mi Dashboard port (default 8089, [web] port)",
+        help="Mi Dashboard port (default 8089, [web] port; 0: any free port)",
     )
     parser.add_argument("--no-web", action="store_true", help="do not serve the Mi Dashboard")
     parser.set_defaults(func=run_bridge)
@@ -120,14 +125,23 @@ def _entries(
         from mihomekit.demo import demo_entries
 
         return demo_entries(), "<demo>"
-    path = args.config or settings.bridge.mi32cfg
-    if path is None:
-        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
-    if path is None and saved.exists():
-        path = str(saved)
+    path = find_mi32cfg(args.config, settings, state_dir)
     if path is None:
         return [], None
     return load_mi32cfg(path), path
+
+
+def find_mi32cfg(config: str | None, settings: Settings, state_dir: Path) -> str | None:
+    """The mi32cfg ``mihomekit run`` reads: ``--config``, the settings' ``mi32cfg``, the
+    first of :data:`DEFAULT_MI32CFG_PATHS` that exists, or the one the dashboard wrote in
+    the state directory; ``None`` when there is none."""
+    path = config or settings.bridge.mi32cfg
+    if path is None:
+        path = next((p for p in DEFAULT_MI32CFG_PATHS if os.path.exists(p)), None)
+    saved = state_dir / WEB_MI32CFG
+    if path is None and saved.exists():
+        path = str(saved)
+    return path
 
 
 def plan_from_args(args: argparse.Namespace) -> RunPlan:
@@ -156,6 +170,10 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources.append(_ble_source(settings))
     if not args.demo:
         sources.extend(esphome_sources(settings))
+    ble = settings.ble
+    ble_on = ble.enabled and not args.no_ble
+    if not (args.demo or args.replay) and (ble.set_clocks or ble.battery_poll_hours > 0):
+        sources.append(_upkeep_source(settings, _radios(settings, local=ble_on)))
     gateways = settings.gateway
     gateway_on = bool(
         gateways.enabled
@@ -211,6 +229,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         extensions=settings.extensions,
         outputs=outputs,
         child_bridges=bridge.child_bridges,
+        max_bridges=bridge.max_bridges,
+        pairing_window=bridge.pairing_window,
         bridges=[
             BridgeRule.of(b.name, sources=b.sources, devices=b.devices, models=b.models)
             for b in settings.bridges
@@ -222,7 +242,15 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     )
     if settings.web.enabled and not args.no_web:
         port = settings.web.port if args.web_port is None else args.web_port
-        config.outputs.append(web_output(port=port, password_hash=settings.web.password_hash))
+        radios = None if args.demo or args.replay else _radios(settings, local=ble_on)
+        config.outputs.append(
+            web_output(
+                port=port,
+                password_hash=settings.web.password_hash,
+                radios=radios,
+                host_names=settings.web.host_names,
+            )
+        )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
 
@@ -250,6 +278,39 @@ def _ble_source(settings: Settings) -> SourceFactory:
             watchdog_seconds=settings.ble.watchdog_seconds,
             wait_for_adapter=True,  # an adapter that appears later is picked up
             tap=app.advertisements.for_sources(),
+        )
+
+    return factory
+
+
+def _radios(settings: Settings, *, local: bool) -> RadioFor:
+    """How the bridge reaches a sensor over GATT: the proxy of the settings that hears it
+    best, else this host's adapter (``local``; without it, sensors only proxies hear)."""
+    from mihomekit.ble.esphome import EsphomeRadio
+    from mihomekit.ble.local import LocalRadio
+    from mihomekit.ble.upkeep import radio_chooser
+
+    ble = settings.ble
+    proxies: dict[str, Any] = {p.name or p.host: EsphomeRadio(p) for p in settings.esphome}
+    return radio_chooser(
+        LocalRadio(ble.adapter, scan_mode=ble.scan_mode) if local else None, proxies
+    )
+
+
+def _upkeep_source(settings: Settings, radios: RadioFor) -> SourceFactory:
+    """Sensor clocks and batteries over GATT (``[ble] set_clocks``, ``battery_poll_hours``)."""
+
+    def factory(app: App) -> Any:
+        from mihomekit.ble.queue import shared_queue
+        from mihomekit.ble.upkeep import SensorUpkeep
+
+        ble = settings.ble
+        return SensorUpkeep(
+            app.registry,
+            radios,
+            set_clocks=ble.set_clocks,
+            battery_poll_hours=ble.battery_poll_hours,
+            queue=shared_queue(),
         )
 
     return factory
@@ -294,12 +355,22 @@ def presence_source(entries: Sequence[PresenceSettings]) -> SourceFactory:
     return factory
 
 
-def web_output(*, port: int, password_hash: str | None) -> OutputFactory:
-    """The Mi Dashboard on the bridge's address (``port`` 0: a free one)."""
+def web_output(
+    *,
+    port: int,
+    password_hash: str | None,
+    radios: RadioFor | None = None,
+    host_names: Sequence[str] = (),
+) -> OutputFactory:
+    """The Mi Dashboard on the bridge's address (``port`` 0: a free one); with ``radios``
+    (how to reach a sensor), its "Get the key from the sensor" button; ``host_names``:
+    more names it answers to (``[web] host_names``)."""
 
     def factory(app: App) -> Any:
+        from mihomekit.ble.bind import BridgeBinder
         from mihomekit.outputs.web.server import WebOutput
 
+        binder = None if radios is None else BridgeBinder(app.registry, app.device_list, radios)
         return WebOutput(
             app.registry,
             app.hubs,
@@ -310,6 +381,8 @@ def web_output(*, port: int, password_hash: str | None) -> OutputFactory:
             host=app.config.listen_address or app.config.address,
             port=port,
             password_hash=password_hash,
+            binder=binder,
+            host_names=host_names,
         )
 
     return factory
@@ -408,7 +481,7 @@ def ready_lines(app: App) -> list[str]:
         if hub.paired:
             pairing = f"paired with {_controllers(hub.paired_controllers)} (setup code not shown)"
         else:
-            pairing = f"setup code {hub.setup_code}"
+            pairing = f"setup code {hub.setup_code}, pairing {_window(hub)}"
         lines.append(
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
             f"{hub.served} accessories, {pairing}"
@@ -419,6 +492,15 @@ def ready_lines(app: App) -> list[str]:
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
+
+
+def _window(hub: Hub) -> str:
+    """``open until 14:35:00`` or ``closed (mihomekit pairing open opens it)``."""
+    status: WindowStatus = hub.driver.pairing_window.status()
+    if status.open:
+        return status.describe()
+    which = "" if hub.number == 1 else f" --bridge {hub.number}"
+    return f"closed (`mihomekit pairing open{which}` opens it)"
 
 
 def _controllers(count: int) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiomqtt
 
+from mihomekit.reconnect import Backoff, ReconnectLoop
 from mihomekit.settings import MqttSettings
 from mihomekit.status import SourceStatus
 
@@ -110,8 +111,6 @@ class MqttConnection:
         self.status_topic = status_topic or settings.status_topic
         self._announce = announce
         self.status = SourceStatus(kind="mqtt", name=name)
-        self._backoff_min = backoff_min
-        self._backoff_max = backoff_max
         self._timeout = timeout
         self._keepalive = keepalive
         self._incoming_limit = incoming_limit
@@ -122,8 +121,12 @@ class MqttConnection:
         self._outgoing: deque[tuple[str, bytes, int, bool]] = deque(maxlen=outgoing_limit)
         self._outgoing_ready = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._link = ReconnectLoop(
+            self._connect_once,
+            backoff=Backoff(backoff_min, backoff_max, jitter=0.0),
+            on_error=self._on_link_error,
+            name=name,
+        )
         self._outage_warned = False
         self._had_connection = False
         self._warned: set[str] = set()
@@ -187,50 +190,33 @@ class MqttConnection:
 
     async def start(self) -> None:
         """Start the connect loop in the background; returns at once."""
-        if self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+        self._link.start()
 
     async def stop(self) -> None:
         """Publish ``offline`` (when connected), disconnect and end the loop."""
-        task, self._task = self._task, None
-        if task is None:
+        if not self._link.running:
             return
-        self._stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self._timeout + 1)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._link.stop(grace=self._timeout + 1)
         self._set_connected(False)
 
     # -- the loop ------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        delay = self._backoff_min
-        while not self._stopping.is_set():
-            try:
-                client = self._make_client()
-                self._client = client
-                async with client:
-                    delay = self._backoff_min
-                    await self._session(client)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # any failure: count it and try again later
-                self._lost(_describe(err), delay)
-            else:
-                if not self._stopping.is_set():
-                    self._lost("the broker closed the connection", delay)
-            finally:
-                self._client = None
-                self._set_connected(False)
-            if self._stopping.is_set():
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            delay = min(delay * 2, self._backoff_max)
+    async def _connect_once(self) -> None:
+        """One connection (the :class:`~mihomekit.reconnect.ReconnectLoop`'s session)."""
+        client = self._make_client()
+        self._client = client
+        try:
+            async with client:
+                self._link.backoff.reset()
+                await self._session(client)
+            if not self._link.stopping.is_set():
+                raise _BrokerClosed("the broker closed the connection")
+        finally:
+            self._client = None
+            self._set_connected(False)
+
+    def _on_link_error(self, err: BaseException) -> None:
+        self._lost(_describe(err), self._link.backoff.delay(self._link.backoff.attempts))
 
     def _make_client(self) -> aiomqtt.Client:
         settings = self.settings
@@ -290,7 +276,7 @@ class MqttConnection:
                 )
         reader: asyncio.Future[Any] = asyncio.ensure_future(self._read(client))
         writer: asyncio.Future[Any] = asyncio.ensure_future(self._write(client))
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._link.stopping.wait())
         try:
             done, _ = await asyncio.wait(
                 {reader, writer, stopping}, return_when=asyncio.FIRST_COMPLETED
@@ -429,6 +415,10 @@ class MqttConnection:
             return
         self._warned.add(key)
         _LOGGER.warning(message, *args)
+
+
+class _BrokerClosed(Exception):
+    """The broker ended a connection that was up."""
 
 
 def _describe(err: BaseException) -> str:

@@ -42,6 +42,7 @@ from bleak.exc import (
 )
 
 from mihomekit.errors import AdapterError
+from mihomekit.reconnect import Backoff
 from mihomekit.sources import (
     LOCAL_RECEIVER,
     SENSOR_COMPANY_IDS,
@@ -485,7 +486,7 @@ class BleAdapter:
         base = READY_RETRY_BASE if state is not None else RETRY_BASE
         if self._watchdog_seconds > 0:
             base = min(base, self._watchdog_seconds)
-        return min(base * (1 << min(max(self._failed_starts - 1, 0), 16)), max(RETRY_MAX, base))
+        return Backoff(base, max(RETRY_MAX, base)).delay(self._failed_starts - 1)
 
     def _silence_limit(self) -> float:
         return self._watchdog_seconds * min(1 << min(self._silent_restarts, 8), SILENCE_BACKOFF_MAX)

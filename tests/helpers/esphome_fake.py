@@ -13,6 +13,12 @@ second subscription is ignored in silence. ``slot_taken=True`` plays "Home Assis
 holds the slot". With ``FEATURE_STATE_AND_MODE`` in the feature flags, an accepted
 subscription is answered with a scanner-state message at once.
 
+Active connections (GATT), as aioesphomeapi's Bluetooth calls use them: a proxy with
+``ACTIVE_CONNECTIONS | REMOTE_CACHING`` in its feature flags (:data:`GATT_FLAGS`) connects
+to the peripherals added with :meth:`FakeProxy.add_peripheral` (the sensor models of
+``mi_peripherals``), lists their services with handles, reads, writes, writes the
+notification descriptor and forwards the models' notifications once it is enabled.
+
 Hostile traffic for tests: :meth:`FakeProxy.inject` writes raw bytes past the framing;
 :meth:`FakeProxy.send_message_bytes` frames any payload under any message id.
 
@@ -50,6 +56,19 @@ PASSIVE_SCAN = 1
 RAW_ADVERTISEMENTS = 32
 FEATURE_STATE_AND_MODE = 64
 DEFAULT_FLAGS = PASSIVE_SCAN | RAW_ADVERTISEMENTS
+ACTIVE_CONNECTIONS = 2
+REMOTE_CACHING = 4
+#: A proxy that also makes connections (``bluetooth_proxy: active: true``).
+GATT_FLAGS = DEFAULT_FLAGS | ACTIVE_CONNECTIONS | REMOTE_CACHING
+_CCCD_UUID = 0x2902
+#: GATT characteristic property bits by the models' flag names.
+_PROPERTY_BITS = {
+    "read": 0x02,
+    "write-without-response": 0x04,
+    "write": 0x08,
+    "notify": 0x10,
+    "indicate": 0x20,
+}
 
 _ID_OF = {cls: number for number, cls in MESSAGE_TYPE_TO_PROTO.items()}
 
@@ -257,11 +276,174 @@ class _Conn:
             if proxy.slot is self:
                 proxy.slot = None
             self.subscribed_flags = None
+        elif msg_type in _GATT_MESSAGES:
+            proxy.gatt.handle(self, msg_type, payload)
         return True
 
 
 class _WrongMode(Exception):
     pass
+
+
+def _split_uuid(uuid: str) -> list[int]:
+    value = int(uuid.replace("-", ""), 16)
+    return [value >> 64, value & 0xFFFFFFFFFFFFFFFF]
+
+
+@dataclass
+class _Handle:
+    """One characteristic of a connected peripheral."""
+
+    uuid: str
+    flags: list[str]
+    cccd: int
+    notifying: bool = False
+
+
+@dataclass
+class _Peer:
+    """A peripheral model, its handles and (when connected) the client connection."""
+
+    model: Any
+    handles: dict[int, _Handle] = field(default_factory=dict)
+    by_uuid: dict[str, int] = field(default_factory=dict)
+    conn: _Conn | None = None
+
+
+_GATT_MESSAGES = frozenset({68, 70, 73, 75, 77, 78})
+
+
+class _Gatt:
+    """The active-connection side of the proxy."""
+
+    def __init__(self) -> None:
+        self.peers: dict[int, _Peer] = {}
+        #: (address, request type) of every device request, for assertions.
+        self.requests: list[tuple[int, int]] = []
+
+    def add(self, mac: str, model: Any) -> None:
+        address = int(mac.replace(":", ""), 16)
+        peer = _Peer(model)
+        handle = 1
+        for service in model.table:
+            handle += 1
+            for char in service.chars:
+                peer.handles[handle + 1] = _Handle(char.uuid, list(char.flags), handle + 2)
+                peer.by_uuid[char.uuid] = handle + 1
+                handle += 3
+        self.peers[address] = peer
+        model.attach(lambda char, data: self._notify(peer, address, char, data))
+
+    def _notify(self, peer: _Peer, address: int, char: str, data: bytes) -> None:
+        handle = peer.by_uuid[char]
+        if peer.conn is not None and peer.handles[handle].notifying:
+            peer.conn.send(
+                api_pb2.BluetoothGATTNotifyDataResponse(address=address, handle=handle, data=data)
+            )
+
+    def drop(self, conn: _Conn) -> None:
+        for peer in self.peers.values():
+            if peer.conn is conn:
+                self.drop_peer(peer)
+
+    def handle(self, conn: _Conn, msg_type: int, payload: bytes) -> None:
+        message = MESSAGE_TYPE_TO_PROTO[msg_type]()
+        message.ParseFromString(payload)
+        address = message.address
+        peer = self.peers.get(address)
+        if msg_type == 68:
+            self._device_request(conn, message, peer)
+            return
+        if peer is None or peer.conn is not conn:
+            conn.send(
+                api_pb2.BluetoothDeviceConnectionResponse(
+                    address=address, connected=False, error=0x85
+                )
+            )
+            return
+        if msg_type == 70:
+            self._services(conn, address, peer)
+        elif msg_type == 73:
+            data = peer.model.on_read(peer.handles[message.handle].uuid)
+            conn.send(
+                api_pb2.BluetoothGATTReadResponse(
+                    address=address, handle=message.handle, data=bytes(data)
+                )
+            )
+        elif msg_type == 75:
+            peer.model.on_write(peer.handles[message.handle].uuid, message.data, message.response)
+            if message.response:
+                conn.send(
+                    api_pb2.BluetoothGATTWriteResponse(address=address, handle=message.handle)
+                )
+        elif msg_type == 77:
+            self._descriptor(conn, address, peer, message)
+        elif msg_type == 78:
+            conn.send(api_pb2.BluetoothGATTNotifyResponse(address=address, handle=message.handle))
+
+    def _device_request(self, conn: _Conn, message: Any, peer: _Peer | None) -> None:
+        address = message.address
+        self.requests.append((address, message.request_type))
+        if message.request_type in (0, 4, 5):  # connect
+            if peer is None:
+                conn.send(
+                    api_pb2.BluetoothDeviceConnectionResponse(
+                        address=address, connected=False, error=0x85
+                    )
+                )
+                return
+            peer.conn = conn
+            peer.model.on_connect()
+            conn.send(
+                api_pb2.BluetoothDeviceConnectionResponse(
+                    address=address, connected=True, mtu=23, error=0
+                )
+            )
+        elif message.request_type == 1:  # disconnect
+            if peer is not None and peer.conn is conn:
+                self.drop_peer(peer)
+            conn.send(api_pb2.BluetoothDeviceConnectionResponse(address=address, connected=False))
+
+    def drop_peer(self, peer: _Peer) -> None:
+        peer.conn = None
+        for handle in peer.handles.values():
+            handle.notifying = False
+        peer.model.on_disconnect()
+
+    def _services(self, conn: _Conn, address: int, peer: _Peer) -> None:
+        response = api_pb2.BluetoothGATTGetServicesResponse(address=address)
+        handle = 1
+        for service in peer.model.table:
+            handle += 1
+            out = response.services.add(uuid=_split_uuid(service.uuid), handle=handle)
+            for char in service.chars:
+                bits = 0
+                for flag in char.flags:
+                    bits |= _PROPERTY_BITS.get(flag, 0)
+                item = out.characteristics.add(
+                    uuid=_split_uuid(char.uuid), handle=handle + 1, properties=bits
+                )
+                if bits & 0x30:
+                    item.descriptors.add(short_uuid=_CCCD_UUID, handle=handle + 2)
+                handle += 3
+        conn.send(response)
+        conn.send(api_pb2.BluetoothGATTGetServicesDoneResponse(address=address))
+
+    def _descriptor(self, conn: _Conn, address: int, peer: _Peer, message: Any) -> None:
+        for handle in peer.handles.values():
+            if handle.cccd == message.handle:
+                handle.notifying = bool(message.data[:1]) and message.data[0] & 0x03 != 0
+                if handle.notifying:
+                    started = getattr(peer.model, "on_notify_started", None)
+                    if started is not None:
+                        started(handle.uuid)
+                conn.send(
+                    api_pb2.BluetoothGATTWriteResponse(address=address, handle=message.handle)
+                )
+                return
+        conn.send(
+            api_pb2.BluetoothGATTErrorResponse(address=address, handle=message.handle, error=1)
+        )
 
 
 _SLOT_TAKEN = object()
@@ -291,11 +473,17 @@ class FakeProxy:
     received: list[int] = field(default_factory=list)
     _server: asyncio.Server | None = None
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Active connections to the peripherals of :meth:`add_peripheral`.
+    gatt: _Gatt = field(default_factory=_Gatt)
 
     @classmethod
     def encrypted(cls, key: str, **kwargs: Any) -> FakeProxy:
         """A proxy using the base64 Noise ``key``."""
         return cls(psk=decode_noise_psk(key), **kwargs)
+
+    def add_peripheral(self, mac: str, model: Any) -> None:
+        """A sensor model (see ``mi_peripherals``) the proxy can connect to at ``mac``."""
+        self.gatt.add(mac, model)
 
     async def start(self) -> FakeProxy:
         if self.slot_taken:
@@ -345,6 +533,7 @@ class FakeProxy:
         await conn.serve()
 
     def _dropped(self, conn: _Conn) -> None:
+        self.gatt.drop(conn)
         if conn in self.connections:
             self.connections.remove(conn)
         if self.slot is conn:
@@ -408,6 +597,7 @@ async def start_proxies(proxies: Iterable[FakeProxy]) -> list[FakeProxy]:
 __all__ = [
     "DEFAULT_FLAGS",
     "FEATURE_STATE_AND_MODE",
+    "GATT_FLAGS",
     "PASSIVE_SCAN",
     "RAW_ADVERTISEMENTS",
     "Entry",

@@ -73,12 +73,13 @@ def run_args(
     demo_config: bool = True,
     gateway: bool = False,
     ble: bool = False,
+    address: str = "127.0.0.1",
 ) -> list[str]:
-    """``run`` options for a bridge on 127.0.0.1 with its state in ``state``.
+    """``run`` options for a bridge on ``address`` with its state in ``state``.
 
     By default: the code from :data:`SETUP_MAC`, the demo's mi32cfg, no gateway, no BLE.
     """
-    args = ["run", "--state-dir", str(state), "--address", "127.0.0.1"]
+    args = ["run", "--state-dir", str(state), "--address", address]
     args += ["--port", str(port or free_port())]
     if mac is not None:
         args += ["--mac", mac]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from html import escape
 
 from mihomekit import setupcode
+from mihomekit.homekit.window import WindowStatus
 from mihomekit.readings import KeyStatus, Value
 from mihomekit.registry import Device, UnknownDevice
 from mihomekit.sources import SourceStatus
@@ -268,6 +269,29 @@ class Summary:
     paired_controllers: int
     connections: int
     uptime: float
+    #: What was refused for a cap, by setting (``zigbee2mqtt.max_devices``: count).
+    over_cap: Mapping[str, int] = field(default_factory=dict)
+
+
+#: Words for :attr:`Summary.over_cap`'s settings.
+_CAPS = {
+    "bridge.max_bridges": "devices are on no bridge: no more bridges may be made",
+    "zigbee2mqtt.max_devices": "Zigbee2MQTT devices were left out",
+}
+
+
+def _over_cap(over_cap: Mapping[str, int]) -> str:
+    items = [
+        f"<li><b>{count}</b> {escape(_CAPS.get(cap, 'refused'))} (<code>{escape(cap)}</code>)</li>"
+        for cap, count in sorted(over_cap.items())
+        if count
+    ]
+    if not items:
+        return ""
+    return (
+        '<section class="card over-cap"><p>Over a cap of the settings (each named once in '
+        f"the bridge's log):</p><ul>{''.join(items)}</ul></section>"
+    )
 
 
 def overview(summary: Summary, widgets: Iterable[str]) -> str:
@@ -284,7 +308,7 @@ def overview(summary: Summary, widgets: Iterable[str]) -> str:
         f'<span><b id="s-events">{summary.events}</b> events</span>'
         f"<span>HomeKit: {pairing}, {summary.connections} connections</span>"
         f'<span>up <b class="uptime" data-start="{time.time() - summary.uptime:.0f}">'
-        f"{int(summary.uptime)} s</b></span></section>"
+        f"{int(summary.uptime)} s</b></span></section>{_over_cap(summary.over_cap)}"
         f'<section class="widgets" id="widgets">{"".join(widgets)}</section>'
     )
 
@@ -294,30 +318,87 @@ def qr_svg(uri: str) -> str:
     return setupcode.qr_svg(uri, scale=6)
 
 
-def pairing_page(
-    ctx: PageContext,
-    *,
-    bridge: int,
-    name: str,
-    paired: bool,
-    code: str,
-    uri: str,
-    controllers: Sequence[tuple[str, bool]],
-) -> str:
-    """One bridge's pairing card: the QR code while unpaired, else its controllers."""
-    title = f"<h1>Pairing: {escape(name)}</h1>"
-    if not paired:
+@dataclass(frozen=True, slots=True)
+class PairingCard:
+    """What the pairing page shows of one bridge."""
+
+    bridge: int
+    name: str
+    paired: bool
+    code: str
+    uri: str
+    controllers: Sequence[tuple[str, bool]]
+    window: WindowStatus
+
+
+def _how_to_see_the_code(ctx: PageContext, bridge: int) -> str:
+    qr = "mihomekit qr" + ("" if bridge == 1 else f" --bridge {bridge}")
+    if ctx.has_password:
+        other = '<a href="/login?next=/pairing">log in</a> to see it here'
+    else:
+        other = (
+            "open this page on the bridge's own host (<code>http://localhost</code>), or set a "
+            "password (<code>mihomekit web-password</code>) and log in"
+        )
+    return (
+        '<p class="hint code-hidden">The setup code is shown only to the owner: run '
+        f"<code>{escape(qr)}</code> on the bridge's host, or {other}.</p>"
+    )
+
+
+def _window_card(ctx: PageContext, card: PairingCard) -> str:
+    window = card.window
+    if window.always:
+        return (
+            '<p class="window open">Pairing is always open '
+            "(<code>[bridge] pairing_window = 0</code>).</p>"
+        )
+    if window.open:
+        state = f'<p class="window open">Pairing is {escape(window.describe())}.</p>'
+    else:
+        state = (
+            '<p class="window closed">Pairing is closed: Apple Home cannot add this bridge '
+            "until you open it.</p>"
+        )
+    command = "mihomekit pairing open" + ("" if card.bridge == 1 else f" --bridge {card.bridge}")
+    if not ctx.may_change:
+        here = "log in" if ctx.has_password else "open this page on the bridge's own host"
+        return (
+            f'{state}<p class="hint">Open it with <code>{escape(command)}</code> on the '
+            f"bridge's host, or {here} to open it here.</p>"
+        )
+    button = "Open pairing again" if window.open else "Open pairing"
+    return (
+        f'{state}<form method="post" action="/pairing/open" class="inline">{_csrf(ctx)}'
+        f'<input type="hidden" name="bridge" value="{card.bridge}">'
+        f'<button type="submit">{button}</button></form>'
+    )
+
+
+def pairing_page(ctx: PageContext, card: PairingCard) -> str:
+    """One bridge's pairing card: while unpaired, the pairing window and (to the owner) the
+    QR code; else its controllers."""
+    title = f"<h1>Pairing: {escape(card.name)}</h1>"
+    bridge = card.bridge
+    if not card.paired:
+        if ctx.may_change:
+            code = (
+                f'<div class="qr">{qr_svg(card.uri)}</div>'
+                f'<p class="code">Setup code <b class="setup-code">{escape(card.code)}</b></p>'
+                f'<p class="hint">{escape(card.uri)}</p>'
+            )
+        else:
+            code = _how_to_see_the_code(ctx, bridge)
         return (
             f'{title}<section class="card" id="pairing-{bridge}"><p>In the Home app: '
-            "<b>Add Accessory</b>, then scan this code, or choose <i>More options…</i> and "
-            f'type the setup code.</p><div class="qr">{qr_svg(uri)}</div>'
-            f'<p class="code">Setup code <b class="setup-code">{escape(code)}</b></p>'
-            f'<p class="hint">{escape(uri)}</p></section>'
+            "<b>Add Accessory</b>, then scan this bridge's QR code, or choose <i>More "
+            f"options…</i> and type its setup code.</p>{_window_card(ctx, card)}{code}"
+            "</section>"
         )
     rows = "".join(
         f"<tr><td><code>{escape(controller)}</code></td><td>{'admin' if admin else 'user'}</td>"
         "</tr>"
-        for controller, admin in controllers
+        for controller, admin in card.controllers
     )
     reset = (
         f'<form method="post" action="/pairing/reset" class="danger">{_csrf(ctx)}'
@@ -355,8 +436,22 @@ def devices_page(
     unknown: Sequence[UnknownDevice],
     mi32cfg_path: str | None,
     export_text: str,
+    can_bind: bool = False,
 ) -> str:
     csrf = _csrf(ctx)
+
+    def bind(mac: str) -> str:
+        """The "Get the key from the sensor" button (Mi activation), when the bridge can."""
+        if not can_bind:
+            return ""
+        return (
+            f'<form method="post" action="/devices/bind" class="inline bind">{csrf}'
+            f'<input type="hidden" name="mac" value="{escape(mac)}">'
+            '<label class="hint"><input type="checkbox" name="confirm" value="yes" required> '
+            "it stops working with Mi Home</label> "
+            '<button type="submit">Get the key from the sensor</button></form>'
+        )
+
     rows = []
     for row in configured:
         device = row.device
@@ -369,6 +464,8 @@ def devices_page(
             f'<input name="name" value="{escape(device.name)}" maxlength="64" '
             f'aria-label="new name"{required}><button type="submit">Rename</button></form> '
         )
+        if row.editable and device.source == "ble" and key_class == "bad":
+            rename += bind(device.id)
         if row.editable:
             actions = rename + (
                 f'<form method="post" action="/devices/remove" class="inline">{csrf}'
@@ -406,7 +503,8 @@ def devices_page(
             '<input name="key" class="bindkey" placeholder="bind key, 32 hex digits" '
             'maxlength="48" autocomplete="off" spellcheck="false" aria-label="bind key">'
             '<span class="keycheck" aria-live="polite"></span>'
-            '<button type="submit">Add</button></form></li>'
+            '<button type="submit">Add</button></form>'
+            f"{bind(item.mac) if item.encrypted and item.pid is not None else ''}</li>"
         )
     found_html = (
         f'<ul class="found-list">{"".join(found)}</ul>'
@@ -452,7 +550,14 @@ def devices_page(
         "Home shows. BLE devices are removed here (from the mi32cfg); a Zigbee device (Aqara "
         "gateway, Zigbee2MQTT) is removed in its own system. A name given here to a Zigbee "
         "device wins over its name there until you clear it (rename to an empty name).</p>"
-        f"{configured_html}"
+        + (
+            "<p class=hint>\u201cGet the key from the sensor\u201d gives an encrypted sensor a "
+            "new bind key over Bluetooth (as <code>mihomekit bind</code> does) and saves it. "
+            "The sensor no longer works with Mi Home until it is added there again.</p>"
+            if can_bind
+            else ""
+        )
+        + f"{configured_html}"
         f"<h2>Heard, not configured</h2>{found_html}{manual}<h2>mi32cfg</h2>{transfer}"
     )
 

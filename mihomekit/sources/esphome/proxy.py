@@ -4,7 +4,7 @@ A session connects (plaintext or Noise), reads the device info, and subscribes t
 advertisements (the parsed stream on firmware without the raw flag). Every entry of a
 batch is parsed here (:mod:`.ad`) and each one with sensor data goes to the sink as an
 :class:`~mihomekit.sources.Advertisement` whose receiver id is the proxy's name. When the
-connection ends, :class:`~.reconnect.ReconnectLoop` opens a new one after a backoff.
+connection ends, :class:`~mihomekit.reconnect.ReconnectLoop` opens a new one after a backoff.
 
 Trouble is one warning per cause, then debug lines until the proxy works again:
 
@@ -57,6 +57,7 @@ from aioesphomeapi.core import (
 )
 from aioesphomeapi.model import BluetoothProxyFeature, ConnectionClosedEvent
 
+from mihomekit.reconnect import Backoff, ReconnectLoop
 from mihomekit.settings import EsphomeSettings
 from mihomekit.sources import (
     SENSOR_COMPANY_IDS,
@@ -68,7 +69,6 @@ from mihomekit.sources import (
 from mihomekit.tap import AdvertisementTap, RawAdvertisement, full_uuid
 
 from .ad import EMPTY, AdFields, mac_from_int, parse_ad, parse_fields
-from .reconnect import Backoff, ReconnectLoop
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mihomekit.mi32cfg import normalize_mac
+from mihomekit.readings import in_physical_range
 from mihomekit.sources import SENSOR_COMPANY_IDS, SENSOR_SERVICE_UUIDS, Advertisement
 from mihomekit.tap import RawAdvertisement, full_uuid
 
@@ -65,6 +66,8 @@ class Parsed:
     advertisement: Advertisement | None = None
     online: bool | None = None
     raw: RawAdvertisement | None = None
+    #: Numbers of the message left out for being outside their physical range (``rssi``).
+    out_of_range: tuple[str, ...] = ()
 
 
 def receiver_from_topic(topic: str) -> str:
@@ -106,7 +109,7 @@ def parse_gateway_message(topic: str, payload: bytes, *, whole: bool = False) ->
         return status
     data = _object(payload)
     mac = _mac(data.get("id"), "id")
-    rssi = _rssi(data.get("rssi"))
+    rssi, dropped = _rssi(data.get("rssi"))
     service_data: dict[int, bytes] = {}
     raw = data.get("servicedata")
     if raw is not None:
@@ -134,6 +137,7 @@ def parse_gateway_message(topic: str, payload: bytes, *, whole: bool = False) ->
             receiver,
             Advertisement(mac, service_data, rssi, receiver, 0.0, manufacturer),
             raw=whole_adv,
+            out_of_range=dropped,
         )
     if raw is None and "manufacturerdata" not in data and not _DECODED_KEYS.isdisjoint(data):
         return Parsed("no_service_data", receiver)
@@ -151,7 +155,7 @@ def parse_relay_message(topic: str, payload: bytes, *, whole: bool = False) -> P
     if not isinstance(receiver, str) or not receiver or len(receiver) > 64:
         raise BadMessage("wrong_type", "receiver must be a short non-empty string")
     mac = _mac(data.get("mac"), "mac")
-    rssi = _rssi(data.get("rssi"))
+    rssi, dropped = _rssi(data.get("rssi"))
     service_data: dict[int, bytes] = {}
     all_service: dict[str, bytes] = {}
     for key, value in _mapping(data.get("service_data", {}), "service_data").items():
@@ -184,6 +188,7 @@ def parse_relay_message(topic: str, payload: bytes, *, whole: bool = False) -> P
         receiver,
         Advertisement(mac, service_data, rssi, receiver, 0.0, manufacturer),
         raw=whole_adv,
+        out_of_range=dropped,
     )
 
 
@@ -260,13 +265,15 @@ def _mac(value: Any, key: str) -> str:
     return ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
 
 
-def _rssi(value: Any) -> int | None:
+def _rssi(value: Any) -> tuple[int | None, tuple[str, ...]]:
+    """The RSSI, and ``("rssi",)`` if one outside the physical range was left out."""
     if value is None:
-        return None
+        return None, ()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadMessage("wrong_type", f"rssi must be a number, got {_kind(value)}")
-    rssi = int(value)
-    return rssi if -127 <= rssi <= 20 else None
+    if not in_physical_range("rssi", float(value)):
+        return None, ("rssi",)
+    return int(value), ()
 
 
 def _hex(value: Any, key: str) -> bytes:

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from mihomekit.logthrottle import LogThrottle
 from mihomekit.mqtt import MqttConnection, MqttMessage
 from mihomekit.settings import MqttReceiverSettings, ReceiverFormat
 from mihomekit.sources import Advertisement, AdvertisementSink, SourceStatus
@@ -91,7 +92,7 @@ class MqttReceiverSource:
         self._rate = rate
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # receiver → (tokens, time)
-        self._warned: set[str] = set()
+        self._log = LogThrottle(_LOGGER, interval=None, max_keys=MAX_TRACKED)
         self._running = False
         self._subscribed = False
 
@@ -129,6 +130,15 @@ class MqttReceiverSource:
             self.receivers[receiver] += 1
         if tap is not None and parsed.raw is not None:
             tap.feed(dataclasses.replace(parsed.raw, time=self._clock()))
+        for name in parsed.out_of_range:
+            self.counts["out_of_range"] += 1
+            self._warn_once(
+                "out_of_range",
+                "%s: %s sent a %s outside its physical range (left out; counted)",
+                self.status.name,
+                receiver,
+                name,
+            )
         if parsed.kind == "advertisement" and parsed.advertisement is not None:
             self._forward(parsed.advertisement)
         elif parsed.kind == "no_service_data":
@@ -196,8 +206,4 @@ class MqttReceiverSource:
         )
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
-        if key in self._warned or len(self._warned) >= MAX_TRACKED:
-            _LOGGER.debug(message, *args)
-            return
-        self._warned.add(key)
-        _LOGGER.warning(message, *args)
+        self._log.warning(key, message, *args)

@@ -18,10 +18,10 @@ from aioesphomeapi import api_pb2
 from esphome_fake import FEATURE_STATE_AND_MODE, PASSIVE_SCAN, Entry, FakeProxy, varint
 from homekit_helpers import free_port
 
+from mihomekit.reconnect import Backoff
 from mihomekit.sources import Advertisement
 from mihomekit.sources.esphome.ad import build_ad
 from mihomekit.sources.esphome.proxy import EsphomeProxy
-from mihomekit.sources.esphome.reconnect import Backoff
 
 KEY = "px7tsbK3C7bpXHr2OevEV2ZMg/FrNBw2+O2pNPbedtA="
 OTHER_KEY = "QRTIErOb/fcE9Ou/QG5O2EXCjVDqq0bP8l1ocs7CfYY="

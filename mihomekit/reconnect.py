@@ -1,10 +1,14 @@
-"""A reconnect loop with exponential backoff, for a source that keeps one connection.
+"""Reconnecting with exponential backoff: the one way mihomekit keeps a link up.
 
 :class:`ReconnectLoop` runs ``session()`` again and again until stopped. A session
 connects, serves, and returns when the connection ends (or raises when it could not
 connect or broke). Between two sessions the loop waits :meth:`Backoff.next` seconds; the
 session calls :meth:`Backoff.reset` once it is up, so the first retry after a dropped
 connection comes quickly and a peer that stays down is asked less and less often.
+
+Users: the MQTT broker connection (:mod:`mihomekit.mqtt`), each ESPHome proxy
+(:mod:`mihomekit.sources.esphome`), and the local radio's scanner restarts
+(:mod:`mihomekit.sources.ble`, whose watchdog takes its delays from :class:`Backoff`).
 """
 
 from __future__ import annotations
@@ -34,9 +38,13 @@ class Backoff:
     attempts: int = 0
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
+    def delay(self, attempt: int) -> float:
+        """The delay before attempt ``attempt`` (0 = the first retry), without jitter."""
+        return min(self.initial * self.factor ** min(max(attempt, 0), 64), self.maximum)
+
     def next(self) -> float:
         """The delay before the next attempt (and count the attempt)."""
-        delay = min(self.initial * self.factor ** min(self.attempts, 64), self.maximum)
+        delay = self.delay(self.attempts)
         self.attempts += 1
         if self.jitter > 0:
             delay *= 1.0 + self._random.uniform(-self.jitter, self.jitter)
@@ -52,7 +60,9 @@ class ReconnectLoop:
 
     ``on_error(err)`` is called (on the loop, never raising out of it) for every
     exception a session raises; the loop goes on. :meth:`wake` cuts the current wait
-    short (to retry now).
+    short (to retry now). A session that can end cleanly (say goodbye to its peer)
+    watches :attr:`stopping` and returns when it is set; :meth:`stop` gives it ``grace``
+    seconds to do so before cancelling it.
     """
 
     def __init__(
@@ -70,6 +80,8 @@ class ReconnectLoop:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._running = False
+        #: Set by :meth:`stop`: a session that can end cleanly returns when it sees it.
+        self.stopping = asyncio.Event()
 
     @property
     def running(self) -> bool:
@@ -79,17 +91,25 @@ class ReconnectLoop:
         if self._running:
             return
         self._running = True
+        self.stopping.clear()
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
 
-    async def stop(self) -> None:
-        """Cancel the session in progress (its cleanup runs) and the loop."""
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """End the loop: the session in progress gets ``grace`` seconds to return by itself
+        (see :attr:`stopping`), then it is cancelled (its cleanup runs)."""
         self._running = False
+        self.stopping.set()
         self._wake.set()
         task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task():
+        if task is None or task is asyncio.current_task():
+            return
+        if grace > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), grace)
+        if not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     def wake(self) -> None:
         self._wake.set()
