@@ -41,6 +41,7 @@ from .state import BridgeState, bridge_identity, check_writable, load_state
 from .tap import AdvertisementTap
 
 if TYPE_CHECKING:
+    from .ble.upkeep import RadioFor
     from .extensions import ExtensionHost
     from .mqtt import MqttConnection, MqttSettings
     from .settings import ExtensionSettings
@@ -104,6 +105,8 @@ class AppConfig:
     configured_sources: list[SourceFactory] = field(default_factory=list)
     #: ``[[extensions]]``: set up before the sources start, stopped after them.
     extensions: Sequence[ExtensionSettings] = ()
+    #: How extensions reach a sensor over GATT (None: they cannot connect).
+    radios: RadioFor | None = None
     #: Started after the HAP server and before the sources; stopped after them.
     outputs: list[OutputFactory] = field(default_factory=list)
     #: Seconds from a value change to its write (see :data:`~.persistence.PERSIST_DELAY`).
@@ -227,7 +230,9 @@ class App:
         if config.extensions and self.extensions is None:
             from .extensions import ExtensionHost
 
-            self.extensions = ExtensionHost(self.registry, self.advertisements, config.extensions)
+            self.extensions = ExtensionHost(
+                self.registry, self.advertisements, config.extensions, radio_for=config.radios
+            )
             await self.extensions.start()
         searched = config.require_devices and not self._has_devices()
         if searched:

@@ -227,6 +227,11 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         sources=sources,
         configured_sources=configured,
         extensions=settings.extensions,
+        radios=(
+            _radios(settings, local=ble_on)
+            if settings.extensions and not (args.demo or args.replay)
+            else None
+        ),
         outputs=outputs,
         child_bridges=bridge.child_bridges,
         max_bridges=bridge.max_bridges,

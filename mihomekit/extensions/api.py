@@ -1,4 +1,4 @@
-"""The API an extension gets: advertisements, devices, values, timers.
+"""The API an extension gets: advertisements, devices, values, timers, GATT connections.
 
 Everything an extension hands to the API (a callback, a job) runs on the bridge's event
 loop, guarded: if it raises, the extension is logged once with the traceback and
@@ -13,11 +13,12 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from mihomekit.ble.link import GattError, GattLink, display_mac
 from mihomekit.readings import Value
 from mihomekit.registry import Device, DeviceSink
 from mihomekit.tap import AdvertisementTap, Interest, RawAdvertisement
@@ -25,7 +26,7 @@ from mihomekit.tap import AdvertisementTap, Interest, RawAdvertisement
 if TYPE_CHECKING:
     from .host import ExtensionHost
 
-__all__ = ["AdvertisementCallback", "DeviceInfo", "ExtensionApi", "Job"]
+__all__ = ["AdvertisementCallback", "DeviceInfo", "ExtensionApi", "GattError", "GattLink", "Job"]
 
 #: ``callback(advertisement)``, called for every advertisement subscribed to.
 AdvertisementCallback = Callable[[RawAdvertisement], object]
@@ -149,6 +150,36 @@ class ExtensionApi:
             clean[key] = value
         return self._sink.ingest(_device_id(device_id), clean)
 
+    # -- GATT ----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def connect(self, device: str, *, timeout: float = 20.0) -> AsyncIterator[GattLink]:
+        """A GATT connection to a Bluetooth sensor (its MAC, or its device id), closed at
+        the end of the ``async with`` block.
+
+        It goes through the radio that hears the sensor best (this host's adapter or an
+        ESPHome proxy) and waits for that radio to be free: one connection at a time per
+        radio, in the same queue as ``mihomekit ble`` and the bridge's clock and battery
+        jobs. The link reads, writes and subscribes to characteristics named by their
+        service's UUID and their own (``await link.read(service, char)``,
+        ``await link.write(service, char, data)``, ``await link.start_notify(service, char,
+        callback)``). Raises :class:`~mihomekit.ble.link.GattError` when the sensor cannot
+        be reached: catch it (an exception that escapes a job disables the extension).
+        """
+        host = self._host
+        device_id = _device_id(device)
+        if len(device_id) != 12 or not all(c in "0123456789ABCDEF" for c in device_id):
+            raise ValueError(f"not a Bluetooth address: {device!r}")
+        if host.radio_for is None:
+            raise GattError("this bridge has no radio to connect with")
+        known = self._sink.get(device_id)
+        radio = host.radio_for(known.best_receiver if known is not None else None)
+        mac = display_mac(device_id)
+        if radio is None:
+            raise GattError(f"no radio of this bridge reaches {mac}")
+        async with host.queue.session(radio, mac, timeout=timeout) as link:
+            yield link
+
     # -- time ----------------------------------------------------------------------------
 
     def every(self, seconds: float, job: Job, *, first: float | None = None) -> Callable[[], None]:
@@ -216,8 +247,8 @@ class ExtensionApi:
 
 
 def _device_id(text: str) -> str:
-    """A BLE MAC with colons (``a4:c1:…``) as the registry's id; other ids as they are."""
-    compact = text.replace(":", "")
-    if len(text) == 17 and len(compact) == 12:
+    """A BLE MAC (``a4:c1:…`` or 12 hex digits) as the registry's id; other ids as they are."""
+    compact = text.replace(":", "").replace("-", "")
+    if len(compact) == 12 and all(c in "0123456789abcdefABCDEF" for c in compact):
         return compact.upper()
     return text

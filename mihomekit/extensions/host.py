@@ -27,13 +27,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mihomekit.ble.queue import GattQueue, shared_queue
 from mihomekit.registry import DeviceSink
 from mihomekit.settings import ExtensionSettings
 from mihomekit.tap import AdvertisementTap
 
 from .api import ExtensionApi
+
+if TYPE_CHECKING:
+    from mihomekit.ble.upkeep import RadioFor
 
 __all__ = ["ENTRY_POINT_GROUP", "ExtensionHost", "LoadError"]
 
@@ -49,7 +53,9 @@ class LoadError(Exception):
 
 class ExtensionHost:
     """The extensions of one bridge: loaded and set up by :meth:`start`, closed by
-    :meth:`stop`."""
+    :meth:`stop`. ``radio_for`` chooses the radio for a GATT connection from the receiver
+    that hears a sensor best (None: no connections); ``queue`` orders the connections
+    (default: the process's, shared with the bridge's own jobs)."""
 
     def __init__(
         self,
@@ -58,7 +64,11 @@ class ExtensionHost:
         extensions: Sequence[ExtensionSettings],
         *,
         clock: Callable[[], float] = time.monotonic,
+        radio_for: RadioFor | None = None,
+        queue: GattQueue | None = None,
     ) -> None:
+        self.radio_for = radio_for
+        self.queue = queue or shared_queue()
         self._sink = sink
         self._tap = tap
         self._settings = list(extensions)
