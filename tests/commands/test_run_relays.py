@@ -14,7 +14,7 @@ import pytest
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair, ready_line
 from mqtt_helpers import until
 from repo import HELPERS
-from run_helpers import SETUP_MAC, running, stop
+from run_helpers import running, settings_args, stop
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -54,10 +54,7 @@ options = {{ file = "{probe}", pins = [17, 27] }}
         encoding="utf-8",
     )
     port = free_port()
-    args = ["run", "--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-    args += ["--port", str(port), "--mac", SETUP_MAC, "--no-gateway", "--no-ble"]
-    args += ["--settings", str(settings), "--config", str(tmp_path / "none.json")]
-    (tmp_path / "none.json").write_text("[]", encoding="utf-8")
+    args = settings_args(settings, tmp_path / "state", port=port)
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}
 
     with running(*args, env=env) as proc:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from bluez_fake import FakeBluez
-from bridge_helpers import SETUP_MAC, planned_app
-from homekit_helpers import free_port
+from bridge_helpers import planned_app
 from mi_peripherals import CLOCK, DATA, UNITS, MmcSensor, lywsd03_data, on_bluez
 from mqtt_helpers import until
 from presence_helpers import APPLE, ibeacon_data, make_rpa
 from repo import ROOT
+from run_helpers import settings_args
 from sensor_air import Beacons, on_air
 
 pytestmark = pytest.mark.timeout(90)
@@ -41,10 +41,7 @@ def bridge(tmp_path: Path, extension: str, options: str, devices: list[tuple[str
         f"[extensions.options]\n{options}\n",
         encoding="utf-8",
     )
-    args = ["run", "--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-    args += ["--port", str(free_port()), "--mac", SETUP_MAC, "--no-gateway"]
-    args += ["--settings", str(settings), "--config", str(mi32cfg)]
-    return planned_app(args)
+    return planned_app(settings_args(settings, tmp_path / "state", mi32cfg=mi32cfg))
 
 
 async def test_the_beacon_scanner_lists_beacons_and_tags_once(

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from bridge_helpers import SETUP_MAC, planned_app
-from homekit_helpers import free_port
+from bridge_helpers import planned_app
 from mosquitto import HOST, Mosquitto
 from mqtt_helpers import Inbox, connection, until
+from run_helpers import settings_args
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,11 +41,7 @@ rooms = true
 """,
         encoding="utf-8",
     )
-    (tmp_path / "none.json").write_text("[]", encoding="utf-8")
-    args = ["run", "--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-    args += ["--port", str(free_port()), "--mac", SETUP_MAC, "--no-gateway"]
-    args += ["--settings", str(settings), "--config", str(tmp_path / "none.json")]
-    app = planned_app(args)
+    app = planned_app(settings_args(settings, tmp_path / "state"))
     ha = connection(mosquitto, "ha")
     inbox = Inbox()
     ha.subscribe("homeassistant/#", inbox)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from bluez_fake import FakeBluez
-from bridge_helpers import SETUP_MAC, planned_app
+from bridge_helpers import planned_app
 from esphome_fake import Entry, FakeProxy
-from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, free_port, pair
+from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, pair
 from presence_helpers import APPLE, ibeacon_data, make_rpa
+from run_helpers import settings_args
 
 from mihomekit.presence.tracker import presence_id
 from mihomekit.settings import parse_settings
@@ -90,11 +91,7 @@ async def test_tags_beacons_and_phones_come_and_go(
         path = tmp_path / "mihomekit.toml"
         path.write_text(radio_settings + SETTINGS, encoding="utf-8")
         entries = parse_settings(SETTINGS).presence
-        args = ["run", "--state-dir", str(tmp_path / "state"), "--address", "127.0.0.1"]
-        args += ["--port", str(free_port()), "--mac", SETUP_MAC, "--no-gateway"]
-        args += ["--settings", str(path), "--config", str(tmp_path / "none.json")]
-        (tmp_path / "none.json").write_text("[]", encoding="utf-8")
-        app = planned_app(args)
+        app = planned_app(settings_args(path, tmp_path / "state"))
         await app.start()
         try:
             async with controller_on_loopback() as controller:

@@ -642,17 +642,15 @@ class EsphomeProxy:
             if len(self._fields) >= PARSE_CACHE_SIZE:
                 self._fields.clear()
             self._fields[address] = (data, fields)
+        self._tap_whole(tap, mac, rssi, now, fields)
+
+    def _tap_whole(
+        self, tap: AdvertisementTap, mac: str, rssi: int, now: float, fields: AdFields
+    ) -> None:
+        name, uuids, service, makers = fields
+        rssi_or_none = rssi if -128 <= rssi <= 127 else None
         tap.feed(
-            RawAdvertisement(
-                mac,
-                rssi if -128 <= rssi <= 127 else None,
-                self.receiver,
-                now,
-                fields.name,
-                fields.service_uuids,
-                fields.service_data,
-                fields.manufacturer_data,
-            )
+            RawAdvertisement(mac, rssi_or_none, self.receiver, now, name, uuids, service, makers)
         )
 
     def _parse(self, address: int, data: bytes) -> tuple[Advertisement | None, bool]:
@@ -751,19 +749,9 @@ class EsphomeProxy:
         for key in adv.service_uuids:
             with contextlib.suppress(ValueError):
                 uuids.append(full_uuid(key))
-        rssi = adv.rssi
-        tap.feed(
-            RawAdvertisement(
-                mac,
-                rssi if -128 <= rssi <= 127 else None,
-                self.receiver,
-                now,
-                adv.name or None,
-                tuple(uuids),
-                service,
-                {int(k): bytes(v) for k, v in adv.manufacturer_data.items()},
-            )
-        )
+        makers = {int(k): bytes(v) for k, v in adv.manufacturer_data.items()}
+        fields = AdFields(adv.name or None, tuple(uuids), service, makers)
+        self._tap_whole(tap, mac, adv.rssi, now, fields)
 
     def _sink_failed(self) -> None:
         self.stats.sink_errors += 1
