@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mihomekit.demo import demo_state_dir
 from mihomekit.errors import ConfigError, StateError
 from mihomekit.homekit import ATTEMPTS_FILE, PairingAttempts, ServerLimits, reset_attempts
 from mihomekit.homekit.window import WINDOW_FILE, WindowStatus, read_open_until, write_open_until
@@ -36,6 +37,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
     parser.add_argument("--state-dir", metavar="DIR", help="the bridge's state directory")
     parser.add_argument(
+        "--demo", action="store_true", help="the demo's state (`mihomekit run --demo`)"
+    )
+    parser.add_argument(
         "--bridge", type=int, metavar="N", help="only bridge N (default: every bridge)"
     )
     parser.set_defaults(func=run_pairing)
@@ -44,6 +48,10 @@ def register(subparsers: Any) -> None:
 def run_pairing(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
     state_dir = Path(args.state_dir or settings.bridge.state_dir).expanduser()
+    if args.demo and not args.state_dir:
+        state_dir = demo_state_dir(settings.bridge.state_dir)
+    if not state_dir.is_dir():
+        raise ConfigError(_no_state(state_dir, settings.bridge.state_dir, demo=args.demo))
     bridges = {1: state_dir, **(child_state_dirs(state_dir) if state_dir.is_dir() else {})}
     if args.bridge is not None:
         if args.bridge not in bridges:
@@ -64,12 +72,21 @@ def run_pairing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_state(state_dir: Path, configured: str, *, demo: bool) -> str:
+    """Why there is nothing to read in ``state_dir``, and where a bridge's state may be."""
+    message = f"no bridge state in {state_dir}: no bridge has run with it yet"
+    other = demo_state_dir(configured)
+    if not demo and other.is_dir():
+        message += f"; the demo keeps its state in {other} (add --demo)"
+    elif demo:
+        message += " (start `mihomekit run --demo` first)"
+    return message + "; --state-dir DIR names another"
+
+
 def _open(state_dir: Path, seconds: float) -> None:
     if seconds <= 0:
         print("pairing is always open ([bridge] pairing_window = 0)")
         return
-    if not state_dir.is_dir():
-        raise ConfigError(f"{state_dir}: no such state directory (start the bridge once)")
     until = time.time() + seconds
     write_open_until(state_dir / WINDOW_FILE, until)
     status = WindowStatus(open=True, until=until)

@@ -151,7 +151,9 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     address = args.address or bridge.address or default_address()
     state_dir = args.state_dir or bridge.state_dir
     if args.demo and not args.state_dir:
-        state_dir = str(Path(bridge.state_dir).expanduser().parent / "mihomekit-demo")
+        from mihomekit.demo import demo_state_dir
+
+        state_dir = str(demo_state_dir(bridge.state_dir))
     entries, mi32cfg = _entries(args, settings, Path(state_dir).expanduser())
     mac = args.mac or bridge.mac
     if mac is not None:
