@@ -1,5 +1,9 @@
 """A thin bleak adapter: scan for sensor advertisements and forward their service data.
 
+With an advertisement tap (:mod:`mihomekit.tap`: presence, extensions) every advertisement
+also goes to the tap, whole, and passive scanning adds the patterns its watchers need
+(:func:`patterns_for`); without one, nothing more is done per advertisement.
+
 Passive scanning (nothing is sent on air, so battery sensors are not woken by scan
 requests) needs BlueZ's advertisement monitor: BlueZ >= 5.56 started with
 ``--experimental`` and Linux >= 5.10. In scan mode ``"auto"`` the adapter tries passive

@@ -1,12 +1,14 @@
 """Presence over MQTT: a tag heard by two Theengs gateways (``[[mqtt_receivers]]``) is a
 Home Assistant ``binary_sensor`` of class presence, with ``room`` the gateway that hears it
-best (hysteresis: a gateway must be clearly louder to take over); away empties the room."""
+best (hysteresis: a gateway must be clearly louder to take over); away empties the room.
+The dashboard's widget says never heard, home (and the room), away."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import aiohttp
 import pytest
 from bridge_helpers import planned_app
 from mosquitto import HOST, Mosquitto
@@ -25,8 +27,6 @@ async def test_presence_and_rooms_on_mqtt(tmp_path: Path, mosquitto: Mosquitto) 
         f"""
 [ble]
 enabled = false
-[web]
-enabled = false
 [mqtt]
 host = "{HOST}"
 port = {mosquitto.port}
@@ -41,7 +41,7 @@ rooms = true
 """,
         encoding="utf-8",
     )
-    app = planned_app(settings_args(settings, tmp_path / "state"))
+    app = planned_app([*settings_args(settings, tmp_path / "state"), "--web-port", "0"])
     ha = connection(mosquitto, "ha")
     inbox = Inbox()
     ha.subscribe("homeassistant/#", inbox)
@@ -65,10 +65,21 @@ rooms = true
             body = {"id": TAG, "rssi": rssi, "name": "Tile"}
             ha.publish(f"home/{gateway}/BTtoMQTT/{TAG.replace(':', '')}", json.dumps(body))
 
+        web = next(o for o in app.outputs if hasattr(o, "url"))
+
+        async def widget() -> str:
+            async with aiohttp.ClientSession() as session, session.get(web.url) as response:
+                page = await response.text()
+            start = page.index(f'id="w-{DEVICE}"')
+            return page[start : page.index("</article>", start)]
+
         assert not state()  # never seen: nothing published (Home Assistant: unknown)
+        assert "never heard" in await widget() and "<dt>Presence</dt>" not in await widget()
         hear("kitchen", -70)
         await until(lambda: state().get("presence") is True, "present")
         assert state()["room"] == "kitchen"
+        shown = await widget()
+        assert "<dt>Presence</dt><dd>home</dd>" in shown and "<dd>kitchen</dd>" in shown
         # the hall is a little louder: the room stays
         for _ in range(5):
             hear("hall", -67)
@@ -82,6 +93,7 @@ rooms = true
         # silence: away, and no room
         await until(lambda: state().get("presence") is False, "away", timeout=10)
         assert state()["room"] == ""
+        assert "<dt>Presence</dt><dd>away</dd>" in await widget()
     finally:
         await app.stop()
         await ha.stop()

@@ -5,6 +5,7 @@ advertisements (the parsed stream on firmware without the raw flag). Every entry
 batch is parsed here (:mod:`.ad`) and each one with sensor data goes to the sink as an
 :class:`~mihomekit.sources.Advertisement` whose receiver id is the proxy's name. When the
 connection ends, :class:`~mihomekit.reconnect.ReconnectLoop` opens a new one after a backoff.
+With an advertisement tap (presence, extensions), every entry also goes to the tap, whole.
 
 Trouble is one warning per cause, then debug lines until the proxy works again:
 
