@@ -258,10 +258,12 @@ class Hubs:
 
     def print_setup(self, hub: Hub) -> None:
         which = "the bridge" if len(self.all) == 1 else f"bridge {hub.number} ({hub.name})"
+        again = "mihomekit qr" + ("" if hub.number == 1 else f" --bridge {hub.number}")
         print(
             f"\nAdd {which} in Apple Home: scan this code, or enter {hub.setup_code}\n"
             f"{qr_for_stream(hub.setup_uri, sys.stdout)}\n"
-            f"Setup code: {hub.setup_code}   Setup URI: {hub.setup_uri}\n",
+            f"Setup code: {hub.setup_code}   Setup URI: {hub.setup_uri}\n"
+            f"(`{again}` shows this again)\n",
             flush=True,
         )
 
