@@ -19,6 +19,9 @@ Layout (every key optional)::
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
     [zigbee2mqtt]  enabled, base_topic, max_devices   (the broker is [mqtt]'s)
+    [[relays]]   name, pin, active_high, kind, restore    (a relay on a GPIO pin)
+    [[presence]] name, mac | ibeacon | irk, away_after, rooms   (a tag, beacon or phone)
+    [[extensions]]  module | entry_point, options          (a Python extension)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -37,12 +40,13 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from .errors import ConfigError
 from .mi32cfg import normalize_mac
+from .presence.ibeacon import IBeaconId, parse_ibeacon_id
 from .setupcode import RANDOM, parse_setup_code
 from .vocabulary import DEFAULT_STALENESS, STALENESS_KINDS
 
@@ -51,10 +55,13 @@ __all__ = [
     "BridgeSettings",
     "ChildBridgeSettings",
     "EsphomeSettings",
+    "ExtensionSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "MqttReceiverSettings",
     "MqttSettings",
+    "PresenceSettings",
+    "RelaySettings",
     "ScanMode",
     "Settings",
     "StalenessSettings",
@@ -72,6 +79,12 @@ ScanMode = Literal["auto", "passive", "active"]
 _SCAN_MODES: tuple[ScanMode, ...] = ("auto", "passive", "active")
 ReceiverFormat = Literal["theengs", "openmqttgateway", "mihomekit"]
 _RECEIVER_FORMATS: tuple[ReceiverFormat, ...] = ("theengs", "openmqttgateway", "mihomekit")
+RelayKind = Literal["switch", "outlet", "light"]
+_RELAY_KINDS: tuple[RelayKind, ...] = ("switch", "outlet", "light")
+RelayRestore = Literal["last", "off", "on"]
+_RELAY_RESTORES: tuple[RelayRestore, ...] = ("last", "off", "on")
+#: The highest BCM GPIO number (the Raspberry Pi's SoCs have GPIO 0-53; the header 2-27).
+MAX_GPIO = 53
 
 
 def default_state_dir() -> str:
@@ -280,6 +293,60 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """One ``[[relays]]`` entry: a relay on a GPIO pin of this host, switched from HomeKit,
+    the dashboard and MQTT."""
+
+    name: str
+    #: BCM GPIO number.
+    pin: int
+    #: The relay is on while the pin is high (false: while it is low, as on many boards).
+    active_high: bool = True
+    #: How HomeKit shows it: a Switch, an Outlet or a Lightbulb.
+    kind: RelayKind = "switch"
+    #: After a restart: the state it had (``last``), or always ``off`` or ``on``.
+    restore: RelayRestore = "last"
+
+
+#: ``[[presence]] away_after`` by default (seconds without an advertisement).
+AWAY_AFTER = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSettings:
+    """One ``[[presence]]`` entry: a tag, an iBeacon or a phone whose presence is a sensor.
+
+    Exactly one of ``mac`` (a fixed address), ``ibeacon`` and ``irk`` (the Identity
+    Resolving Key of a device with rotating private addresses, 16 bytes) is set.
+    """
+
+    name: str
+    mac: str | None = None
+    ibeacon: IBeaconId | None = None
+    irk: bytes | None = None
+    #: Seconds without an advertisement after which it is away.
+    away_after: float = AWAY_AFTER
+    #: Also say which receiver (room) hears it best.
+    rooms: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionSettings:
+    """One ``[[extensions]]`` entry: a Python module (a dotted name, or the path of a
+    ``.py`` file) or an installed package's entry point in group ``mihomekit.extensions``;
+    ``options`` are handed to it as they are written."""
+
+    module: str | None = None
+    entry_point: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """How the log names the extension."""
+        return self.module or self.entry_point or "?"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; the defaults apply to everything not given in the file."""
 
@@ -297,6 +364,9 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     bridges: tuple[ChildBridgeSettings, ...] = ()
     esphome: tuple[EsphomeSettings, ...] = ()
+    relays: tuple[RelaySettings, ...] = ()
+    presence: tuple[PresenceSettings, ...] = ()
+    extensions: tuple[ExtensionSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -768,6 +838,117 @@ def _web(data: Any, path: str | None) -> WebSettings:
     )
 
 
+def _array(data: Any, key: str, path: str | None) -> list[Any]:
+    if not isinstance(data, list):
+        err = ConfigError(f"{key}: expected an array of tables ([[{key}]])", path=path)
+        err.field = key
+        raise err
+    return data
+
+
+def _entry_name(table: _Table, names: set[str], what: str) -> str:
+    if "name" not in table.data:
+        raise table.error("name", f"every [[{what}]] entry needs a name")
+    name = table.string("name", "").strip()
+    if len(name) > 64:
+        raise table.error("name", f"must be at most 64 characters, got {len(name)}")
+    if name in names:
+        raise table.error("name", f"{name!r} is used twice")
+    names.add(name)
+    return name
+
+
+def _choice(table: _Table, key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = table.string(key, default)
+    if value not in choices:
+        raise table.error(key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _relays(data: Any, path: str | None) -> tuple[RelaySettings, ...]:
+    relays: list[RelaySettings] = []
+    names: set[str] = set()
+    for index, item in enumerate(_array(data, "relays", path)):
+        keys = ("name", "pin", "active_high", "kind", "restore")
+        table = _Table(item, f"relays[{index}]", keys, path)
+        name = _entry_name(table, names, "relays")
+        if "pin" not in table.data:
+            raise table.error("pin", "missing: the relay's GPIO number (BCM numbering)")
+        pin = table.integer("pin", 0, 0, MAX_GPIO)
+        if any(r.pin == pin for r in relays):
+            raise table.error("pin", f"GPIO {pin} is used by another relay")
+        relays.append(
+            RelaySettings(
+                name=name,
+                pin=pin,
+                active_high=table.boolean("active_high", True),
+                kind=cast(RelayKind, _choice(table, "kind", "switch", _RELAY_KINDS)),
+                restore=cast(RelayRestore, _choice(table, "restore", "last", _RELAY_RESTORES)),
+            )
+        )
+    return tuple(relays)
+
+
+def _presence(data: Any, path: str | None) -> tuple[PresenceSettings, ...]:
+    entries: list[PresenceSettings] = []
+    names: set[str] = set()
+    for index, item in enumerate(_array(data, "presence", path)):
+        keys = ("name", "mac", "ibeacon", "irk", "away_after", "rooms")
+        table = _Table(item, f"presence[{index}]", keys, path)
+        name = _entry_name(table, names, "presence")
+        given = [key for key in ("mac", "ibeacon", "irk") if table.optional(key) is not None]
+        if len(given) != 1:
+            raise table.error("", "give exactly one of mac, ibeacon and irk: what to look for")
+        mac = ibeacon = irk = None
+        text = table.optional(given[0]) or ""
+        if given[0] == "mac":
+            try:
+                hexmac = normalize_mac(text)
+            except ValueError as err:
+                raise table.error("mac", str(err)) from None
+            mac = ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
+        elif given[0] == "ibeacon":
+            try:
+                ibeacon = parse_ibeacon_id(text)
+            except ValueError as err:
+                raise table.error("ibeacon", str(err)) from None
+        else:
+            cleaned = "".join(text.split()).replace(":", "").replace("-", "")
+            if len(cleaned) != 32 or not all(c in "0123456789abcdefABCDEF" for c in cleaned):
+                raise table.error(
+                    "irk", "an IRK has 32 hex digits (16 bytes, most significant first)"
+                )
+            irk = bytes.fromhex(cleaned)
+        entries.append(
+            PresenceSettings(
+                name=name,
+                mac=mac,
+                ibeacon=ibeacon,
+                irk=irk,
+                away_after=table.seconds("away_after", AWAY_AFTER),
+                rooms=table.boolean("rooms", False),
+            )
+        )
+    return tuple(entries)
+
+
+def _extensions(data: Any, path: str | None) -> tuple[ExtensionSettings, ...]:
+    entries: list[ExtensionSettings] = []
+    for index, item in enumerate(_array(data, "extensions", path)):
+        table = _Table(item, f"extensions[{index}]", ("module", "entry_point", "options"), path)
+        module = table.optional("module")
+        entry_point = table.optional("entry_point")
+        if (module is None) == (entry_point is None):
+            raise table.error("", "give module (a module or a .py file) or entry_point")
+        if module is not None and module.endswith(".py"):
+            module = _resolve_path(module, path)
+        options = table.data.get("options", {})
+        if not isinstance(options, dict):
+            raise table.error("options", "expected a table")
+        entries.append(ExtensionSettings(module=module, entry_point=entry_point, options=options))
+    return tuple(entries)
+
+
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
     root = _Table(
         data,
@@ -785,6 +966,9 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             "mqtt",
             "mqtt_receivers",
             "zigbee2mqtt",
+            "relays",
+            "presence",
+            "extensions",
         ),
         path,
     )
@@ -811,6 +995,9 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         bridges=_child_bridges(root.data.get("bridges", []), path),
         esphome=_esphome(root.data.get("esphome", []), path),
         web=_web(root.data.get("web", {}), path),
+        relays=_relays(root.data.get("relays", []), path),
+        presence=_presence(root.data.get("presence", []), path),
+        extensions=_extensions(root.data.get("extensions", []), path),
     )
 
 

@@ -86,8 +86,8 @@ class HomeKitSensor:
 
 @dataclass(frozen=True, slots=True)
 class HomeAssistant:
-    """The Home Assistant entity of a reading (``sensor`` for numbers, ``binary_sensor``
-    for binary readings); ``state_class`` is for sensors only."""
+    """The Home Assistant entity of a reading (``binary_sensor`` for binary readings,
+    ``sensor`` for the others); ``state_class`` is for numbers only."""
 
     device_class: str | None = None
     state_class: str | None = "measurement"
@@ -118,6 +118,9 @@ class ReadingInfo:
     home_assistant: HomeAssistant | None = None
     tasmota: str | None = None
     staleness: str = "default"
+    #: HomeKit, Home Assistant (``<p>/<id>/set``) and the dashboard may switch it on and
+    #: off (a switch channel, a light), where the device can be controlled.
+    switchable: bool = False
     #: The physically possible range of a number (inclusive): a value outside it comes
     #: from a broken or hostile sender (see :func:`in_physical_range`); None: any.
     limits: tuple[float, float] | None = None
@@ -187,6 +190,7 @@ def _binary(
     tasmota: str | None = None,
     staleness: str = "default",
     control: bool = False,
+    switchable: bool = False,
 ) -> ReadingInfo:
     entity = HomeAssistant(ha, None, diagnostic) if ha is not None or diagnostic else None
     return ReadingInfo(
@@ -197,6 +201,7 @@ def _binary(
         off=off,
         alert=alert,
         control=control,
+        switchable=switchable,
         homekit=homekit,
         home_assistant=entity,
         tasmota=tasmota,
@@ -358,6 +363,15 @@ _TABLE: tuple[ReadingInfo, ...] = (
         staleness="motion",
     ),
     _binary(
+        "presence",
+        "Presence",
+        "home",
+        "away",
+        ha="presence",
+        homekit=_alert("OccupancySensor", "OccupancyDetected", "Presence", 0),
+        alert=True,
+    ),
+    _binary(
         "carbon_monoxide",
         "Carbon monoxide",
         "CO!",
@@ -470,15 +484,17 @@ _TABLE: tuple[ReadingInfo, ...] = (
     ),
     _number("linkquality", "Link quality", "lqi", 0, ha=_diagnostic(None), limits=(0.0, 255.0)),
     # -- what HomeKit switches ------------------------------------------------------------
-    _binary("power", "Switch", "on", "off", control=True),
+    _binary("power", "Switch", "on", "off", control=True, switchable=True),
     _binary("in_use", "In use", ha="power", control=True),
-    _binary("light_on", "Light", "on", "off", control=True),
+    _binary("light_on", "Light", "on", "off", control=True, switchable=True),
     _number("brightness", "Brightness", "%", 0, control=True, limits=(0.0, 100.0)),
     _number("color_temp", "Colour temperature", "mired", 0, control=True),
     _number("hue", "Hue", "°", 0, control=True, limits=(0.0, 360.0)),
     _number("saturation", "Saturation", "%", 0, control=True, limits=(0.0, 100.0)),
     _number("position", "Position", "%", 0, control=True, limits=(0.0, 100.0)),
     _text("cover_motion", "Moving", control=True),
+    # -- presence ([[presence]]) ----------------------------------------------------------
+    ReadingInfo("room", "Room", "text", home_assistant=HomeAssistant(None, None)),
     # -- more binary sensors --------------------------------------------------------------
     _binary("tamper", "Tamper", "tampered!", "ok", ha="tamper", diagnostic=True),
     _binary("cold", "Cold", ha="cold"),
@@ -486,7 +502,6 @@ _TABLE: tuple[ReadingInfo, ...] = (
     _binary("connectivity", "Connected", ha="connectivity"),
     _binary("moving", "Moving", ha="moving"),
     _binary("plug", "Plugged in", ha="plug"),
-    _binary("presence", "Presence", "present", "away", ha="presence", staleness="motion"),
     _binary("problem", "Problem", ha="problem"),
     _binary("running", "Running", ha="running"),
     _binary("safety", "Unsafe", ha="safety"),
@@ -670,10 +685,10 @@ def markdown_table() -> str:
         homekit = f"{entry.homekit.service}.{entry.homekit.characteristic}" if entry.homekit else ""
         ha = ""
         if entry.home_assistant is not None:
-            platform = "sensor" if entry.kind == "number" else "binary_sensor"
+            platform = "binary_sensor" if entry.binary else "sensor"
             ha = f"{platform} ({entry.home_assistant.device_class or 'no class'})"
-        elif entry.control:
-            ha = "switch" if entry.name in ("power", "light_on") else ""
+        elif entry.switchable:
+            ha = "switch"
         cells = [
             f"`{entry.name}`",
             entry.label,

@@ -12,11 +12,14 @@ from repo import CONFIG
 
 from mihomekit import settings as settings_module
 from mihomekit.errors import ConfigError
+from mihomekit.presence.ibeacon import IBeaconId
 from mihomekit.settings import (
     BleSettings,
     BridgeSettings,
     GatewayNetworkSettings,
     GatewaySettings,
+    PresenceSettings,
+    RelaySettings,
     Settings,
     StalenessSettings,
     default_state_dir,
@@ -99,6 +102,14 @@ def test_example_commented_settings_are_valid(tmp_path: Path) -> None:
     )
     assert s.web.host_names == ("raspberrypi.fritz.box",)
     assert s.zigbee2mqtt is not None and s.zigbee2mqtt.max_devices == 500
+    assert s.relays == (RelaySettings("Fan", 17),)
+    keys, beacon, phone = s.presence
+    assert keys == PresenceSettings("Keys", mac="C8:FD:19:12:34:56", rooms=True)
+    assert beacon.ibeacon == IBeaconId("fda50693-a4e2-4fb1-afcf-c6eb07647825", 1, 2)
+    assert phone.irk == bytes.fromhex("0123456789abcdef0123456789abcdef")
+    (extension,) = s.extensions
+    assert extension.module == "/etc/mihomekit/extensions/beacon_scanner.py"
+    assert extension.options == {"report_every": 300}
 
 
 def test_caps_and_the_pairing_window() -> None:
@@ -238,6 +249,30 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "zigbee2mqtt.max_devices: must be between 1 and 10000",
         ),
         ('[web]\nhost_names = ["evil example"]', "web.host_names: not a host name"),
+        ("[[relays]]\npin = 17", "relays[0].name: every [[relays]] entry needs a name"),
+        ('[[relays]]\nname = "Fan"', "relays[0].pin: missing"),
+        ('[[relays]]\nname = "Fan"\npin = 54', "relays[0].pin: must be between 0 and 53"),
+        ('[[relays]]\nname = "Fan"\npin = 1\nkind = "fan"', "relays[0].kind: must be one of"),
+        ('[[relays]]\nname = "F"\npin = 1\nrestore = "x"', "relays[0].restore: must be one of"),
+        (
+            '[[relays]]\nname = "A"\npin = 1\n[[relays]]\nname = "B"\npin = 1',
+            "relays[1].pin: GPIO 1 is used by another relay",
+        ),
+        ('[[presence]]\nname = "K"', "presence[0]: give exactly one of mac, ibeacon and irk"),
+        (
+            '[[presence]]\nname = "K"\nmac = "C8:FD:19:12:34:56"\nirk = "00"',
+            "presence[0]: give exactly one of",
+        ),
+        ('[[presence]]\nname = "K"\nmac = "C8:FD"', "presence[0].mac: a MAC address must be"),
+        ('[[presence]]\nname = "K"\nibeacon = "x:1:2"', "presence[0].ibeacon: not a UUID"),
+        ('[[presence]]\nname = "K"\nirk = "abc"', "presence[0].irk: an IRK has 32 hex digits"),
+        (
+            '[[presence]]\nname = "K"\nmac = "C8:FD:19:12:34:56"\naway_after = 0',
+            "presence[0].away_after: must be a positive number",
+        ),
+        ("[[extensions]]\noptions = {}", "extensions[0]: give module"),
+        ('[[extensions]]\nmodule = "x"\noptions = 3', "extensions[0].options: expected a table"),
+        ("relays = 3", "relays: expected an array of tables"),
         ("[web]\nhost_names = [1]", "web.host_names: expected a list"),
         ("[brigde]\nport = 1", "brigde: unknown setting (did you mean 'bridge'?)"),
         ("port = 1", "port: unknown setting"),

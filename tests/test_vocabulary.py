@@ -123,6 +123,7 @@ def test_homekit_sensors_keep_their_order_and_names() -> None:
         ("smoke", "SmokeSensor", "SmokeDetected", "Smoke"),
         ("gas", "SmokeSensor", "SmokeDetected", "Gas"),
         ("occupancy", "OccupancySensor", "OccupancyDetected", "Occupancy"),
+        ("presence", "OccupancySensor", "OccupancyDetected", "Presence"),
         ("carbon_monoxide", "CarbonMonoxideSensor", "CarbonMonoxideDetected", "Carbon Monoxide"),
         ("vibration", "MotionSensor", "MotionDetected", "Vibration"),
     ]
@@ -153,8 +154,10 @@ def test_every_record_is_consistent() -> None:
         assert 0 <= reading.precision <= 6, name
         entity = reading.home_assistant
         if entity is not None and entity.device_class is not None:
-            classes = ha_sensor_classes if reading.kind == "number" else ha_binary_classes
+            classes = ha_binary_classes if reading.binary else ha_sensor_classes
             assert entity.device_class in classes, name
+        if entity is not None and reading.kind != "number":
+            assert entity.state_class is None, name
         if reading.tasmota is not None:
             assert reading.kind != "text", name
     assert staleness_kinds({"temperature", "battery", "vibration"}) == {"climate", "motion"}

@@ -26,7 +26,14 @@ from mihomekit.hubs import Hub
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
-from mihomekit.settings import EsphomeSettings, MqttReceiverSettings, Settings, load_settings
+from mihomekit.settings import (
+    EsphomeSettings,
+    MqttReceiverSettings,
+    PresenceSettings,
+    RelaySettings,
+    Settings,
+    load_settings,
+)
 from mihomekit.state import state_write_error
 from mihomekit.wording import counted, noun
 
@@ -190,6 +197,11 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     z2m_on = zigbee2mqtt is not None and zigbee2mqtt.enabled and not args.demo
     if z2m_on:
         sources.append(_zigbee2mqtt_source(settings))
+    configured: list[SourceFactory] = []
+    if settings.relays:
+        configured.append(relay_source(settings.relays))
+    if settings.presence:
+        configured.append(presence_source(settings.presence))
     outputs: list[OutputFactory] = []
     if settings.mqtt is not None and settings.mqtt.publish:
         outputs.append(mqtt_output)
@@ -207,6 +219,13 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         motion_timeout=settings.motion_timeout,
         staleness=settings.staleness.as_dict(),
         sources=sources,
+        configured_sources=configured,
+        extensions=settings.extensions,
+        radios=(
+            _radios(settings, local=ble_on)
+            if settings.extensions and not (args.demo or args.replay)
+            else None
+        ),
         outputs=outputs,
         child_bridges=bridge.child_bridges,
         max_bridges=bridge.max_bridges,
@@ -257,6 +276,7 @@ def _ble_source(settings: Settings) -> SourceFactory:
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
             wait_for_adapter=True,  # an adapter that appears later is picked up
+            tap=app.advertisements.for_sources(),
         )
 
     return factory
@@ -304,7 +324,32 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
     def factory(app: App) -> Any:
         from mihomekit.sources.esphome.proxy import EsphomeProxy
 
-        return EsphomeProxy.from_settings(proxy, app.registry.handle)
+        return EsphomeProxy.from_settings(
+            proxy, app.registry.handle, tap=app.advertisements.for_sources()
+        )
+
+    return factory
+
+
+def relay_source(relays: Sequence[RelaySettings]) -> SourceFactory:
+    """The ``[[relays]]`` on this host's GPIO pins (gpiozero chooses the pin factory:
+    ``GPIOZERO_PIN_FACTORY=mock`` tries them without a Raspberry Pi)."""
+
+    def factory(app: App) -> Any:
+        from mihomekit.sources.relays import RelayBoard
+
+        return RelayBoard(app.registry, relays, state_dir=app.config.state_dir)
+
+    return factory
+
+
+def presence_source(entries: Sequence[PresenceSettings]) -> SourceFactory:
+    """The ``[[presence]]`` entries, heard through every radio (the advertisement tap)."""
+
+    def factory(app: App) -> Any:
+        from mihomekit.presence.tracker import PresenceTracker
+
+        return PresenceTracker(app.registry, entries, app.advertisements)
 
     return factory
 
@@ -357,7 +402,9 @@ def _mqtt_receiver_source(entry: MqttReceiverSettings) -> SourceFactory:
         from mihomekit.sources.mqtt_receivers import MqttReceiverSource
 
         connection = require_connection(app.mqtt, "[[mqtt_receivers]]")
-        return MqttReceiverSource(connection, app.registry.handle, entry)
+        return MqttReceiverSource(
+            connection, app.registry.handle, entry, tap=app.advertisements.for_sources()
+        )
 
     return factory
 

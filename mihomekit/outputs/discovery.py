@@ -23,10 +23,6 @@ from mihomekit.vocabulary import info
 ORIGIN = {"name": "mihomekit", "sw_version": __version__}
 
 
-#: Readings Home Assistant can switch (through ``<topic_prefix>/<id>/set``).
-SWITCHABLE = re.compile(r"^(power(_\d+)?|light_on)$")
-
-
 def object_id(device_id: str) -> str:
     """A discovery id (``[a-zA-Z0-9_-]``): ``mihomekit_<device id>``."""
     return "mihomekit_" + re.sub(r"[^a-zA-Z0-9_-]", "_", device_id)
@@ -65,7 +61,7 @@ def device_config(
     base = f"{topic_prefix}/{device_id}"
     components: dict[str, dict[str, Any]] = {}
     for reading in sorted(model.measures | readings):
-        if SWITCHABLE.match(reading) and _switchable(model, reading):
+        if info(reading).switchable and _switchable(model, reading):
             components[f"{oid}_{reading}"] = {
                 "platform": "switch",
                 "unique_id": f"{oid}_{reading}",
@@ -80,9 +76,9 @@ def device_config(
             continue
         spec = info(reading)
         entity = spec.home_assistant
-        if entity is None or spec.kind == "text":
+        if entity is None:
             continue
-        sensor = spec.kind == "number"
+        sensor = not spec.binary
         component: dict[str, Any] = {
             "platform": "sensor" if sensor else "binary_sensor",
             "unique_id": f"{oid}_{reading}",

@@ -42,9 +42,9 @@ from mihomekit.registry import (
     RegistryEvent,
     Update,
 )
-from mihomekit.vocabulary import rounded_values
+from mihomekit.vocabulary import info, rounded_values
 
-from .discovery import SWITCHABLE, device_config, discovery_topic
+from .discovery import device_config, discovery_topic
 from .tasmota import sensor_key, sensor_message, sensor_object
 
 _LOGGER = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def _command(payload: bytes) -> dict[str, bool] | None:
         return None
     if not isinstance(raw, Mapping) or not raw:
         return None
-    if not all(isinstance(k, str) and SWITCHABLE.match(k) for k in raw):
+    if not all(isinstance(k, str) and len(k) <= 32 and info(k).switchable for k in raw):
         return None
     if not all(isinstance(v, bool) for v in raw.values()):
         return None

@@ -92,6 +92,18 @@ def run_args(
     return args
 
 
+def settings_args(
+    settings: Path, state: Path, *, mi32cfg: Path | None = None, port: int | None = None
+) -> list[str]:
+    """``run`` options for a bridge on 127.0.0.1 (the code from :data:`SETUP_MAC`) that
+    reads ``settings``, with no gateways; ``mi32cfg`` None: an empty device list."""
+    if mi32cfg is None:
+        mi32cfg = settings.parent / "empty-mi32cfg.json"
+        mi32cfg.write_text("[]", encoding="utf-8")
+    args = run_args(state, port=port, demo_config=False, ble=True)
+    return [*args, "--settings", str(settings), "--config", str(mi32cfg)]
+
+
 @contextlib.contextmanager
 def running(
     *args: str,

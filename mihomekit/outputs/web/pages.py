@@ -32,6 +32,30 @@ __all__ = [
 _NOT_LISTED = frozenset({"battery", "rssi"})
 
 
+def switch_readings(device: Device) -> list[str]:
+    """The readings of ``device`` that its source can switch (none without a control)."""
+    if device.control is None or device.model is None:
+        return []
+    return sorted(r for r in device.model.measures | set(device.values) if info(r).switchable)
+
+
+def _switches(device: Device) -> str:
+    """A button per switchable reading (the page's script adds the CSRF token)."""
+    forms = []
+    for reading in switch_readings(device):
+        on = bool(device.values.get(reading))
+        label = info(reading).label
+        forms.append(
+            '<form method="post" action="/devices/switch" class="switch">'
+            '<input type="hidden" name="csrf" value="">'
+            f'<input type="hidden" name="device" value="{escape(device.id)}">'
+            f'<input type="hidden" name="reading" value="{escape(reading)}">'
+            f'<input type="hidden" name="on" value="{"0" if on else "1"}">'
+            f'<button type="submit">{escape(label)}: turn {"off" if on else "on"}</button></form>'
+        )
+    return "".join(forms)
+
+
 @dataclass(frozen=True, slots=True)
 class PageContext:
     """What every page frame needs to know."""
@@ -170,7 +194,7 @@ def widget(
         f'<article class="{classes}" id="w-{escape(device.id)}" data-device="{escape(device.id)}">'
         f"<header><h2>{escape(device.name)}</h2>{cue_html if cue else ''}</header>"
         f'<p class="sub">{escape(model)} · {escape(_display_id(device.id))}</p>'
-        f'<dl class="values">{values}</dl>'
+        f'<dl class="values">{values}</dl>{_switches(device)}'
         f'<p class="meta">{" · ".join(meta)}</p>{key_html}'
         f"{_strip(tuple(strip))}</article>"
     )

@@ -151,6 +151,7 @@ class WebOutput:
             web.post("/devices/rename", self._device_rename),
             web.post("/devices/remove", self._device_remove),
             web.post("/devices/import", self._device_import),
+            web.post("/devices/switch", self._device_switch),
             web.post("/devices/bind", self._device_bind),
             web.get("/devices/export", self._device_export),
             web.post("/api/check-key", self._check_key),
@@ -378,6 +379,9 @@ class WebOutput:
     # -- pages ---------------------------------------------------------------------------
 
     async def _overview(self, request: web.Request) -> web.Response:
+        return self._html(request, "Overview", self._overview_body)
+
+    def _overview_body(self, _ctx: pages.PageContext) -> str:
         registry = self.registry
         summary = pages.Summary(
             devices=len(registry),
@@ -389,7 +393,24 @@ class WebOutput:
             over_cap=self._over_cap(),
         )
         widgets = [self._widget(device) for device in registry.devices()]
-        return self._html(request, "Overview", lambda _ctx: pages.overview(summary, widgets))
+        return pages.overview(summary, widgets)
+
+    async def _device_switch(self, request: web.Request) -> web.Response:
+        """A widget's switch button: a relay, plug or light on or off."""
+
+        async def action(form: dict[str, str]) -> str:
+            device = self.registry.get(form.get("device", ""))
+            reading = form.get("reading", "")
+            if device is None or reading not in pages.switch_readings(device):
+                raise _Refused(400, "there is no such switch")
+            on = form.get("on") == "1"
+            try:
+                await self.registry.control(device.id, {reading: on})
+            except Exception as err:
+                raise _Refused(409, f"{device.name} could not be switched: {err}") from None
+            return f"{device.name} switched {'on' if on else 'off'}"
+
+        return await self._change(request, "Overview", self._overview_body, action)
 
     def _pairing_body(self, ctx: pages.PageContext) -> str:
         return "".join(

@@ -10,6 +10,7 @@ messages (the gateway strips raw data by default) are counted and explained once
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from mihomekit.logthrottle import LogThrottle
 from mihomekit.mqtt import MqttConnection, MqttMessage
 from mihomekit.settings import MqttReceiverSettings, ReceiverFormat
 from mihomekit.sources import Advertisement, AdvertisementSink, SourceStatus
+from mihomekit.tap import AdvertisementTap
 
 from .formats import (
     BadMessage,
@@ -36,7 +38,8 @@ RATE_LIMIT = 1000.0
 #: inventing them) start the tracking afresh.
 MAX_TRACKED = 256
 
-PARSERS: dict[ReceiverFormat, Callable[[str, bytes], Parsed]] = {
+#: ``parse(topic, payload, whole=...)`` per format.
+PARSERS: dict[ReceiverFormat, Callable[..., Parsed]] = {
     "theengs": parse_gateway_message,
     "openmqttgateway": parse_gateway_message,
     "mihomekit": parse_relay_message,
@@ -58,7 +61,10 @@ RAW_DATA_HINTS: dict[ReceiverFormat, str] = {
 
 
 class MqttReceiverSource:
-    """Advertisements from the remote receivers publishing on one topic filter."""
+    """Advertisements from the remote receivers publishing on one topic filter.
+
+    ``tap``: where every advertisement goes as well, whole (presence, extensions).
+    """
 
     def __init__(
         self,
@@ -68,8 +74,10 @@ class MqttReceiverSource:
         *,
         rate: float = RATE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
+        tap: AdvertisementTap | None = None,
     ) -> None:
         self.connection = connection
+        self._tap = tap
         self.settings = settings
         self.status = SourceStatus("mqtt_receiver", settings.name or settings.topic)
         #: ``advertisements``, ``ignored``, ``status``, ``no_service_data``, ``too_large``,
@@ -110,8 +118,9 @@ class MqttReceiverSource:
     def _on_message(self, message: MqttMessage) -> None:
         if not self._running or not self._allow(receiver_from_topic(message.topic)):
             return
+        tap = self._tap
         try:
-            parsed = self._parse(message.topic, message.payload)
+            parsed = self._parse(message.topic, message.payload, whole=tap is not None)
         except BadMessage as err:
             self._bad(err.kind, message.topic, str(err))
             return
@@ -119,6 +128,8 @@ class MqttReceiverSource:
         self.counts[parsed.kind] += 1
         if len(self.receivers) < MAX_TRACKED or receiver in self.receivers:
             self.receivers[receiver] += 1
+        if tap is not None and parsed.raw is not None:
+            tap.feed(dataclasses.replace(parsed.raw, time=self._clock()))
         for name in parsed.out_of_range:
             self.counts["out_of_range"] += 1
             self._warn_once(
