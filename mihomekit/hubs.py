@@ -204,7 +204,7 @@ class Hubs:
     def follow_registry(self) -> None:
         """From now on, place devices added to the registry and remove removed ones."""
         if self._unsubscribe is None:
-            self._unsubscribe = self.registry.subscribe(self._on_event)
+            self._unsubscribe = self.registry.subscribe(self._on_event, readings=False)
 
     def build(self, accessory_options: Any) -> None:
         """Make every bridge's driver and the accessories of the devices placed on it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from pyhap.accessory import Bridge
+from pyhap.accessory import Accessory, Bridge
 from pyhap.const import CATEGORY_BRIDGE
 
 from mihomekit import __version__
@@ -14,7 +14,7 @@ from mihomekit.placement import CAPACITY
 from mihomekit.registry import Device
 from mihomekit.state import BridgeState
 
-from .device import AccessoryOptions, CommandSender, DeviceAccessory
+from .device import STALENESS_CHECK_INTERVAL, AccessoryOptions, CommandSender, DeviceAccessory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +42,17 @@ class MiBridge(Bridge):  # type: ignore[misc]
     def setup_message(self) -> None:
         if self._on_setup_message is not None:
             self._on_setup_message()
+
+    async def run(self) -> None:
+        """Start the bridged accessories, then check their staleness on one timer."""
+        await super().run()
+        await self._check_staleness()
+
+    @Accessory.run_at_interval(STALENESS_CHECK_INTERVAL)  # type: ignore[untyped-decorator]
+    async def _check_staleness(self) -> None:
+        for accessory in list(self.accessories.values()):
+            if isinstance(accessory, DeviceAccessory):
+                accessory.refresh_active()
 
 
 def build_bridge(

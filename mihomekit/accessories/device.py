@@ -93,6 +93,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         if device.source == "zigbee":
             self._window = max(self._window, ZIGBEE_MIN_STALENESS)
         self._sensor_chars: dict[str, tuple[ReadingInfo, HapCharacteristic]] = {}
+        #: The reading each sensor characteristic shows (the same reading again: no work).
+        self._sensor_values: dict[str, Value] = {}
         self._active_chars: list[HapCharacteristic] = []
         self._battery: tuple[HapCharacteristic, HapCharacteristic] | None = None
         self._switch_chars: dict[tuple[int, str], HapCharacteristic] = {}
@@ -243,6 +245,10 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
             if reading == "motion":
                 self._motion(bool(value), notify)
                 return
+            shown = self._sensor_values
+            if reading in shown and shown[reading] == value:
+                return
+            shown[reading] = value
             _set(char, to_hap(spec, value), notify=notify, immediate=spec.alert, spec=spec)
             return
         if reading == "battery" and self._battery is not None:
@@ -318,16 +324,16 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         return seen is None or self._clock() - seen > self._window
 
     def refresh_active(self) -> None:
-        """Show StatusActive false on every sensor once the device is stale."""
+        """Show StatusActive false on every sensor once the device is stale.
+
+        The bridge calls this every :data:`STALENESS_CHECK_INTERVAL` seconds for all its
+        accessories (one timer, not one per accessory).
+        """
         active = not self.stale
         if active != self._active:
             self._active = active
             for char in self._active_chars:
                 char.set_value(active)
-
-    @Accessory.run_at_interval(STALENESS_CHECK_INTERVAL)  # type: ignore[untyped-decorator]
-    async def run(self) -> None:
-        self.refresh_active()
 
     async def stop(self) -> None:
         if self._cover is not None:
@@ -394,18 +400,22 @@ def _set(
 ) -> None:
     """Set a characteristic; alert states go out at once instead of being coalesced.
 
+    A value that is unchanged once converted and rounded sets nothing and sends nothing.
     With ``spec``, a number is rounded to the reading's precision once more after
     HAP-python's ``minStep`` rounding (``569 * 0.1`` is ``56.900000000000006``), so a
     controller reads ``56.9``.
     """
-    before = char.value
-    char.set_value(value, should_notify=False)
-    if spec is not None and isinstance(char.value, float):
-        char.value = spec.round(char.value)
-    if not notify or char.value == before or char.broker is None:
+    value = char.to_valid_value(value)
+    if spec is not None and isinstance(value, float):
+        value = spec.round(value)
+    if value == char.value:
+        return
+    char.valid_value_or_raise(value)
+    char.value = value
+    if not notify or char.broker is None:
         return
     if immediate:
-        char.broker.publish(char.value, char, None, True)
+        char.broker.publish(value, char, None, True)
     else:
         char.notify()
 

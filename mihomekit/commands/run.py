@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import logging
 import os
 import signal
@@ -454,6 +455,9 @@ async def _serve(plan: RunPlan) -> None:
             "Write one with `mihomekit scan --write mi32cfg`.",
             ", ".join(DEFAULT_MI32CFG_PATHS),
         )
+    # What the start built (accessories, characteristics) lives as long as the bridge:
+    # the collector's full passes need not walk it again and again.
+    gc.freeze()
     for line in ready_lines(app):
         print(line, flush=True)
     for output in app.outputs:

@@ -97,21 +97,35 @@ class Registry:
         self.unknown: OrderedDict[str, UnknownDevice] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
         self._listeners: list[RegistryListener] = []
+        #: The listeners that also want every reading (:class:`Update`), in the same order.
+        self._reading_listeners: list[RegistryListener] = []
 
     # -- the bus -------------------------------------------------------------------------
 
-    def subscribe(self, listener: RegistryListener) -> Callable[[], None]:
-        """Call ``listener`` with every event of every device; returns the unsubscriber."""
+    def subscribe(self, listener: RegistryListener, *, readings: bool = True) -> Callable[[], None]:
+        """Call ``listener`` with every event of every device; returns the unsubscriber.
+
+        ``readings=False``: only devices added, removed and changed, not each reading.
+        """
         self._listeners.append(listener)
+        if readings:
+            self._reading_listeners.append(listener)
 
         def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            for listeners in (self._listeners, self._reading_listeners):
+                if listener in listeners:
+                    listeners.remove(listener)
 
         return unsubscribe
 
     def _publish(self, event: RegistryEvent, device: Device) -> None:
         """Tell the device's own listeners (readings and changes) and the registry's."""
+        if isinstance(event, Update):
+            if device.listeners:
+                self._notify(device.listeners, event, device.id)
+            if self._reading_listeners:
+                self._notify(self._reading_listeners, event, device.id)
+            return
         if not isinstance(event, DeviceAdded | DeviceRemoved) and device.listeners:
             self._notify(device.listeners, event, device.id)
         if self._listeners:
@@ -519,7 +533,7 @@ class Registry:
             times[name] = now
         if events:
             self.stats["events"] += len(events)
-        if device.listeners or self._listeners:
+        if device.listeners or self._reading_listeners:
             self._publish(Update(device, values, events, heartbeat), device)
 
     def _notify(self, listeners: Sequence[Callable[[_T], None]], what: _T, device_id: str) -> None:

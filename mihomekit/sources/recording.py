@@ -38,6 +38,9 @@ _UUID128 = re.compile(r"^0000([0-9A-Fa-f]{4})-0000-1000-8000-00805f9b34fb$", re.
 #: A replay that is behind its pace (or runs with ``speed=0``) yields to the event loop
 #: after this many records, so it cannot starve HomeKit output.
 _FAST_BATCH = 64
+#: Records due within this many seconds are delivered in one wake-up: asyncio's selector
+#: cannot sleep for less (it rounds every timeout up to the millisecond).
+_RESOLUTION = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +240,10 @@ class ReplaySource:
         self._done.set()
         self._sink_error_logged = False
         self.status = SourceStatus("replay", name)
-        self._sleeper: asyncio.Future[None] | None = None
+        self._duration = max((record.t for record in self._records), default=0.0)
+        self._finished: asyncio.Future[None] | None = None
+        self._timeline = _Timeline(start=0.0)
+        self._timer: asyncio.Handle | None = None
         self._task: asyncio.Task[None] | None = None
         self.stats = ReplayStats()
 
@@ -267,8 +273,8 @@ class ReplaySource:
     async def stop(self) -> None:
         """Stop a running replay and wait until it has returned."""
         self._stop.set()
-        if self._sleeper is not None and not self._sleeper.done():
-            self._sleeper.set_result(None)
+        if self._finished is not None and not self._finished.done():
+            self._finished.set_result(None)
         await self._done.wait()
         task, self._task = self._task, None
         if task is not None and not task.done():
@@ -276,59 +282,55 @@ class ReplaySource:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _wait(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; True if stop() was called meanwhile.
-
-        A plain future woken by a timer (or by :meth:`stop`): no task per advertisement.
-        """
-        if delay <= 0:
-            await asyncio.sleep(0)
-            return self._stop.is_set()
-        loop = asyncio.get_running_loop()
-        sleeper = self._sleeper = loop.create_future()
-        timer = loop.call_later(delay, _wake, sleeper)
-        try:
-            await sleeper
-        finally:
-            timer.cancel()
-            self._sleeper = None
-        return self._stop.is_set()
-
     async def _replay(self) -> None:
+        """Deliver the records from timer callbacks until the last one (or :meth:`stop`).
+
+        Each wake-up delivers every record due by then (within :data:`_RESOLUTION`) and
+        sets one timer for the next: no future, task step or second loop iteration per
+        advertisement, so the replay costs the bridge about what a radio's wake-up would.
+        """
         if not self._records:
             return
         loop = asyncio.get_running_loop()
-        speed = self._speed
-        duration = max(record.t for record in self._records)
-        pass_number = 0
-        pass_start = loop.time()
-        unyielded = 0
-        while True:
-            for record in self._records:
-                delay = pass_start + record.t / speed - loop.time() if speed > 0 else 0.0
-                if delay > 0:
-                    unyielded = 0
-                    if await self._wait(delay):
-                        return
-                else:
-                    # Behind the recorded pace (or as fast as possible): let the rest of
-                    # the bridge (HomeKit output above all) run every _FAST_BATCH records.
-                    unyielded += 1
-                    if unyielded >= _FAST_BATCH:
-                        unyielded = 0
-                        if await self._wait(0):
-                            return
-                if self._stop.is_set():
+        finished = self._finished = loop.create_future()
+        self._timeline = _Timeline(start=loop.time())
+        self._timer = loop.call_soon(self._deliver_due, finished)
+        try:
+            await finished
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._finished = None
+
+    def _deliver_due(self, finished: asyncio.Future[None]) -> None:
+        """Deliver the records due now; set the timer for the next one (or finish)."""
+        loop = finished.get_loop()
+        timeline, records, speed = self._timeline, self._records, self._speed
+        delivered = 0
+        horizon = loop.time() + _RESOLUTION
+        while not finished.done():
+            if timeline.index == len(records):
+                self.stats.passes += 1
+                if not self._loop:
+                    finished.set_result(None)
                     return
-                self._deliver(pass_number, record)
-            self.stats.passes += 1
-            if not self._loop:
+                timeline.next_pass(self._duration / speed if speed > 0 else 0.0)
+                self._timer = loop.call_soon(self._deliver_due, finished)
                 return
-            pass_number += 1
+            record = records[timeline.index]
             if speed > 0:
-                pass_start += duration / speed
-            if await self._wait(0):
+                due = timeline.start + record.t / speed
+                if due > horizon:
+                    self._timer = loop.call_at(due, self._deliver_due, finished)
+                    return
+            if delivered == _FAST_BATCH:
+                # Behind the recorded pace (or as fast as possible): let the rest of the
+                # bridge (HomeKit output above all) run every _FAST_BATCH records.
+                self._timer = loop.call_soon(self._deliver_due, finished)
                 return
+            timeline.index += 1
+            delivered += 1
+            self._deliver(timeline.pass_number, record)
 
     def _deliver(self, pass_number: int, record: RecordedAdvertisement) -> None:
         try:
@@ -360,9 +362,18 @@ class ReplaySource:
         self.status.advertisements += 1
 
 
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+@dataclass(slots=True)
+class _Timeline:
+    """Where a replay is: the pass, its start (loop time) and the next record's index."""
+
+    start: float
+    pass_number: int = 0
+    index: int = 0
+
+    def next_pass(self, duration: float) -> None:
+        self.pass_number += 1
+        self.index = 0
+        self.start += duration
 
 
 __all__ = [
