@@ -12,22 +12,26 @@ from typing import NoReturn
 from . import __version__
 from .errors import EXIT_INTERRUPTED, MihomekitError
 
-#: Modules that add sub-commands; each has ``register(subparsers) -> None`` and sets
-#: ``func(args) -> int`` on its parser.
-COMMAND_MODULES = (
-    "mihomekit.commands.run",
-    "mihomekit.commands.qr",
-    "mihomekit.commands.decode",
-    "mihomekit.commands.scan",
-    "mihomekit.commands.gateway",
-    "mihomekit.commands.pairing",
-    "mihomekit.commands.relay",
-    "mihomekit.commands.z2m",
-    "mihomekit.commands.webpassword",
-    "mihomekit.commands.bind",
-    "mihomekit.commands.key",
-    "mihomekit.commands.ble",
-)
+#: Each sub-command and the module that adds it (``register(subparsers) -> None``, which
+#: sets ``func(args) -> int`` on its parser). Only the module of the command being run is
+#: imported: a bridge does not load the code of ``scan``, ``relay`` or ``z2m``.
+COMMANDS = {
+    "run": "mihomekit.commands.run",
+    "qr": "mihomekit.commands.qr",
+    "decode": "mihomekit.commands.decode",
+    "scan": "mihomekit.commands.scan",
+    "gateway": "mihomekit.commands.gateway",
+    "miio": "mihomekit.commands.gateway",
+    "pairing": "mihomekit.commands.pairing",
+    "relay": "mihomekit.commands.relay",
+    "z2m": "mihomekit.commands.z2m",
+    "web-password": "mihomekit.commands.webpassword",
+    "bind": "mihomekit.commands.bind",
+    "key": "mihomekit.commands.key",
+    "ble": "mihomekit.commands.ble",
+}
+#: Every module that adds sub-commands, in the order ``mihomekit --help`` lists them.
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command`` (a sub-command's name), only its module is loaded."""
     parser = _Parser(
         prog="mihomekit",
         description="HomeKit bridge for Xiaomi/Mijia BLE sensors and Aqara Zigbee gateways.",
@@ -47,9 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` runs; None when help or the version comes first."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     An error mihomekit raises on purpose is one line on stderr, never a traceback.
     """
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
