@@ -104,7 +104,12 @@ def to_hap(reading: str, value: Any) -> Any:
 #: Press events every button declares; other button events get a switch of their own.
 PRESS_EVENTS = tuple(SWITCH_EVENT_VALUES)
 #: Control → the HomeKit service it gets (other controls: a Switch per channel).
-CONTROL_SERVICES = {"outlet": "Outlet", "lightbulb": "Lightbulb", "cover": "WindowCovering"}
+CONTROL_SERVICES = {
+    "outlet": "Outlet",
+    "lightbulb": "Lightbulb",
+    "light": "Lightbulb",
+    "cover": "WindowCovering",
+}
 #: Readings shown by a service other than a sensor's (battery, controls).
 _SHOWN_ELSEWHERE = frozenset(
     {
