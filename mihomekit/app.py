@@ -43,6 +43,7 @@ from .tap import AdvertisementTap
 if TYPE_CHECKING:
     from .ble.upkeep import RadioFor
     from .extensions import ExtensionHost
+    from .homekit import BridgeDriver
     from .mqtt import MqttConnection, MqttSettings
     from .settings import ExtensionSettings
 
@@ -304,7 +305,7 @@ class App:
     # -- what others read ----------------------------------------------------------------
 
     @property
-    def driver(self) -> Any:
+    def driver(self) -> BridgeDriver | None:
         """Bridge 1's HAP driver (None before the start)."""
         return self.hubs.first.driver
 

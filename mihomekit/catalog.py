@@ -8,26 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-#: Value names (see :mod:`mihomekit.readings`) that map to a HomeKit service.
-SENSOR_CAPABILITIES = frozenset(
-    {
-        "temperature",
-        "humidity",
-        "pressure",
-        "battery",
-        "illuminance",
-        "moisture",
-        "motion",
-        "light",
-        "opening",
-        "leak",
-        "smoke",
-        "gas",
-        "occupancy",
-        "presence",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class GattChar:

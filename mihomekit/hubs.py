@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from .errors import StateError, StateWriteError
 from .logthrottle import LogThrottle
@@ -26,6 +26,10 @@ from .placement import BridgeRule, Placed, Placement, Slot
 from .registry import Device, DeviceAdded, DeviceChanged, DeviceRemoved, Registry, RegistryEvent
 from .setupcode import child_setup_code, child_setup_id, qr_for_stream, setup_uri
 from .state import BridgeState, bridge_identity, child_state_dir, child_state_dirs, load_state
+
+if TYPE_CHECKING:
+    from .accessories import MiBridge
+    from .homekit import BridgeDriver
 
 __all__ = ["PORT_SEARCH", "Hub", "HubOptions", "Hubs"]
 
@@ -67,10 +71,10 @@ class Hub:
     device_id: str
     setup_code: str
     setup_uri: str
-    #: The HAP driver (:class:`~mihomekit.homekit.BridgeDriver`), once built.
-    driver: Any = None
-    #: The :class:`~mihomekit.accessories.MiBridge` (aid 1), once built.
-    accessory: Any = None
+    #: The HAP driver, once built.
+    driver: BridgeDriver | None = None
+    #: The bridge accessory (aid 1), once built.
+    accessory: MiBridge | None = None
     started: bool = False
 
     @property
@@ -162,6 +166,18 @@ class Hubs:
         slot = self.placement.slot_of(device_id)
         return None if slot is None else self._hub_of(slot)
 
+    def stale(self, device_id: str) -> bool | None:
+        """Whether HomeKit shows the device as not responding (its sensors inactive: not
+        heard within its staleness window, or unreachable for its source); None if it has
+        no accessory."""
+        hub = self.hub_of(device_id)
+        if hub is None or hub.accessory is None:
+            return None
+        aid = hub.state.aids.get(device_id)
+        accessory = hub.accessory.accessories.get(aid) if aid is not None else None
+        stale = getattr(accessory, "stale", None)
+        return None if stale is None else bool(stale)
+
     def _hub_of(self, slot: Slot) -> Hub:
         for hub in self.all:
             if hub.slot is slot:
@@ -214,7 +230,7 @@ class Hubs:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for hub in reversed(self.all):
-            if hub.started:
+            if hub.started and hub.driver is not None:
                 hub.started = False
                 await hub.driver.async_stop()
 
@@ -253,6 +269,7 @@ class Hubs:
 
     async def _start(self, hub: Hub) -> None:
         self.starting_port = hub.port
+        assert hub.driver is not None, "built before started"
         await hub.driver.async_start()
         hub.started = True
 
@@ -287,7 +304,7 @@ class Hubs:
             return
         self._placed(device, where)
         hub = self._hub_of(where.slot)
-        if hub.accessory is not None:
+        if hub.accessory is not None and hub.driver is not None:
             from mihomekit.accessories import add_device_accessory
 
             add_device_accessory(
@@ -310,7 +327,7 @@ class Hubs:
         self._count_unplaced()
         if slot is not None and aid is not None:
             hub = self._hub_of(slot)
-            if hub.accessory is not None:
+            if hub.accessory is not None and hub.driver is not None:
                 from mihomekit.accessories import remove_device_accessory
 
                 remove_device_accessory(hub.driver, hub.accessory, aid, live=hub.started)

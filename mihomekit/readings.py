@@ -3,44 +3,13 @@
 Every source (BLE decoders, the gateway codec) speaks this one vocabulary, so the registry
 and the HomeKit side never care where a value came from.
 
-Value names and units (``values`` mapping):
-
-=================  ======================================================
-name               meaning
-=================  ======================================================
-temperature        °C (float)
-humidity           % relative humidity (float)
-pressure           hPa (float)
-battery            % (int, 0-100)
-voltage            V (float; battery voltage)
-low_battery        bool, the device says its battery is low
-illuminance        lx (float)
-moisture           soil moisture % (int)
-conductivity       soil conductivity µS/cm (int)
-formaldehyde       mg/m³ (float)
-motion             bool, motion detected
-no_motion_seconds  int, seconds since the last motion
-light              bool, light detected (bright)
-opening            bool, True = open
-leak               bool, water detected
-smoke              bool, smoke alarm
-gas                bool, gas alarm
-occupancy          bool, someone present
-presence           bool, a tag, beacon or phone is heard (``[[presence]]``)
-room               str, the receiver that hears it best ("" while away)
-power              bool, switch/outlet channel 0 on (gateway controls)
-power_2            bool, switch channel 1 on
-in_use             bool, outlet is drawing power
-load_power         W (float)
-light_on           bool, gateway light on
-brightness         % (int)
-hue                degrees (float)
-saturation         % (float)
-rssi               dBm (int), signal of the last advertisement
-=================  ======================================================
-
-Decoders may add further names for objects that HomeKit does not show (for example
-``consumable``, ``lock``, ``mass``); they are passed through to ``mihomekit decode``.
+Value names (the ``values`` mapping) are those of :mod:`mihomekit.vocabulary`, which also
+gives each one's unit (temperature in °C, humidity in %, pressure in hPa, illuminance in
+lx, power in W ...), label and precision, and how HomeKit, Home Assistant and Tasmota
+messages show it (``docs/readings.md``). Binary readings are ``bool`` (``opening`` True =
+open; ``power`` True = the switch is on), counts and percentages ``int``, measurements
+``float``; a few are text (``lock_method``). Decoders give values at the resolution the
+device sends; outputs round them to the reading's precision.
 """
 
 from __future__ import annotations
@@ -52,48 +21,6 @@ from typing import Any
 
 Value = float | int | bool | str
 Values = Mapping[str, Value]
-
-#: Value names that HomeKit shows as "alert" sensors: their changes must reach
-#: controllers at once, never held back by event coalescing.
-IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy", "presence"})
-
-#: The physically possible range of numeric readings (inclusive, in the units above):
-#: a number outside it comes from a broken or hostile sender and is dropped (counted) by
-#: the sources that read numbers from other systems (Zigbee2MQTT, MQTT receivers).
-#: Readings not listed only have to be finite.
-PHYSICAL_RANGES: Mapping[str, tuple[float, float]] = {
-    "temperature": (-80.0, 150.0),
-    "device_temperature": (-80.0, 200.0),
-    "humidity": (0.0, 100.0),
-    "pressure": (100.0, 2000.0),
-    "battery": (0.0, 100.0),
-    "voltage": (0.0, 1000.0),
-    "illuminance": (0.0, 200_000.0),
-    "moisture": (0.0, 100.0),
-    "conductivity": (0.0, 100_000.0),
-    "formaldehyde": (0.0, 100.0),
-    "co2": (0.0, 100_000.0),
-    "no_motion_seconds": (0.0, 1e8),
-    "load_power": (-100_000.0, 100_000.0),
-    "energy": (-1e9, 1e9),
-    "current": (-1000.0, 1000.0),
-    "linkquality": (0.0, 255.0),
-    "rssi": (-127.0, 20.0),
-    "brightness": (0.0, 100.0),
-    "hue": (0.0, 360.0),
-    "saturation": (0.0, 100.0),
-    "position": (0.0, 100.0),
-    "mass": (0.0, 1000.0),
-}
-
-
-def in_physical_range(name: str, value: float) -> bool:
-    """True if the number ``value`` of reading ``name`` can be real (see
-    :data:`PHYSICAL_RANGES`); booleans and strings are not numbers here."""
-    if value != value or value in (float("inf"), float("-inf")):
-        return False
-    low, high = PHYSICAL_RANGES.get(name, (-float("inf"), float("inf")))
-    return low <= value <= high
 
 
 class EventType(StrEnum):

@@ -48,6 +48,7 @@ from .errors import ConfigError
 from .mi32cfg import normalize_mac
 from .presence.ibeacon import IBeaconId, parse_ibeacon_id
 from .setupcode import RANDOM, parse_setup_code
+from .vocabulary import DEFAULT_STALENESS, STALENESS_KINDS
 
 __all__ = [
     "BleSettings",
@@ -160,49 +161,22 @@ class BleSettings:
     battery_poll_hours: float = 0.0
 
 
-#: Value names (see :mod:`mihomekit.readings`) and the staleness kind they imply.
-_MEASURE_KINDS: Mapping[str, str] = {
-    "temperature": "climate",
-    "humidity": "climate",
-    "pressure": "climate",
-    "illuminance": "climate",
-    "moisture": "climate",
-    "conductivity": "climate",
-    "formaldehyde": "climate",
-    "light": "climate",
-    "motion": "motion",
-    "occupancy": "motion",
-    "opening": "contact",
-    "leak": "leak",
-    "smoke": "smoke",
-    "gas": "smoke",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class StalenessSettings:
-    """Seconds without news after which a device's values count as stale, per kind."""
+    """Seconds without news after which a device's values count as stale, per kind (the
+    kinds and what implies them: :mod:`mihomekit.vocabulary`)."""
 
-    climate: float = 3600.0
-    motion: float = 7200.0
-    contact: float = 7200.0
-    leak: float = 7200.0
-    smoke: float = 7200.0
-    button: float = 86400.0 * 7
-    default: float = 3600.0
+    climate: float = DEFAULT_STALENESS["climate"]
+    motion: float = DEFAULT_STALENESS["motion"]
+    contact: float = DEFAULT_STALENESS["contact"]
+    leak: float = DEFAULT_STALENESS["leak"]
+    smoke: float = DEFAULT_STALENESS["smoke"]
+    button: float = DEFAULT_STALENESS["button"]
+    default: float = DEFAULT_STALENESS["default"]
 
-    def for_measures(self, measures: Collection[str], *, buttons: int = 0) -> float:
-        """The limit for a device measuring ``measures``: the longest of its kinds.
-
-        A device measuring nothing known uses ``button`` if it has buttons, else ``default``.
-        """
-        kinds = {_MEASURE_KINDS[name] for name in measures if name in _MEASURE_KINDS}
-        if not kinds:
-            return self.button if buttons > 0 else self.default
-        limits = [cast(float, getattr(self, kind)) for kind in kinds]
-        if buttons > 0:
-            limits.append(self.button)
-        return max(limits)
+    def as_dict(self) -> dict[str, float]:
+        """Kind → seconds."""
+        return {kind: cast(float, getattr(self, kind)) for kind in STALENESS_KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -612,11 +586,9 @@ def _ble(data: Any, path: str | None) -> BleSettings:
 
 
 def _staleness(data: Any, path: str | None) -> StalenessSettings:
-    keys = ("climate", "motion", "contact", "leak", "smoke", "button", "default")
-    table = _Table(data, "staleness", keys, path)
-    defaults = StalenessSettings()
-    values = {key: table.seconds(key, cast(float, getattr(defaults, key))) for key in keys}
-    return StalenessSettings(**values)
+    table = _Table(data, "staleness", STALENESS_KINDS, path)
+    defaults = StalenessSettings().as_dict()
+    return StalenessSettings(**{key: table.seconds(key, defaults[key]) for key in defaults})
 
 
 def _gateway_entry(data: Any, keypath: str, path: str | None) -> GatewaySettings:

@@ -29,14 +29,20 @@ class SourceStatus:
     last_error: str | None = None
     over_cap: dict[str, int] = field(default_factory=dict)
 
-    def set_connected(self, connected: bool, *, error: str | None = None) -> bool:
-        """Record a (dis)connection; True if the state changed. ``error`` counts as one."""
+    def set_connected(
+        self, connected: bool, *, error: str | None = None, at: float | None = None
+    ) -> bool:
+        """Record a (dis)connection; True if the state changed. ``error`` counts as one.
+
+        ``at``: when it happened (wall clock), for a source that learns of it later;
+        default now.
+        """
         if error is not None:
             self.error(error)
         if connected == self.connected and self.since is not None:
             return False
         self.connected = connected
-        self.since = time.time()
+        self.since = time.time() if at is None else min(at, time.time())
         return True
 
     def error(self, reason: str) -> None:

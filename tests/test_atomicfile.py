@@ -92,3 +92,30 @@ def test_read_text_or_none(tmp_path: Path) -> None:
     assert read_text_or_none(tmp_path / "present") == "hello\n"
     with pytest.raises(IsADirectoryError):
         read_text_or_none(tmp_path)
+
+
+def test_replacing_keeps_owner_group_and_mode(tmp_path: Path) -> None:
+    target = tmp_path / "mi32cfg"
+    target.write_text("old")
+    os.chown(target, 1234, 1235)
+    os.chmod(target, 0o640)
+    write_atomic(target, "new")  # as root, with the default mode 0600
+    info = os.stat(target)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (1234, 1235, 0o640)
+    assert target.read_text() == "new"
+    write_atomic(target, "newer", mode=0o600, keep_mode=False)
+    info = os.stat(target)
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (1234, 1235, 0o600)
+
+
+def test_root_gives_a_new_file_to_the_directory_owner(tmp_path: Path) -> None:
+    assert os.geteuid() == 0, "the suite runs as root"
+    service_dir = tmp_path / "etc-mihomekit"
+    service_dir.mkdir()
+    os.chown(service_dir, 1234, 1236)
+    write_atomic(service_dir / "mi32cfg", "[]")
+    info = os.stat(service_dir / "mi32cfg")
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (1234, 1236, 0o600)
+    # In root's own directory a new file stays root's.
+    write_atomic(tmp_path / "own", "x")
+    assert (os.stat(tmp_path / "own").st_uid, os.stat(tmp_path / "own").st_gid) == (0, 0)

@@ -9,10 +9,11 @@ from vectors import mibeacon_vectors, reference_devices, tasmota_types
 
 from mihomekit import catalog
 from mihomekit._catalog_table import BY_PID, MIBEACON_PID_COUNT, MODELS
-from mihomekit.catalog import SENSOR_CAPABILITIES, DeviceModel
+from mihomekit.catalog import DeviceModel
 from mihomekit.decoders import buttons
 from mihomekit.decoders.objects import SLEEP_BUTTON_MODELS
 from mihomekit.readings import EventType
+from mihomekit.vocabulary import READINGS
 
 
 def _device_table() -> list[tuple[int, str, str, bool]]:
@@ -72,7 +73,7 @@ def test_unknown_pids() -> None:
 
 
 def test_measures_use_reading_names() -> None:
-    allowed = SENSOR_CAPABILITIES | {"formaldehyde", "low_battery", "locked"}
+    allowed = set(READINGS)
     events = {e.value for e in EventType} | {"hold_press"}
     for m in MODELS:
         assert m.measures <= allowed, m.model

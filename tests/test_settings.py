@@ -366,24 +366,17 @@ def test_relative_paths_without_file_stay_relative(monkeypatch: pytest.MonkeyPat
     assert (s.bridge.state_dir, s.bridge.mi32cfg) == ("state", "devices.json")
 
 
-def test_staleness_for_measures() -> None:
-    stale = StalenessSettings(
-        climate=100.0,
-        motion=200.0,
-        contact=300.0,
-        leak=400.0,
-        smoke=500.0,
-        button=600.0,
-        default=50.0,
-    )
-    assert stale.for_measures({"temperature", "humidity", "battery"}) == 100.0
-    assert stale.for_measures({"motion", "illuminance", "battery"}) == 200.0
-    assert stale.for_measures({"opening"}) == 300.0
-    assert stale.for_measures({"leak"}, buttons=1) == 600.0
-    assert stale.for_measures({"gas"}) == 500.0
-    assert stale.for_measures(set(), buttons=6) == 600.0
-    assert stale.for_measures({"battery"}) == 50.0
-    assert stale.for_measures(()) == 50.0
+def test_staleness_table_gives_every_kind() -> None:
+    stale = parse_settings("[staleness]\nclimate = 100\nbutton = 600").staleness
+    assert stale.as_dict() == {
+        "climate": 100.0,
+        "motion": 7200.0,
+        "contact": 7200.0,
+        "leak": 7200.0,
+        "smoke": 7200.0,
+        "button": 600.0,
+        "default": 3600.0,
+    }
 
 
 def test_module_exports() -> None:

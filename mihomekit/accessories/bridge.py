@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from pyhap.accessory import Bridge
 from pyhap.const import CATEGORY_BRIDGE
 
 from mihomekit import __version__
+from mihomekit.homekit.hap_python import HapDriver
 from mihomekit.placement import CAPACITY
 from mihomekit.registry import Device
 from mihomekit.state import BridgeState
@@ -28,7 +28,7 @@ class MiBridge(Bridge):  # type: ignore[misc]
     category = CATEGORY_BRIDGE
 
     def __init__(
-        self, driver: Any, name: str, *, on_setup_message: Callable[[], None] | None = None
+        self, driver: HapDriver, name: str, *, on_setup_message: Callable[[], None] | None = None
     ) -> None:
         super().__init__(driver, name)
         self._on_setup_message = on_setup_message
@@ -45,7 +45,7 @@ class MiBridge(Bridge):  # type: ignore[misc]
 
 
 def build_bridge(
-    driver: Any,
+    driver: HapDriver,
     devices: Sequence[Device],
     state: BridgeState,
     *,
@@ -73,7 +73,7 @@ def build_bridge(
 
 
 def add_device_accessory(
-    driver: Any,
+    driver: HapDriver,
     bridge: MiBridge,
     device: Device,
     aid: int,
@@ -95,7 +95,9 @@ def add_device_accessory(
     return accessory
 
 
-def remove_device_accessory(driver: Any, bridge: MiBridge, aid: int, *, live: bool = True) -> bool:
+def remove_device_accessory(
+    driver: HapDriver, bridge: MiBridge, aid: int, *, live: bool = True
+) -> bool:
     """Take an accessory off a bridge (``live``: c# is bumped); False if it was not there."""
     accessory = bridge.accessories.pop(aid, None)
     if accessory is None:

@@ -12,9 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pyhap.characteristic import Characteristic
-
 from mihomekit.catalog import DeviceModel
+from mihomekit.homekit.hap_python import HapAccessory, HapCharacteristic
 from mihomekit.readings import Value
 
 #: ``switch_<n>`` controls and their readings (``power_<n>``); ``switch`` is channel 1.
@@ -59,8 +58,8 @@ def is_on_off(reading: str) -> bool:
 
 
 def add_lightbulb(
-    accessory: Any, model: DeviceModel, command: Command
-) -> dict[str, Characteristic]:
+    accessory: HapAccessory, model: DeviceModel, command: Command
+) -> dict[str, HapCharacteristic]:
     """A Lightbulb with the characteristics the light has (brightness, colour temperature,
     hue/saturation), writing only what the controller changed."""
     measures = model.measures
@@ -68,7 +67,7 @@ def add_lightbulb(
         name for name, reading in LIGHT_CHARS.items() if name != "On" and reading in measures
     ]
     service = accessory.add_preload_service("Lightbulb", chars=optional)
-    chars: dict[str, Characteristic] = {"light_on": service.configure_char("On", value=False)}
+    chars: dict[str, HapCharacteristic] = {"light_on": service.configure_char("On", value=False)}
     if "brightness" in measures:
         chars["brightness"] = service.configure_char("Brightness", value=100)
     if "color_temp" in measures:
@@ -113,7 +112,7 @@ class CoverControl:
     """
 
     def __init__(
-        self, accessory: Any, command: Command, *, quiet_time: float | None = None
+        self, accessory: HapAccessory, command: Command, *, quiet_time: float | None = None
     ) -> None:
         self._accessory = accessory
         self._command = command
@@ -132,8 +131,7 @@ class CoverControl:
 
     @property
     def _loop(self) -> asyncio.AbstractEventLoop:
-        loop: asyncio.AbstractEventLoop = self._accessory.driver.loop
-        return loop
+        return self._accessory.driver.loop
 
     def _on_target(self, value: Any) -> None:
         goal = max(0, min(100, int(value)))
@@ -203,8 +201,8 @@ class CoverControl:
 
 
 def add_channel(
-    accessory: Any, channel: int, command: Command, *, labelled: bool = True
-) -> Characteristic:
+    accessory: HapAccessory, channel: int, command: Command, *, labelled: bool = True
+) -> HapCharacteristic:
     """One Switch for relay channel ``channel`` (named ``Channel <n>``)."""
     reading = channel_reading(channel)
     service = accessory.add_preload_service("Switch", chars=["Name"] if labelled else None)
@@ -214,5 +212,5 @@ def add_channel(
     def setter(value: Any) -> None:
         command({reading: bool(value)})
 
-    char: Characteristic = service.configure_char("On", value=False, setter_callback=setter)
+    char: HapCharacteristic = service.configure_char("On", value=False, setter_callback=setter)
     return char

@@ -10,37 +10,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyhap.accessory import Accessory
-from pyhap.characteristic import Characteristic
 from pyhap.const import CATEGORY_SENSOR
 
 from mihomekit import __version__
 from mihomekit.catalog import DeviceModel
+from mihomekit.homekit.hap_python import HapCharacteristic, HapDriver, HapService
 from mihomekit.readings import Event, Value
 from mihomekit.registry import Device, DeviceEvent, Update
+from mihomekit.vocabulary import (
+    DEFAULT_STALENESS,
+    HOMEKIT_SENSORS,
+    ReadingInfo,
+    info,
+    staleness_kinds,
+)
 
 from .controls import CoverControl, add_channel, add_lightbulb, is_on_off, switch_channel
-from .services import SENSOR_SERVICES, SWITCH_EVENT_VALUES, SensorService, to_hap
+from .services import SWITCH_EVENT_VALUES, to_hap
 
 _LOGGER = logging.getLogger(__name__)
 
 CommandSender = Callable[[str, Mapping[str, Value]], Awaitable[None]]
 
-#: Staleness kinds, in order of preference when a device measures several things.
-_KIND_OF_READING = {
-    "temperature": "climate",
-    "humidity": "climate",
-    "moisture": "climate",
-    "illuminance": "climate",
-    "pressure": "climate",
-    "motion": "motion",
-    "occupancy": "motion",
-    "opening": "contact",
-    "leak": "leak",
-    "smoke": "smoke",
-    "gas": "smoke",
-    "carbon_monoxide": "smoke",
-    "vibration": "motion",
-}
 #: Zigbee battery devices send a heartbeat only about once an hour (mains ones every 10
 #: minutes), so through a gateway nothing is stale before 2.5 heartbeats (150 min).
 ZIGBEE_MIN_STALENESS = 9000.0
@@ -58,23 +49,13 @@ class AccessoryOptions:
 
     battery_low_threshold: int = 20
     motion_timeout: float = 30.0
-    staleness: Mapping[str, float] = field(
-        default_factory=lambda: {
-            "climate": 3600.0,
-            "motion": 7200.0,
-            "contact": 7200.0,
-            "leak": 7200.0,
-            "smoke": 7200.0,
-            "button": 7 * 86400.0,
-            "default": 3600.0,
-        }
-    )
+    staleness: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STALENESS))
     firmware: str = __version__
 
 
 def staleness_window(model: DeviceModel, options: AccessoryOptions) -> float:
     """The most lenient window among the kinds of thing the device measures."""
-    kinds = {_KIND_OF_READING[m] for m in model.measures if m in _KIND_OF_READING}
+    kinds = staleness_kinds(model.measures)
     if model.buttons or _gestures(model):
         kinds.add("button")
     windows = [options.staleness.get(k, options.staleness.get("default", 3600.0)) for k in kinds]
@@ -89,10 +70,11 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
     """A device shown in HomeKit: sensors, battery, buttons and controls."""
 
     category = CATEGORY_SENSOR
+    driver: HapDriver
 
     def __init__(
         self,
-        driver: Any,
+        driver: HapDriver,
         device: Device,
         *,
         aid: int,
@@ -110,11 +92,11 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._window = staleness_window(self.model, options)
         if device.source == "zigbee":
             self._window = max(self._window, ZIGBEE_MIN_STALENESS)
-        self._sensor_chars: dict[str, tuple[SensorService, Characteristic]] = {}
-        self._active_chars: list[Characteristic] = []
-        self._battery: tuple[Characteristic, Characteristic] | None = None
-        self._switch_chars: dict[tuple[int, str], Characteristic] = {}
-        self._control_chars: dict[str, Characteristic] = {}
+        self._sensor_chars: dict[str, tuple[ReadingInfo, HapCharacteristic]] = {}
+        self._active_chars: list[HapCharacteristic] = []
+        self._battery: tuple[HapCharacteristic, HapCharacteristic] | None = None
+        self._switch_chars: dict[tuple[int, str], HapCharacteristic] = {}
+        self._control_chars: dict[str, HapCharacteristic] = {}
         self._cover: CoverControl | None = None
         self._motion_since: float | None = None
         self._motion_timer: asyncio.TimerHandle | None = None
@@ -137,21 +119,25 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
 
     def _add_sensors(self) -> None:
         measures = self.model.measures
-        for spec in SENSOR_SERVICES:
-            if spec.reading not in measures:
+        for reading in HOMEKIT_SENSORS:
+            sensor = reading.homekit
+            if reading.name not in measures or sensor is None:
                 continue
-            service = self.add_preload_service(spec.service, chars=["Name", "StatusActive"])
-            service.configure_char("Name", value=spec.name)
+            service: HapService = self.add_preload_service(
+                sensor.service, chars=["Name", "StatusActive"]
+            )
+            service.configure_char("Name", value=sensor.name)
+            properties = dict(sensor.properties) if sensor.properties else None
             char = service.configure_char(
-                spec.characteristic, value=spec.initial, properties=spec.properties
+                sensor.characteristic, value=sensor.initial, properties=properties
             )
             self._active_chars.append(service.configure_char("StatusActive", value=True))
-            self._sensor_chars[spec.reading] = (spec, char)
+            self._sensor_chars[reading.name] = (reading, char)
 
     def _add_battery(self) -> None:
         if "battery" not in self.model.measures and "low_battery" not in self.model.measures:
             return
-        service = self.add_preload_service("BatteryService")
+        service: HapService = self.add_preload_service("BatteryService")
         level = service.configure_char("BatteryLevel", value=100)
         low = service.configure_char("StatusLowBattery", value=0)
         service.configure_char("ChargingState", value=2)  # not chargeable
@@ -165,7 +151,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         if total == 0:
             return
         if total > 1:
-            label = self.add_preload_service("ServiceLabel")
+            label: HapService = self.add_preload_service("ServiceLabel")
             label.configure_char("ServiceLabelNamespace", value=1)  # arabic numerals
         valid = {name.replace("_", " ").title(): SWITCH_EVENT_VALUES[name] for name in presses}
         index = 0
@@ -182,15 +168,16 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
 
     def _add_switch(
         self, name: str, index: int, valid: dict[str, int], labelled: bool
-    ) -> Characteristic:
+    ) -> HapCharacteristic:
         chars = ["Name", "ServiceLabelIndex"] if labelled else ["Name"]
-        service = self.add_preload_service("StatelessProgrammableSwitch", chars=chars)
+        service: HapService = self.add_preload_service("StatelessProgrammableSwitch", chars=chars)
         service.configure_char("Name", value=name)
         if labelled:
             service.configure_char("ServiceLabelIndex", value=index)
         return service.configure_char("ProgrammableSwitchEvent", properties={"ValidValues": valid})
 
     def _add_controls(self) -> None:
+        service: HapService
         for control in self.model.controls:
             if control == "outlet":
                 service = self.add_preload_service("Outlet")
@@ -235,7 +222,9 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
 
     def _show_name(self, name: str) -> None:
         self.display_name = name
-        self.get_service("AccessoryInformation").get_characteristic("Name").set_value(name)
+        information: HapService | None = self.get_service("AccessoryInformation")
+        if information is not None:
+            information.get_characteristic("Name").set_value(name)
 
     def _on_update(self, update: Update) -> None:
         for reading, value in update.values.items():
@@ -254,11 +243,11 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
             if reading == "motion":
                 self._motion(bool(value), notify)
                 return
-            _set(char, to_hap(reading, value), notify=notify, immediate=spec.immediate)
+            _set(char, to_hap(spec, value), notify=notify, immediate=spec.alert, spec=spec)
             return
         if reading == "battery" and self._battery is not None:
             level, low = self._battery
-            pct = max(0, min(100, int(value)))
+            pct = max(0, min(100, round(float(value))))
             _set(level, pct, notify=notify)
             _set(low, 1 if pct < self.options.battery_low_threshold else 0, notify=notify)
         elif reading == "low_battery" and self._battery is not None:
@@ -271,7 +260,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
             if is_on_off(reading):
                 _set(char, bool(value), notify=notify)
             else:
-                _set(char, value, notify=notify)
+                spec = info(reading)
+                _set(char, spec.round(value), notify=notify, spec=spec)
 
     def _motion(self, detected: bool, notify: bool) -> None:
         char = self._sensor_chars["motion"][1]
@@ -375,10 +365,12 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         if self._send_command is None:
             _LOGGER.warning("%s: no way to send %s", self.device.name, dict(values))
             return
-        task = self.driver.loop.create_task(self._send_command(self.device.id, values))
-        task.add_done_callback(self._command_done)
+        sent = asyncio.ensure_future(
+            self._send_command(self.device.id, values), loop=self.driver.loop
+        )
+        sent.add_done_callback(self._command_done)
 
-    def _command_done(self, task: asyncio.Task[None]) -> None:
+    def _command_done(self, task: asyncio.Future[None]) -> None:
         if task.cancelled():
             return
         err = task.exception()
@@ -392,15 +384,30 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
                     _set(char, self.device.values[reading], notify=True)
 
 
-def _set(char: Characteristic, value: Any, *, notify: bool, immediate: bool = False) -> None:
-    """Set a characteristic; alert states go out at once instead of being coalesced."""
-    if not immediate or not notify:
-        char.set_value(value, should_notify=notify)
-        return
-    changed = char.value != char.to_valid_value(value)
+def _set(
+    char: HapCharacteristic,
+    value: Any,
+    *,
+    notify: bool,
+    immediate: bool = False,
+    spec: ReadingInfo | None = None,
+) -> None:
+    """Set a characteristic; alert states go out at once instead of being coalesced.
+
+    With ``spec``, a number is rounded to the reading's precision once more after
+    HAP-python's ``minStep`` rounding (``569 * 0.1`` is ``56.900000000000006``), so a
+    controller reads ``56.9``.
+    """
+    before = char.value
     char.set_value(value, should_notify=False)
-    if changed and char.broker is not None:
+    if spec is not None and isinstance(char.value, float):
+        char.value = spec.round(char.value)
+    if not notify or char.value == before or char.broker is None:
+        return
+    if immediate:
         char.broker.publish(char.value, char, None, True)
+    else:
+        char.notify()
 
 
 def _serial(device: Device) -> str:

@@ -1,104 +1,37 @@
-"""Which HomeKit service shows which reading: data, not code."""
+"""Which HomeKit service shows which reading: the vocabulary's HomeKit column, and the
+services a model gets."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from mihomekit.catalog import DeviceModel
+from mihomekit.readings import Value
+from mihomekit.vocabulary import HOMEKIT_SENSORS, ReadingInfo, info
 
-
-@dataclass(frozen=True, slots=True)
-class SensorService:
-    """One reading shown as one HAP service/characteristic."""
-
-    reading: str
-    service: str
-    characteristic: str
-    name: str
-    initial: Any
-    properties: dict[str, Any] | None = None
-    #: Alert sensors notify controllers at once (not held back by event coalescing).
-    immediate: bool = False
-
-
-#: In the order services are added to an accessory (keeps iids stable).
-SENSOR_SERVICES: tuple[SensorService, ...] = (
-    SensorService(
-        "temperature",
-        "TemperatureSensor",
-        "CurrentTemperature",
-        "Temperature",
-        20.0,
-        {"minValue": -40.0, "maxValue": 100.0, "minStep": 0.1},
-    ),
-    SensorService(
-        "humidity",
-        "HumiditySensor",
-        "CurrentRelativeHumidity",
-        "Humidity",
-        50.0,
-        {"minStep": 0.1},
-    ),
-    SensorService(
-        "moisture",
-        "HumiditySensor",
-        "CurrentRelativeHumidity",
-        "Moisture",
-        0.0,
-        {"minStep": 1},
-    ),
-    SensorService("illuminance", "LightSensor", "CurrentAmbientLightLevel", "Light", 0.0001),
-    SensorService("motion", "MotionSensor", "MotionDetected", "Motion", False, immediate=True),
-    SensorService("opening", "ContactSensor", "ContactSensorState", "Contact", 0, immediate=True),
-    SensorService("leak", "LeakSensor", "LeakDetected", "Leak", 0, immediate=True),
-    SensorService("smoke", "SmokeSensor", "SmokeDetected", "Smoke", 0, immediate=True),
-    SensorService("gas", "SmokeSensor", "SmokeDetected", "Gas", 0, immediate=True),
-    SensorService(
-        "occupancy", "OccupancySensor", "OccupancyDetected", "Occupancy", 0, immediate=True
-    ),
-    SensorService(
-        "presence", "OccupancySensor", "OccupancyDetected", "Presence", 0, immediate=True
-    ),
-    SensorService(
-        "carbon_monoxide",
-        "CarbonMonoxideSensor",
-        "CarbonMonoxideDetected",
-        "Carbon Monoxide",
-        0,
-        immediate=True,
-    ),
-    SensorService(
-        "vibration", "MotionSensor", "MotionDetected", "Vibration", False, immediate=True
-    ),
-)
-
-SENSOR_BY_READING = {s.reading: s for s in SENSOR_SERVICES}
+#: reading → its record, for the readings HomeKit shows as sensors (in service order).
+SENSOR_BY_READING: dict[str, ReadingInfo] = {r.name: r for r in HOMEKIT_SENSORS}
 
 #: ProgrammableSwitchEvent values.
 SWITCH_EVENT_VALUES = {"press": 0, "double_press": 1, "long_press": 2}
 
-#: Minimum illuminance HAP accepts.
-MIN_LUX = 0.0001
-MAX_LUX = 100000.0
 
-
-def to_hap(reading: str, value: Any) -> Any:
-    """Convert a reading value to the characteristic's value."""
-    if reading == "opening":
-        return 1 if value else 0  # 1 = CONTACT_NOT_DETECTED (open)
-    if reading in ("leak", "smoke", "gas", "occupancy", "presence", "carbon_monoxide"):
-        return 1 if value else 0
-    if reading in ("motion", "vibration"):
-        return bool(value)
-    if reading == "illuminance":
-        return min(MAX_LUX, max(MIN_LUX, float(value)))
-    if reading in ("humidity", "moisture"):
-        return min(100.0, max(0.0, float(value)))
-    if reading == "temperature":
-        return min(100.0, max(-40.0, float(value)))
-    return value
+def to_hap(reading: ReadingInfo, value: Value) -> Any:
+    """A reading's value as its sensor characteristic takes it: 0/1 or a bool for alert
+    states (``opening`` True is 1, contact not detected), a number clamped to the
+    characteristic's range and rounded to the reading's precision."""
+    sensor = reading.homekit
+    assert sensor is not None
+    if reading.binary:
+        return bool(value) if isinstance(sensor.initial, bool) else (1 if value else 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    number = float(value)
+    if sensor.minimum is not None:
+        number = max(sensor.minimum, number)
+    if sensor.maximum is not None:
+        number = min(sensor.maximum, number)
+    return reading.round(number)
 
 
 #: Press events every button declares; other button events get a switch of their own.
@@ -110,29 +43,19 @@ CONTROL_SERVICES = {
     "light": "Lightbulb",
     "cover": "WindowCovering",
 }
-#: Readings shown by a service other than a sensor's (battery, controls).
-_SHOWN_ELSEWHERE = frozenset(
-    {
-        "battery",
-        "low_battery",
-        "power",
-        "in_use",
-        "light_on",
-        "brightness",
-        "color_temp",
-        "hue",
-        "saturation",
-        "position",
-        "cover_motion",
-    }
-)
+#: Readings shown by the battery service (controls' readings are shown by their service).
+_BATTERY_READINGS = frozenset({"battery", "low_battery"})
 
 
 def homekit_services(model: DeviceModel) -> list[str]:
     """The HomeKit services a device of ``model`` gets, in words (for ``z2m list``)."""
     measures = model.measures
-    services = [SENSOR_BY_READING[r].service for r in sorted(measures) if r in SENSOR_BY_READING]
-    if measures & {"battery", "low_battery"}:
+    services = [
+        sensor.service
+        for r in sorted(measures)
+        if r in SENSOR_BY_READING and (sensor := SENSOR_BY_READING[r].homekit) is not None
+    ]
+    if measures & _BATTERY_READINGS:
         services.append("BatteryService")
     for control in model.controls:
         services.append(CONTROL_SERVICES.get(control, "Switch"))
@@ -146,5 +69,8 @@ def homekit_services(model: DeviceModel) -> list[str]:
 
 def not_shown(model: DeviceModel) -> list[str]:
     """Readings kept and published over MQTT but not shown in HomeKit."""
-    shown = set(SENSOR_BY_READING) | _SHOWN_ELSEWHERE
-    return sorted(r for r in model.measures if r not in shown and not re.fullmatch(r"power_\d+", r))
+    return sorted(
+        r
+        for r in model.measures
+        if r not in SENSOR_BY_READING and r not in _BATTERY_READINGS and not info(r).control
+    )

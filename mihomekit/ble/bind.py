@@ -21,6 +21,7 @@ from mihomekit.readings import DecodeResult, KeyStatus
 from mihomekit.registry import Registry
 from mihomekit.sources import Advertisement
 from mihomekit.sources.device_list import DeviceList
+from mihomekit.wording import counted
 
 from .activation import CONTROL, PARCELS, SERVICE, Activation, ActivationError, ActivationResult
 from .link import GattLink, NotAdvertisingError, Radio, display_mac, listen_for
@@ -118,7 +119,8 @@ def _not_heard(mac: str, radio: Radio, timeout: float, others: int) -> NotAdvert
     if others:
         return NotAdvertisingError(
             f"{mac} is not advertising (not heard through {radio.name} in {timeout:g} s, "
-            f"though {others} advertisements of other devices were): bring it closer, or "
+            f"though {counted(others, 'advertisement')} of other devices were): bring it "
+            "closer, or "
             "check that no phone or app is connected to it"
         )
     hint = (

@@ -19,6 +19,7 @@ from typing import Any
 
 from mihomekit.catalog import DeviceModel
 from mihomekit.errors import ConfigError
+from mihomekit.wording import counted
 
 from .options import SETTINGS_HELP
 from .sensor_options import add_radio_options, command_settings, radio_from_args
@@ -175,7 +176,7 @@ async def _notifications(link: Any, service: str, char: str, count: int, timeout
             from mihomekit.ble.link import GattError
 
             raise GattError(f"no notification from {char} in {timeout:g} s") from None
-    return f"{len(lines)} notification" + ("" if len(lines) == 1 else "s")
+    return counted(len(lines), "notification")
 
 
 async def _run(radio: Any, mac: str, timeout: float, task: _Task) -> str:

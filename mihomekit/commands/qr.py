@@ -32,6 +32,7 @@ from mihomekit.state import (
     child_state_dirs,
     load_state,
 )
+from mihomekit.wording import counted
 
 from .options import SETTINGS_HELP
 from .sensor_options import command_settings
@@ -124,7 +125,7 @@ def run_qr(args: argparse.Namespace) -> int:
     hap = check_hap_state(hap_dir / HAP_STATE_FILE) if hap_dir.is_dir() else None
     if hap is not None and hap.paired:
         notes.append(
-            f"Note: the bridge is paired ({hap.paired} controller(s)); the code is only "
+            f"Note: the bridge is paired ({counted(hap.paired, 'controller')}); the code is only "
             f"needed again after it is removed from Apple Home."
         )
 

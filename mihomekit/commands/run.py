@@ -35,6 +35,7 @@ from mihomekit.settings import (
     load_settings,
 )
 from mihomekit.state import state_write_error
+from mihomekit.wording import counted, noun
 
 if TYPE_CHECKING:
     from mihomekit.ble.upkeep import RadioFor
@@ -204,7 +205,6 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     outputs: list[OutputFactory] = []
     if settings.mqtt is not None and settings.mqtt.publish:
         outputs.append(mqtt_output)
-    staleness = settings.staleness
     saved_list = Path(state_dir).expanduser() / WEB_MI32CFG
     config = AppConfig(
         state_dir=Path(state_dir).expanduser(),
@@ -217,15 +217,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         mi32cfg=Path(mi32cfg) if mi32cfg not in (None, "<demo>") else saved_list,
         battery_low_threshold=settings.battery_low_threshold,
         motion_timeout=settings.motion_timeout,
-        staleness={
-            "climate": staleness.climate,
-            "motion": staleness.motion,
-            "contact": staleness.contact,
-            "leak": staleness.leak,
-            "smoke": staleness.smoke,
-            "button": staleness.button,
-            "default": staleness.default,
-        },
+        staleness=settings.staleness.as_dict(),
         sources=sources,
         configured_sources=configured,
         extensions=settings.extensions,
@@ -486,16 +478,20 @@ def ready_lines(app: App) -> list[str]:
     for hub in app.hubs:
         which = "" if hub.number == 1 else f" (bridge {hub.number})"
         if hub.paired:
-            pairing = f"paired with {_controllers(hub.paired_controllers)} (setup code not shown)"
+            pairing = (
+                f"paired with {counted(hub.paired_controllers, 'controller')} "
+                "(setup code not shown)"
+            )
         else:
             pairing = f"setup code {hub.setup_code}, pairing {_window(hub)}"
         lines.append(
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
-            f"{hub.served} accessories, {pairing}"
+            f"{counted(hub.served, 'accessory', 'accessories')}, {pairing}"
         )
     if app.hubs.unplaced:
         lines.append(
-            f"{len(app.hubs.unplaced)} devices are on no bridge (named in the log): "
+            f"{counted(len(app.hubs.unplaced), 'device')} "
+            f"{noun(len(app.hubs.unplaced), 'is', 'are')} on no bridge (named in the log): "
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
@@ -503,15 +499,13 @@ def ready_lines(app: App) -> list[str]:
 
 def _window(hub: Hub) -> str:
     """``open until 14:35:00`` or ``closed (mihomekit pairing open opens it)``."""
+    if hub.driver is None:
+        return "closed"
     status: WindowStatus = hub.driver.pairing_window.status()
     if status.open:
         return status.describe()
     which = "" if hub.number == 1 else f" --bridge {hub.number}"
     return f"closed (`mihomekit pairing open{which}` opens it)"
-
-
-def _controllers(count: int) -> str:
-    return f"{count} controller" + ("" if count == 1 else "s")
 
 
 def _start_error(config: AppConfig, err: OSError, port: int) -> Exception:

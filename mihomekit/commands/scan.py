@@ -27,6 +27,7 @@ from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, save_mi32cfg
 from mihomekit.readings import KeyStatus, Value
 from mihomekit.settings import Settings, load_settings
 from mihomekit.sources import LOCAL_RECEIVER, Advertisement, AdvertisementSink, Source, SourceStatus
+from mihomekit.wording import counted
 
 if TYPE_CHECKING:
     from mihomekit.readings import DecodeResult
@@ -278,7 +279,7 @@ class ScanTable:
         """The table as text; ``now`` (seconds into the scan) adds an age column."""
         rows = self.rows
         if not rows:
-            lines = [f"no Xiaomi devices heard ({self.advertisements} advertisements)"]
+            lines = [f"no Xiaomi devices heard ({counted(self.advertisements, 'advertisement')})"]
             lines.extend(_status_line(status) for status in self.sources)
             return "\n".join(lines)
         remote = any(set(row.receivers) - {LOCAL_RECEIVER} for row in rows)
@@ -321,7 +322,7 @@ class ScanTable:
             for line in table
         ]
         lines.append(
-            f"{len(rows)} device(s), {self.advertisements} advertisement(s)"
+            f"{counted(len(rows), 'device')}, {counted(self.advertisements, 'advertisement')}"
             + (f", {self.undecodable} not decodable" if self.undecodable else "")
         )
         lines.extend(_status_line(status) for status in self.sources)
@@ -358,7 +359,9 @@ class ScanTable:
 def _status_line(status: SourceStatus) -> str:
     """``esphome attic: connected, 120 advertisements`` (with the last error if any)."""
     state = "connected" if status.connected else "not connected"
-    line = f"{status.kind} {status.name}: {state}, {status.advertisements} advertisement(s)"
+    line = (
+        f"{status.kind} {status.name}: {state}, {counted(status.advertisements, 'advertisement')}"
+    )
     if status.last_error:
         line += f", last error: {status.last_error}"
     return line
@@ -438,7 +441,7 @@ class LiveDisplay:
         width, height = max(size.columns - 1, 20), max(size.lines - 1, 3)
         lines = [line[:width] for line in text.splitlines()]
         if len(lines) > height:  # the cursor cannot move above the screen: keep it fitting
-            lines = [*lines[: height - 1], f"... {len(lines) - height + 1} more line(s)"]
+            lines = [*lines[: height - 1], f"... {counted(len(lines) - height + 1, 'more line')}"]
         if self._lines:
             # back to the first line of the previous drawing, then clear to the end
             self._out.write(f"\x1b[{self._lines}F\x1b[J")
@@ -614,12 +617,16 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if options.write:
         count, added = write_config(options.write, table)
         if count:
-            print(f"wrote {count} device(s) ({added} new) to {options.write}", file=sys.stderr)
+            print(
+                f"wrote {counted(count, 'device')} ({added} new) to {options.write}",
+                file=sys.stderr,
+            )
         else:
             print(f"no devices heard, nothing written to {options.write}", file=sys.stderr)
     if options.record:
         print(
-            f"recorded {table.advertisements} advertisement(s) to {options.record}", file=sys.stderr
+            f"recorded {counted(table.advertisements, 'advertisement')} to {options.record}",
+            file=sys.stderr,
         )
     return 0
 

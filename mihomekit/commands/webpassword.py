@@ -111,7 +111,7 @@ def run_web_password(args: argparse.Namespace) -> int:
         )
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        write_atomic(path, new_text, mode=mode & 0o640)
+        write_atomic(path, new_text, mode=mode & 0o640, keep_mode=False)
     except OSError as err:
         raise ConfigError(f"cannot write the settings: {err.strerror or err}", path=path) from None
     print(f"dashboard password set in {path}; restart the bridge to use it")

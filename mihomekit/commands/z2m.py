@@ -20,6 +20,7 @@ from typing import Any
 
 from mihomekit.errors import AdapterError, ConfigError, MihomekitError
 from mihomekit.settings import MqttSettings, Settings, load_settings
+from mihomekit.wording import counted
 
 
 def register(subparsers: Any) -> None:
@@ -149,7 +150,7 @@ def format_report(report: dict[str, Any]) -> str:
     version = report["zigbee2mqtt_version"] or "unknown version"
     lines = [
         f"Zigbee2MQTT ({version}) on {report['base_topic']}: "
-        f"{len(report['devices'])} devices bridged, {len(report['skipped'])} not"
+        f"{counted(len(report['devices']), 'device')} bridged, {len(report['skipped'])} not"
     ]
     for device in report["devices"]:
         lines.append("")

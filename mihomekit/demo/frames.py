@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from mihomekit.sources.recording import RecordedAdvertisement, RecordingWriter
+from mihomekit.wording import counted
 
 from ..decoders import build
 
@@ -171,4 +172,4 @@ def write_recording(path: Path) -> int:
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the bundled file
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("recording.jsonl")
-    print(f"{write_recording(target)} advertisements written to {target}")
+    print(f"{counted(write_recording(target), 'advertisement')} written to {target}")

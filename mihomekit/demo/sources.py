@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mihomekit.registry import DeviceSink, Registry
 from mihomekit.sources import SourceStatus
 from mihomekit.sources.recording import RecordedAdvertisement, ReplaySource, parse_record
+from mihomekit.wording import counted
 
 from . import demo_recording_text
 from .frames import frames_for_pass
@@ -137,8 +138,8 @@ class ActivityLine:
         events = self.registry.stats["events"]
         paired = self.paired()
         return (
-            f"demo: {_count(adverts, 'advertisement')}, {_count(events, 'event')}, "
-            f"{_count(paired, 'paired controller')}"
+            f"demo: {counted(adverts, 'advertisement')}, {counted(events, 'event')}, "
+            f"{counted(paired, 'paired controller')}"
         )
 
     async def start(self) -> None:
@@ -162,10 +163,6 @@ class ActivityLine:
             if self.in_place:
                 self.stream.write("\n")
                 self.stream.flush()
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def activity_source(interval: float) -> Callable[[App], Any]:

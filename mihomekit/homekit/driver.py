@@ -5,25 +5,8 @@ reads, writes, subscriptions, mDNS); the network-facing server and all of pairin
 mihomekit's (:mod:`.server`, :mod:`.pairing`, :mod:`.srp`), so that pair-setup cannot be
 hijacked or guessed and a pairing is acknowledged only once it is saved.
 
-HAP-python surface relied on (check these on every HAP-python upgrade; tested floor 5.2):
-
-* ``AccessoryDriver.http_server`` — the attribute replaced here. The driver calls its
-  ``async_start(loop)``, ``async_stop()`` and ``push_event(data, client_addr, immediate)``
-  (``derive_session_key`` reads ``connections``, used only by cameras).
-* ``AccessoryDriver.get_accessories()``, ``get_characteristics(ids)``,
-  ``set_characteristics(body, client_addr)``, ``prepare(body, client_addr)``,
-  ``connection_lost(client_addr)``, ``async_update_advertisement()``,
-  ``async_start()`` / ``async_stop()`` / ``config_changed()`` (extended),
-  ``state.increment_config_version()``, ``persist()`` /
-  ``load()`` / ``async_persist()`` (overridden), ``persist_file``, ``encoder.persist`` /
-  ``encoder.load_into``, ``accessory.reset_accessory_state()``.
-* ``pyhap.state.State``: ``mac``, ``pincode``, ``private_key``, ``public_key``,
-  ``paired``, ``paired_clients``, ``client_properties``, ``uuid_to_bytes``,
-  ``accessory_states``, ``is_admin()``, ``add_paired_client()``, ``remove_paired_client()``.
-
-Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``, ``hsrp``,
-``setup_srp_verifier``/``srp_verifier``, ``pair``/``unpair`` and its pair-setup lockout
-(the same lockout, plus a persisted limit, lives in :mod:`.attempts`).
+The names of HAP-python relied on are those of :mod:`.hap_python` (check them on every
+HAP-python upgrade; a test does).
 
 ``config_changed()`` (an accessory added or removed while running) bumps c# at once but
 saves the state and updates mDNS once for all the changes made in one go: a source that
@@ -34,18 +17,20 @@ controllers wait.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from pyhap.accessory_driver import AccessoryDriver
 
+from mihomekit.atomicfile import write_atomic
 from mihomekit.errors import StateError
 
 from .attempts import ATTEMPTS_FILE, PairingAttempts
+from .hap_python import HapAccessory, HapEncoder, HapState
 from .limits import ServerLimits
 from .server import HapServer
 from .window import WINDOW_FILE, PairingWindow
@@ -63,6 +48,13 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
     the start with a :class:`StateError` and is never overwritten. The pairing window
     (:attr:`pairing_window`) opens at every start of an unpaired bridge.
     """
+
+    # What HAP-python's driver holds, typed (:mod:`.hap_python`).
+    loop: asyncio.AbstractEventLoop
+    state: HapState
+    encoder: HapEncoder
+    accessory: HapAccessory | None
+    persist_file: str
 
     def __init__(self, *, limits: ServerLimits | None = None, **kwargs: Any) -> None:
         listen = kwargs.get("listen_address") or kwargs.get("address")
@@ -107,24 +99,9 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
     def persist(self) -> None:
         """Write the pairing state durably; raises OSError if it cannot be written."""
         with self._persist_lock:
-            directory = os.path.dirname(os.path.abspath(self.persist_file))
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".accessory.state.")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    os.fchmod(handle.fileno(), 0o600)
-                    self.encoder.persist(handle, self.state)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.persist_file)
-                tmp = ""
-                dir_fd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-            finally:
-                if tmp and os.path.exists(tmp):
-                    os.remove(tmp)
+            text = io.StringIO()
+            self.encoder.persist(text, self.state)
+            write_atomic(self.persist_file, text.getvalue(), mode=0o600)
 
     async def async_save(self) -> None:
         """Write the pairing state in a worker thread; raises OSError on failure."""

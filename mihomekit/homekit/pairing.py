@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
@@ -29,12 +29,16 @@ from mihomekit.logthrottle import LogThrottle
 
 from . import tlv
 from .attempts import Lock, PairingAttempts
+from .hap_python import HapState
 from .limits import ServerLimits
 from .session import hkdf_sha512, nonce
 from .srp import SrpError, SrpServer
 from .tlv import Tag, TlvError
 from .turns import Outcome, SetupTurns
 from .window import PairingWindow
+
+if TYPE_CHECKING:
+    from .driver import BridgeDriver
 
 __all__ = ["ConnectionPairing", "MalformedRequest", "Pairing", "Reply", "TlvErr"]
 
@@ -128,7 +132,7 @@ class Pairing:
 
     def __init__(
         self,
-        driver: Any,
+        driver: BridgeDriver,
         attempts: PairingAttempts,
         limits: ServerLimits,
         save: Callable[[], Awaitable[None]],
@@ -143,7 +147,7 @@ class Pairing:
         self._log = LogThrottle(_LOGGER, interval=60.0)
 
     @property
-    def _state(self) -> Any:
+    def _state(self) -> HapState:
         return self._driver.state
 
     # -- pair-setup ------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Home Assistant MQTT discovery, device-based format (pure builders; data tables).
+"""Home Assistant MQTT discovery, device-based format (pure builders).
+
+Entity names, device classes, units and state classes are the reading vocabulary's
+(:mod:`mihomekit.vocabulary`).
 
 One retained message per device on ``<discovery_prefix>/device/mihomekit_<id>/config``
 with ``device``, ``origin`` and ``components`` (``cmps``). Every component reads the
@@ -11,71 +14,13 @@ through ``<topic_prefix>/<id>/set``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from mihomekit import __version__
 from mihomekit.catalog import DeviceModel
+from mihomekit.vocabulary import info
 
 ORIGIN = {"name": "mihomekit", "sw_version": __version__}
-
-
-@dataclass(frozen=True, slots=True)
-class Entity:
-    """How one reading appears in Home Assistant."""
-
-    platform: str
-    name: str
-    device_class: str | None = None
-    unit: str | None = None
-    diagnostic: bool = False
-    #: ``measurement`` for sensors unless given (``total_increasing`` for energy).
-    state_class: str | None = "measurement"
-
-
-#: reading → entity (units are those of :mod:`mihomekit.readings`)
-ENTITIES: dict[str, Entity] = {
-    "temperature": Entity("sensor", "Temperature", "temperature", "°C"),
-    "humidity": Entity("sensor", "Humidity", "humidity", "%"),
-    "pressure": Entity("sensor", "Pressure", "atmospheric_pressure", "hPa"),
-    "illuminance": Entity("sensor", "Illuminance", "illuminance", "lx"),
-    "moisture": Entity("sensor", "Moisture", "moisture", "%"),
-    "conductivity": Entity("sensor", "Conductivity", "conductivity", "µS/cm"),
-    "formaldehyde": Entity("sensor", "Formaldehyde", None, "mg/m³"),
-    "co2": Entity("sensor", "CO2", "carbon_dioxide", "ppm"),
-    "load_power": Entity("sensor", "Power", "power", "W"),
-    "energy": Entity("sensor", "Energy", "energy", "kWh", state_class="total_increasing"),
-    "current": Entity("sensor", "Current", "current", "A"),
-    "no_motion_seconds": Entity("sensor", "No motion for", "duration", "s"),
-    "battery": Entity("sensor", "Battery", "battery", "%", diagnostic=True),
-    "voltage": Entity("sensor", "Voltage", "voltage", "V", diagnostic=True),
-    "device_temperature": Entity(
-        "sensor", "Device temperature", "temperature", "°C", diagnostic=True
-    ),
-    "rssi": Entity("sensor", "RSSI", "signal_strength", "dBm", diagnostic=True),
-    "linkquality": Entity("sensor", "Link quality", None, "lqi", diagnostic=True),
-    "opening": Entity("binary_sensor", "Door", "door", state_class=None),
-    "motion": Entity("binary_sensor", "Motion", "motion", state_class=None),
-    "occupancy": Entity("binary_sensor", "Occupancy", "occupancy", state_class=None),
-    "presence": Entity("binary_sensor", "Presence", "presence", state_class=None),
-    "room": Entity("sensor", "Room", state_class=None),
-    "light": Entity("binary_sensor", "Light", "light", state_class=None),
-    "leak": Entity("binary_sensor", "Leak", "moisture", state_class=None),
-    "smoke": Entity("binary_sensor", "Smoke", "smoke", state_class=None),
-    "gas": Entity("binary_sensor", "Gas", "gas", state_class=None),
-    "carbon_monoxide": Entity(
-        "binary_sensor", "Carbon monoxide", "carbon_monoxide", state_class=None
-    ),
-    "vibration": Entity("binary_sensor", "Vibration", "vibration", state_class=None),
-    "tamper": Entity("binary_sensor", "Tamper", "tamper", diagnostic=True, state_class=None),
-    "in_use": Entity("binary_sensor", "In use", "power", state_class=None),
-    "low_battery": Entity(
-        "binary_sensor", "Battery low", "battery", diagnostic=True, state_class=None
-    ),
-}
-
-#: Readings Home Assistant can switch (through ``<topic_prefix>/<id>/set``).
-SWITCHABLE = re.compile(r"^(power(_\d+)?|light_on)$")
 
 
 def object_id(device_id: str) -> str:
@@ -116,11 +61,11 @@ def device_config(
     base = f"{topic_prefix}/{device_id}"
     components: dict[str, dict[str, Any]] = {}
     for reading in sorted(model.measures | readings):
-        if SWITCHABLE.match(reading) and _switchable(model, reading):
+        if info(reading).switchable and _switchable(model, reading):
             components[f"{oid}_{reading}"] = {
                 "platform": "switch",
                 "unique_id": f"{oid}_{reading}",
-                "name": _switch_name(reading),
+                "name": info(reading).label,
                 "command_topic": f"{base}/set",
                 "payload_on": f'{{"{reading}": true}}',
                 "payload_off": f'{{"{reading}": false}}',
@@ -129,20 +74,22 @@ def device_config(
                 "state_off": "OFF",
             }
             continue
-        entity = ENTITIES.get(reading)
+        spec = info(reading)
+        entity = spec.home_assistant
         if entity is None:
             continue
+        sensor = not spec.binary
         component: dict[str, Any] = {
-            "platform": entity.platform,
+            "platform": "sensor" if sensor else "binary_sensor",
             "unique_id": f"{oid}_{reading}",
-            "name": entity.name,
+            "name": spec.label,
         }
         if entity.device_class:
             component["device_class"] = entity.device_class
-        if entity.platform == "sensor":
+        if sensor:
             component["value_template"] = f"{{{{ value_json.{reading} }}}}"
-            if entity.unit:
-                component["unit_of_measurement"] = entity.unit
+            if spec.unit:
+                component["unit_of_measurement"] = spec.unit
             if entity.state_class:
                 component["state_class"] = entity.state_class
         else:
@@ -179,11 +126,3 @@ def _switchable(model: DeviceModel, reading: str) -> bool:
     if reading == "power":
         return "outlet" in model.controls or "switch" in model.controls
     return f"switch_{reading.rpartition('_')[2]}" in model.controls
-
-
-def _switch_name(reading: str) -> str:
-    if reading == "light_on":
-        return "Light"
-    if reading == "power":
-        return "Switch"
-    return f"Switch {reading.rpartition('_')[2]}"

@@ -2,8 +2,9 @@
 
 Topics (``<p>`` = ``topic_prefix``, default ``mihomekit``):
 
-* ``<p>/<device id>``: retained JSON of the device's readings, ``name``, ``model`` and
-  ``last_seen`` (ISO 8601, UTC), republished on every accepted reading;
+* ``<p>/<device id>``: retained JSON of the device's readings (each rounded to its
+  precision, :mod:`mihomekit.vocabulary`), ``name``, ``model`` and ``last_seen``
+  (ISO 8601, UTC), republished on every accepted reading;
 * ``<p>/<device id>/button_<n>``: ``{"event_type": "press"}``, not retained;
 * ``<p>/<device id>/set``: ``{"power": true}`` switches a plug or relay channel;
 * ``<p>/status``: ``online``/``offline``, retained, the connection's last will;
@@ -41,8 +42,9 @@ from mihomekit.registry import (
     RegistryEvent,
     Update,
 )
+from mihomekit.vocabulary import info, rounded_values
 
-from .discovery import SWITCHABLE, device_config, discovery_topic
+from .discovery import device_config, discovery_topic
 from .tasmota import sensor_key, sensor_message, sensor_object
 
 _LOGGER = logging.getLogger(__name__)
@@ -155,7 +157,7 @@ class MqttOutput:
         conn = self._conn
         if conn is None or not (device.values or device.rssi is not None):
             return
-        state: dict[str, Any] = dict(device.values)
+        state: dict[str, Any] = rounded_values(device.values)
         if device.rssi is not None:
             state["rssi"] = device.rssi
         state["name"] = device.name
@@ -255,7 +257,7 @@ def _command(payload: bytes) -> dict[str, bool] | None:
         return None
     if not isinstance(raw, Mapping) or not raw:
         return None
-    if not all(isinstance(k, str) and SWITCHABLE.match(k) for k in raw):
+    if not all(isinstance(k, str) and len(k) <= 32 and info(k).switchable for k in raw):
         return None
     if not all(isinstance(v, bool) for v in raw.values()):
         return None

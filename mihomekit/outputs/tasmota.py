@@ -17,7 +17,10 @@ from typing import Any
 
 from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Event, Value
+from mihomekit.vocabulary import READINGS, rounded
 
+#: The readings MI32 messages carry (in the vocabulary's order; :data:`_ORDER` is MI32's).
+TASMOTA_READINGS = tuple(r for r in READINGS.values() if r.tasmota is not None)
 #: our press event → MI32's Button value
 BUTTON_VALUES = {"press": 1, "double_press": 2, "long_press": 3}
 
@@ -44,6 +47,24 @@ def _number(values: Mapping[str, Value], name: str) -> float | None:
     return float(value)
 
 
+#: MI32's field order (``Button<n>`` fields go where ``Button`` is; ``Events`` follows the
+#: first of ``Motion`` and ``Door``).
+_ORDER = (
+    "Temperature",
+    "Humidity",
+    "DewPoint",
+    "Illuminance",
+    "Moisture",
+    "Fertility",
+    "Button",
+    "Motion",
+    "Door",
+    "NMT",
+    "Battery",
+    "RSSI",
+)
+
+
 def sensor_object(
     device_id: str,
     values: Mapping[str, Value],
@@ -52,44 +73,37 @@ def sensor_object(
     source: str,
     event_count: int = 0,
 ) -> dict[str, Any]:
-    """One sensor's fields, in MI32's order."""
-    out: dict[str, Any] = {}
+    """One sensor's fields, in MI32's order, each rounded to its reading's precision.
+
+    The keys are the vocabulary's Tasmota column; a binary reading is 1 or 0 (``Door``:
+    0 open, 1 closed, as MI32).
+    """
+    fields: dict[str, Any] = {}
+    for reading in TASMOTA_READINGS:
+        key, value = reading.tasmota, values.get(reading.name)
+        if key is None or value is None:
+            continue
+        if reading.binary:
+            fields[key] = 1 if bool(value) != (key == "Door") else 0
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            fields[key] = reading.round(value)
+    if not fields.get("Battery"):
+        fields.pop("Battery", None)  # MI32 leaves out a battery level of 0 (not heard)
     temperature, humidity = _number(values, "temperature"), _number(values, "humidity")
-    if temperature is not None:
-        out["Temperature"] = round(temperature, 1)
-    if humidity is not None:
-        out["Humidity"] = round(humidity, 1)
     if temperature is not None and humidity is not None:
         dew = dew_point(temperature, humidity)
         if dew is not None:
-            out["DewPoint"] = round(dew, 1)
-    illuminance = _number(values, "illuminance")
-    if illuminance is not None:
-        out["Illuminance"] = round(illuminance)
-    moisture = _number(values, "moisture")
-    if moisture is not None:
-        out["Moisture"] = int(moisture)
-    fertility = _number(values, "conductivity")
-    if fertility is not None:
-        out["Fertility"] = int(fertility)
-    for event in events:
-        if event.event in BUTTON_VALUES:
-            out[f"Button{max(0, event.button - 1)}"] = BUTTON_VALUES[event.event]
-    if "motion" in values:
-        out["Motion"] = 1 if values["motion"] else 0
-        out["Events"] = event_count
-    if "opening" in values:
-        out["Door"] = 0 if values["opening"] else 1
-        out["Events"] = event_count
-    nmt = _number(values, "no_motion_seconds")
-    if nmt is not None:
-        out["NMT"] = int(nmt)
-    battery = _number(values, "battery")
-    if battery:
-        out["Battery"] = int(battery)
-    rssi = _number(values, "rssi")
-    if rssi is not None:
-        out["RSSI"] = int(rssi)
+            fields["DewPoint"] = rounded("dew_point", dew)
+    out: dict[str, Any] = {}
+    for key in _ORDER:
+        if key == "Button":
+            for event in events:
+                if event.event in BUTTON_VALUES:
+                    out[f"Button{max(0, event.button - 1)}"] = BUTTON_VALUES[event.event]
+        elif key in fields:
+            out[key] = fields[key]
+            if key in ("Motion", "Door"):
+                out.setdefault("Events", event_count)
     if source == "ble" and len(device_id) == 12:
         out["MAC"] = device_id.upper()
     return out

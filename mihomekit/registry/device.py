@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ __all__ = [
     "default_name",
 ]
 
+#: What Apple Home does not accept in an accessory's name (and ``_``, which it shows badly).
+_NOT_IN_NAMES = re.compile(r"[^\w' ]|_")
+
 #: A frame without a counter heard again within this many seconds is a repeat (the same
 #: advertisement sent several times, or heard by several receivers); later it is news.
 REPEAT_WINDOW = 3.0
@@ -42,10 +46,26 @@ def compact_mac(mac: str) -> str:
     return mac.replace(":", "").replace("-", "").upper()
 
 
-def default_name(model: DeviceModel | None, pid: int | None, device_id: str) -> str:
-    """``<MODEL>-<last 3 MAC bytes>`` (``LYWSD03MMC-52680F``), or Tasmota's ``MI_0B48`` style."""
-    base = model.model if model else unknown_name(pid or 0)
-    return f"{base}-{device_id[-6:].upper()}"
+def default_name(
+    model: DeviceModel | None, pid: int | None, device_id: str, source: str = "ble"
+) -> str:
+    """The name of a device nobody named: the model and the end of its address.
+
+    A BLE device: ``<MODEL>-<last 3 MAC bytes>`` (``LYWSD03MMC-52680F``, or Tasmota's
+    ``MI_0B48-52680F`` for an unknown product id), as Tasmota names it. A device of
+    another source (a Zigbee sensor of a gateway or of Zigbee2MQTT without a name there):
+    its product name and the last 4 digits of its id (``Aqara Temperature Humidity
+    Pressure Sensor 0003``), in the letters, digits, spaces and apostrophes that Apple
+    Home accepts in a name.
+    """
+    if source == "ble" or model is None:
+        base = model.model if model else unknown_name(pid or 0)
+        return f"{base}-{device_id[-6:].upper()}"
+    product = model.name
+    if model.vendor and not product.lower().startswith(model.vendor.lower()):
+        product = f"{model.vendor} {product}"
+    words = _NOT_IN_NAMES.sub(" ", f"{product} {device_id[-4:].upper()}").split()
+    return " ".join(words)[:64]
 
 
 @dataclass(slots=True)

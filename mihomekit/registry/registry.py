@@ -172,7 +172,7 @@ class Registry:
         if device is None:
             device = Device(
                 id=device_id,
-                name=name or default_name(model, None, device_id),
+                name=name or default_name(model, None, device_id, source),
                 model=model,
                 source=source,
                 pid=model.pid if model else None,
@@ -240,7 +240,10 @@ class Registry:
         """
         device = self._devices[device_id]
         device.owner_named = False
-        name = (device.source_name or default_name(device.model, device.pid, device_id))[:64]
+        name = device.source_name or default_name(
+            device.model, device.pid, device_id, device.source
+        )
+        name = name[:64]
         self._set_name(device, name)
         return name
 

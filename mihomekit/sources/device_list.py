@@ -76,12 +76,12 @@ class DeviceList:
         self._lock = asyncio.Lock()
         self._problem: str | None = None
         self._status = SourceStatus("mi32cfg", str(path) if path is not None else "none")
+        self._status.set_connected(path is not None)
 
     @property
     def status(self) -> SourceStatus:
-        status = self._status
-        status.set_connected(self.path is not None and self._problem is None)
-        return status
+        """In use (``connected``) since the file was last read without a problem."""
+        return self._status
 
     def configured(self, device_id: str) -> DeviceEntry | None:
         return next((e for e in self.entries if e.mac == device_id), None)
@@ -173,6 +173,7 @@ class DeviceList:
                 self._trouble(f"{err}; the devices stay as they were")
                 return None
             self._problem = None
+            self._status.set_connected(True)
             applied = self.apply(entries)
         if applied.added or applied.changed or applied.removed:
             _LOGGER.info(
@@ -189,3 +190,4 @@ class DeviceList:
             _LOGGER.warning("device list: %s", problem)
             self._status.error(problem)
         self._problem = problem
+        self._status.set_connected(False)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homekit_helpers import free_port
+from homekit_helpers import driver_args
 
 from mihomekit.accessories import AccessoryOptions, DeviceAccessory, staleness_window
 from mihomekit.accessories.services import SENSOR_BY_READING, homekit_services
@@ -28,14 +28,7 @@ class Clock:
 
 @pytest.fixture
 async def driver(tmp_path: Path) -> Any:
-    drv = BridgeDriver(
-        loop=asyncio.get_running_loop(),
-        address="127.0.0.1",
-        port=free_port(),
-        persist_file=str(tmp_path / "accessory.state"),
-        pincode=b"182-11-234",
-        interface_choice=["127.0.0.1"],
-    )
+    drv = BridgeDriver(loop=asyncio.get_running_loop(), **driver_args(tmp_path))
     yield drv
 
 
@@ -46,8 +39,8 @@ def _service_names(acc: DeviceAccessory) -> list[str]:
 def _expected_services(model: DeviceModel) -> list[str]:
     names = ["AccessoryInformation"]
     for reading, spec in SENSOR_BY_READING.items():
-        if reading in model.measures:
-            names.append(spec.service)
+        if reading in model.measures and spec.homekit is not None:
+            names.append(spec.homekit.service)
     if "battery" in model.measures or "low_battery" in model.measures:
         names.append("BatteryService")
     return names
@@ -138,6 +131,35 @@ def test_staleness_sets_status_active(driver: Any) -> None:
     acc.refresh_active()
     assert active.value is False
     assert staleness_window(model, options) == 100.0
+
+
+def test_staleness_window_is_the_most_lenient_kind_measured() -> None:
+    options = AccessoryOptions(
+        staleness={
+            "climate": 100.0,
+            "motion": 200.0,
+            "contact": 300.0,
+            "leak": 400.0,
+            "smoke": 500.0,
+            "button": 600.0,
+            "default": 50.0,
+        }
+    )
+
+    def window(*measures: str, buttons: int = 0) -> float:
+        model = DeviceModel("X", "X", measures=frozenset(measures), buttons=buttons)
+        return staleness_window(model, options)
+
+    assert window("temperature", "humidity", "battery") == 100.0
+    assert window("motion", "illuminance", "battery") == 200.0
+    assert window("opening") == 300.0
+    assert window("leak", buttons=1) == 600.0
+    assert window("gas") == 500.0
+    assert window("carbon_monoxide", "conductivity") == 500.0
+    assert window("vibration", "light") == 200.0
+    assert window(buttons=6) == 600.0
+    assert window("battery") == 50.0
+    assert window() == 50.0
 
 
 def test_zigbee_devices_are_not_stale_between_hourly_heartbeats(driver: Any) -> None:

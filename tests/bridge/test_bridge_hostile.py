@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from homekit_helpers import free_port
+from homekit_helpers import driver_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,14 +28,7 @@ UUIDS = [0xFE95, 0x181A, 0xFDCD, 0xFCD2, 0x1234]
 
 
 def _bridge(tmp_path: Path) -> tuple[Registry, list[DeviceAccessory]]:
-    driver = BridgeDriver(
-        loop=asyncio.new_event_loop(),
-        address="127.0.0.1",
-        port=free_port(),
-        persist_file=str(tmp_path / "accessory.state"),
-        pincode=b"182-11-234",
-        interface_choice=["127.0.0.1"],
-    )
+    driver = BridgeDriver(loop=asyncio.new_event_loop(), **driver_args(tmp_path))
     registry = Registry()
     accessories = []
     for aid, entry in enumerate(ENTRIES, start=2):

@@ -171,7 +171,7 @@ def test_replay_text_table_printed_once(
     assert any("wrong key" in line for line in lines if line.startswith("A4:C1:38:80:15:07"))
     kitchen = next(line for line in lines if line.startswith("A4:C1:38:BC:7C:4E"))
     assert "(Kitchen)" in kitchen and "0a1c" in kitchen
-    assert lines[-1] == "7 device(s), 10 advertisement(s), 1 not decodable"
+    assert lines[-1] == "7 devices, 10 advertisements, 1 not decodable"
     assert capsys.readouterr().err == ""
 
 
@@ -210,7 +210,7 @@ def test_write_merges_into_existing_file_in_tasmota_format(
     entries = load_mi32cfg(target)
     assert [e.mac for e in entries][:2] == ["582D3412ABCD", "A4C138B4944C"]
     assert entries[2].key == bytes.fromhex(KEY_021)
-    assert "wrote 8 device(s) (6 new)" in capsys.readouterr().err
+    assert "wrote 8 devices (6 new)" in capsys.readouterr().err
 
     # a second run adds nothing and keeps the file as it is
     before = target.read_text(encoding="utf-8")

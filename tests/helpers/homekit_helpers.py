@@ -8,6 +8,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohomekit.characteristic_cache import CharacteristicCacheMemory
@@ -69,6 +70,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def driver_args(state_dir: Path) -> dict[str, Any]:
+    """Keyword arguments of a HAP-python driver on 127.0.0.1 that is never started."""
+    return {
+        "address": LOOPBACK,
+        "port": free_port(),
+        "persist_file": str(state_dir / "accessory.state"),
+        "pincode": b"182-11-234",
+        "interface_choice": [LOOPBACK],
+    }
 
 
 def ready_line(proc: subprocess.Popen[str]) -> str:

@@ -36,7 +36,7 @@ topic = "home/+/BTtoMQTT/#"
 [[presence]]
 name = "Keys"
 mac = "{TAG}"
-away_after = 1.0
+away_after = 3.0
 rooms = true
 """,
         encoding="utf-8",

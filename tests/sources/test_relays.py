@@ -212,7 +212,7 @@ async def test_relays_from_mqtt_and_the_dashboard(tmp_path: Path, mosquitto: Mos
             assert csrf is not None
             widget = page[page.index('id="w-gpio17"') :]
             assert 'action="/devices/switch"' in widget[: widget.index("</article>")]
-            assert "Power: turn off" in widget
+            assert "Switch: turn off" in widget
             form = {"csrf": csrf.group(1), "device": "gpio17", "reading": "power", "on": "0"}
             async with session.post(server.url + "devices/switch", data=form) as response:
                 assert response.status == 200, await response.text()

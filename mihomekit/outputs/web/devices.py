@@ -34,6 +34,7 @@ from mihomekit.mi32cfg import (
 from mihomekit.readings import KeyStatus
 from mihomekit.registry import EncryptedFrame, Registry
 from mihomekit.sources.device_list import Applied, DeviceList
+from mihomekit.wording import counted
 
 from .pages import mask_key
 
@@ -260,7 +261,8 @@ class DeviceManager:
                     )
             applied = await self._write(entries)
         return (
-            f"imported {len(entries)} devices: {applied.added} added, {applied.changed} changed, "
+            f"imported {counted(len(entries), 'device')}: {applied.added} added, "
+            f"{applied.changed} changed, "
             f"{applied.removed} removed"
         )
 

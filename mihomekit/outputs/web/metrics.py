@@ -15,7 +15,8 @@ Counters (``_total``) only grow while the bridge runs:
 
 Per device (labels ``device``, ``name``, ``model``): ``mihomekit_device_last_seen_age_seconds``,
 ``mihomekit_device_battery_percent``, ``mihomekit_device_rssi_dbm`` and
-``mihomekit_device_value{value}`` for every number (booleans as 0/1).
+``mihomekit_device_value{value}`` for every number, rounded to its reading's precision
+(booleans as 0/1).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Mapping
 
 from mihomekit.registry import Device, Registry
 from mihomekit.sources import SourceStatus
+from mihomekit.vocabulary import rounded
 
 __all__ = ["CONTENT_TYPE", "render_metrics"]
 
@@ -182,7 +184,7 @@ def render_metrics(
             if isinstance(value, bool):
                 values.append(({**labels, "value": name}, 1.0 if value else 0.0))
             elif _numeric(value):
-                values.append(({**labels, "value": name}, float(value)))
+                values.append(({**labels, "value": name}, float(rounded(name, value))))
     out.family("mihomekit_device_value", "gauge", "The device's last readings.", values)
     return "\n".join(out.lines) + "\n"
 

@@ -8,7 +8,6 @@ are static files next to this module (``static/``).
 from __future__ import annotations
 
 import functools
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from mihomekit.homekit.window import WindowStatus
 from mihomekit.readings import KeyStatus, Value
 from mihomekit.registry import Device, UnknownDevice
 from mihomekit.sources import SourceStatus
+from mihomekit.vocabulary import info
+from mihomekit.wording import counted, noun
 
 __all__ = [
     "PageContext",
@@ -27,50 +28,15 @@ __all__ = [
     "widget",
 ]
 
-#: Value name → (label, unit, decimals); names not listed are shown as they come.
-_UNITS: dict[str, tuple[str, str, int]] = {
-    "temperature": ("Temperature", "°C", 1),
-    "humidity": ("Humidity", "%", 1),
-    "pressure": ("Pressure", "hPa", 1),
-    "voltage": ("Voltage", "V", 2),
-    "illuminance": ("Illuminance", "lx", 0),
-    "moisture": ("Moisture", "%", 0),
-    "conductivity": ("Conductivity", "µS/cm", 0),
-    "formaldehyde": ("Formaldehyde", "mg/m³", 3),
-    "no_motion_seconds": ("No motion for", "s", 0),
-    "load_power": ("Power", "W", 1),
-    "brightness": ("Brightness", "%", 0),
-    "hue": ("Hue", "°", 0),
-    "saturation": ("Saturation", "%", 0),
-    "mass": ("Weight", "kg", 2),
-}
-#: Boolean value name → (label, text when true, text when false).
-_STATES: dict[str, tuple[str, str, str]] = {
-    "motion": ("Motion", "motion", "no motion"),
-    "opening": ("Contact", "open", "closed"),
-    "leak": ("Leak", "water!", "dry"),
-    "smoke": ("Smoke", "SMOKE!", "clear"),
-    "gas": ("Gas", "GAS!", "clear"),
-    "occupancy": ("Occupancy", "occupied", "empty"),
-    "presence": ("Presence", "home", "away"),
-    "light": ("Light", "bright", "dark"),
-    "low_battery": ("Battery", "low", "ok"),
-    "power": ("Power", "on", "off"),
-    "power_2": ("Power 2", "on", "off"),
-    "in_use": ("In use", "yes", "no"),
-    "light_on": ("Light", "on", "off"),
-}
-#: Shown elsewhere in the widget (battery, signal) or not a reading.
+#: Shown elsewhere in the widget (battery, signal).
 _NOT_LISTED = frozenset({"battery", "rssi"})
-#: Readings the dashboard can switch (relays, plugs, lights) through ``/devices/switch``.
-_SWITCHABLE = re.compile(r"^(power(_\d+)?|light_on)$")
 
 
 def switch_readings(device: Device) -> list[str]:
     """The readings of ``device`` that its source can switch (none without a control)."""
     if device.control is None or device.model is None:
         return []
-    return sorted(r for r in device.model.measures | set(device.values) if _SWITCHABLE.match(r))
+    return sorted(r for r in device.model.measures | set(device.values) if info(r).switchable)
 
 
 def _switches(device: Device) -> str:
@@ -78,7 +44,7 @@ def _switches(device: Device) -> str:
     forms = []
     for reading in switch_readings(device):
         on = bool(device.values.get(reading))
-        label = _STATES.get(reading, (reading, "", ""))[0]
+        label = info(reading).label
         forms.append(
             '<form method="post" action="/devices/switch" class="switch">'
             '<input type="hidden" name="csrf" value="">'
@@ -110,25 +76,38 @@ def mask_key(key: bytes | None) -> str:
     return f"{text[:4]}…{text[-2:]}"
 
 
-def _number(value: float, decimals: int) -> str:
-    return f"{value:.{decimals}f}"
-
-
 def format_value(name: str, value: Value) -> tuple[str, str]:
-    """``(label, text)`` of one reading, with its unit."""
-    if isinstance(value, bool):
-        label, yes, no = _STATES.get(name, (name.replace("_", " ").capitalize(), "yes", "no"))
-        return label, yes if value else no
-    if name in _UNITS and isinstance(value, int | float):
-        label, unit, decimals = _UNITS[name]
-        return label, f"{_number(float(value), decimals)} {unit}"
-    if name in _STATES:
-        return _STATES[name][0], str(value)
-    return name.replace("_", " ").capitalize(), str(value)
+    """``(label, text)`` of one reading, with its unit (:mod:`mihomekit.vocabulary`)."""
+    reading = info(name)
+    return reading.label, reading.text(reading.round(value))
+
+
+def listed_values(device: Device) -> list[tuple[str, str]]:
+    """The ``(label, text)`` rows of a device's widget.
+
+    Battery and signal are shown in the widget's footer. The state of something a device
+    switches (``power``, ``light_on`` ...) is listed only for devices that have it (a
+    remote's "on" button sets ``power`` too). While motion is detected, the time since
+    the last motion is not listed (it is the time until the last report).
+    """
+    measures = device.model.measures if device.model is not None else frozenset()
+    rows = []
+    for name, value in device.values.items():
+        if name in _NOT_LISTED:
+            continue
+        if info(name).control and name not in measures:
+            continue
+        if name == "no_motion_seconds" and device.values.get("motion") is True:
+            continue
+        rows.append(format_value(name, value))
+    return rows
 
 
 def key_text(device: Device) -> tuple[str, str]:
-    """``(css class, words)`` for the device's key status."""
+    """``(css class, words)`` for the device's key status; no words for devices that have
+    no bind key (Zigbee devices)."""
+    if device.source != "ble":
+        return "", ""
     status = device.key_status
     needs_key = device.model is not None and device.model.encrypted
     if status is KeyStatus.WRONG:
@@ -170,18 +149,29 @@ def _strip(cells: tuple[bool, ...]) -> str:
     )
 
 
-def widget(device: Device, strip: Sequence[bool], *, heard: bool, cue: bool = False) -> str:
-    """One device's widget; ``heard``: heard since the bridge started; ``cue``: just updated."""
+def widget(
+    device: Device,
+    strip: Sequence[bool],
+    *,
+    heard: bool,
+    stale: bool | None = None,
+    cue: bool = False,
+) -> str:
+    """One device's widget; ``cue``: just updated.
+
+    It is dimmed while HomeKit shows the device as not responding (``stale``: not heard
+    within its staleness window, or its source cannot reach it), and while its key is
+    wrong or missing. A device HomeKit does not show (``stale`` None) is dimmed until
+    it is heard (``heard``: since the bridge started).
+    """
     key_class, key_words = key_text(device)
-    dim = not heard or device.key_status in (KeyStatus.WRONG, KeyStatus.MISSING)
+    quiet = stale if stale is not None else not heard
+    dim = quiet or device.key_status in (KeyStatus.WRONG, KeyStatus.MISSING)
     classes = "widget dim" if dim else "widget"
     model = device.model.model if device.model else f"unknown PID {device.pid or 0:04x}"
-    rows = []
-    for name, value in device.values.items():
-        if name in _NOT_LISTED:
-            continue
-        label, text = format_value(name, value)
-        rows.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
+    rows = [
+        f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for label, text in listed_values(device)
+    ]
     values = "".join(rows) or "<dt>No values yet</dt><dd></dd>"
     meta = []
     battery = device.values.get("battery")
@@ -199,13 +189,13 @@ def widget(device: Device, strip: Sequence[bool], *, heard: bool, cue: bool = Fa
             f'<span class="age" data-seen="{seen:.0f}">{age_text(time.time() - seen)}</span>'
         )
     cue_html = '<svg class="cue" viewBox="0 0 24 24"><circle cx="12" cy="12" r="11"/></svg>'
+    key_html = f'<p class="key {key_class}">{escape(key_words)}</p>' if key_words else ""
     return (
         f'<article class="{classes}" id="w-{escape(device.id)}" data-device="{escape(device.id)}">'
         f"<header><h2>{escape(device.name)}</h2>{cue_html if cue else ''}</header>"
         f'<p class="sub">{escape(model)} · {escape(_display_id(device.id))}</p>'
         f'<dl class="values">{values}</dl>{_switches(device)}'
-        f'<p class="meta">{" · ".join(meta)}</p>'
-        f'<p class="key {key_class}">{escape(key_words)}</p>'
+        f'<p class="meta">{" · ".join(meta)}</p>{key_html}'
         f"{_strip(tuple(strip))}</article>"
     )
 
@@ -294,19 +284,26 @@ def _over_cap(over_cap: Mapping[str, int]) -> str:
     )
 
 
+def _live_count(element_id: str, count: int, singular: str) -> str:
+    """``<b id=..>2</b> events``; the live script keeps the noun's number right."""
+    return (
+        f'<b id="{element_id}">{count}</b> <span class="noun" data-one="{singular}" '
+        f'data-other="{noun(2, singular)}">{noun(count, singular)}</span>'
+    )
+
+
 def overview(summary: Summary, widgets: Iterable[str]) -> str:
     pairing = (
-        f"paired with {summary.paired_controllers} controller"
-        f"{'' if summary.paired_controllers == 1 else 's'}"
+        f"paired with {counted(summary.paired_controllers, 'controller')}"
         if summary.paired_controllers
         else '<a href="/pairing">not paired: add it in Apple Home</a>'
     )
     return (
         '<section class="summary" id="summary">'
-        f"<span>Observing <b>{summary.devices}</b> devices</span>"
-        f'<span><b id="s-adv">{summary.advertisements}</b> advertisements</span>'
-        f'<span><b id="s-events">{summary.events}</b> events</span>'
-        f"<span>HomeKit: {pairing}, {summary.connections} connections</span>"
+        f"<span>Observing <b>{summary.devices}</b> {noun(summary.devices, 'device')}</span>"
+        f"<span>{_live_count('s-adv', summary.advertisements, 'advertisement')}</span>"
+        f"<span>{_live_count('s-events', summary.events, 'event')}</span>"
+        f"<span>HomeKit: {pairing}, {counted(summary.connections, 'connection')}</span>"
         f'<span>up <b class="uptime" data-start="{time.time() - summary.uptime:.0f}">'
         f"{int(summary.uptime)} s</b></span></section>{_over_cap(summary.over_cap)}"
         f'<section class="widgets" id="widgets">{"".join(widgets)}</section>'
@@ -480,7 +477,7 @@ def devices_page(
         rows.append(
             f'<tr id="d-{escape(device.id)}"><td>{escape(device.name)}</td>'
             f"<td>{escape(model)}</td><td><code>{escape(_display_id(device.id))}</code></td>"
-            f'<td class="key {key_class}">{escape(key_words)}</td><td>{actions}</td></tr>'
+            f'<td class="key {key_class}">{escape(key_words or "—")}</td><td>{actions}</td></tr>'
         )
     configured_html = (
         "<table class=list><tr><th>Name</th><th>Model</th><th>Address</th><th>Key</th>"

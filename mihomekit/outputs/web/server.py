@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -40,6 +40,7 @@ from mihomekit.registry import (
 )
 from mihomekit.sources import SourceStatus
 from mihomekit.sources.device_list import DeviceList
+from mihomekit.wording import counted
 
 from . import pages
 from .auth import (
@@ -55,6 +56,9 @@ from .hosts import HostCheck, local_address
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, render_metrics
 from .reception import RECEPTION_FILE, SAVE_INTERVAL, ReceptionLog
+
+if TYPE_CHECKING:
+    from mihomekit.homekit import BridgeDriver
 
 __all__ = ["MAX_BODY", "WebOutput"]
 
@@ -236,6 +240,7 @@ class WebOutput:
             device,
             self.reception.strip(device.id),
             heard=self._heard_since_start(device),
+            stale=self.hubs.stale(device.id),
             cue=cue,
         )
 
@@ -427,19 +432,19 @@ class WebOutput:
     async def _pairing(self, request: web.Request) -> web.Response:
         return self._html(request, "Pairing", self._pairing_body)
 
-    def _running_hub(self, form: dict[str, str]) -> Hub:
+    def _running_hub(self, form: dict[str, str]) -> tuple[Hub, BridgeDriver]:
         number = form.get("bridge", "1")
         hub = next((h for h in self.hubs if str(h.number) == number), None)
         if hub is None or hub.driver is None:
             raise _Refused(400, f"there is no running bridge {number[:8]!r}")
-        return hub
+        return hub, hub.driver
 
     async def _pairing_open(self, request: web.Request) -> web.Response:
         async def action(form: dict[str, str]) -> str:
-            hub = self._running_hub(form)
+            hub, driver = self._running_hub(form)
             if hub.paired:
                 raise _Refused(400, f"{hub.name} is paired: reset its pairing first")
-            status = hub.driver.pairing_window.open("opened on the dashboard")
+            status = driver.pairing_window.open("opened on the dashboard")
             return f"pairing of {hub.name} {status.describe()}"
 
         return await self._change(request, "Pairing", self._pairing_body, action)
@@ -448,17 +453,18 @@ class WebOutput:
         async def action(form: dict[str, str]) -> str:
             if form.get("confirm") != "yes":
                 raise _Refused(400, "tick the box to confirm the reset first")
-            hub = self._running_hub(form)
+            hub, driver = self._running_hub(form)
             try:
                 removed = await _reset_pairing(hub)
             except OSError as err:
                 raise _Refused(
                     500, f"the pairing state could not be saved ({err}); nothing changed"
                 ) from None
-            status = hub.driver.pairing_window.open("the pairing was reset on the dashboard")
+            status = driver.pairing_window.open("the pairing was reset on the dashboard")
             return (
-                f"pairing of {hub.name} reset: {removed} controller(s) removed; add the bridge "
-                f"in Apple Home again with the setup code (pairing {status.describe()})"
+                f"pairing of {hub.name} reset: {counted(removed, 'controller')} removed; add "
+                f"the bridge in Apple Home again with the setup code (pairing "
+                f"{status.describe()})"
             )
 
         return await self._change(request, "Pairing", self._pairing_body, action)
@@ -682,6 +688,7 @@ def _connections(hub: Hub) -> int:
 async def _reset_pairing(hub: Hub) -> int:
     """Remove every controller of ``hub``, save, close their sessions; returns how many."""
     driver = hub.driver
+    assert driver is not None, "the caller checked"
     state = driver.state
     names = ("paired_clients", "client_properties", "uuid_to_bytes")
     snapshot = {name: dict(getattr(state, name)) for name in names}

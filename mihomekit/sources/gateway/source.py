@@ -33,13 +33,18 @@ class GatewaySource:
     @property
     def status(self) -> SourceStatus:
         """Connected while at least one gateway is alive; counts from the adapter."""
-        status = self._status
-        gateways = getattr(self.adapter, "gateways", {})
-        alive = [sid for sid in gateways if self.adapter.is_alive(sid)]
-        status.set_connected(bool(alive))
+        status = self._refresh()
         stats: dict[str, int] = getattr(self.adapter, "stats", {})
         status.advertisements = stats.get("reports", 0) + stats.get("heartbeats", 0)
         status.errors = sum(n for name, n in stats.items() if name.startswith("dropped_"))
+        return status
+
+    def _refresh(self) -> SourceStatus:
+        """Note whether a gateway is alive: at once when one is heard, so that the
+        connection's time is the time it came up, not the time someone looked."""
+        status = self._status
+        gateways = getattr(self.adapter, "gateways", {})
+        status.set_connected(any(self.adapter.is_alive(sid) for sid in gateways))
         return status
 
     async def start(self) -> None:
@@ -51,6 +56,7 @@ class GatewaySource:
     # -- ReadingSink ---------------------------------------------------------------------
 
     def on_device(self, device_id: str, model: DeviceModel, name: str | None) -> None:
+        self._refresh()
         self.sink.add_device(
             device_id,
             model,
@@ -69,4 +75,5 @@ class GatewaySource:
         *,
         heartbeat: bool = False,
     ) -> None:
+        self._refresh()
         self.sink.ingest(device_id, values, events, heartbeat=heartbeat)

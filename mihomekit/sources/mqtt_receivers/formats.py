@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mihomekit.mi32cfg import normalize_mac
-from mihomekit.readings import in_physical_range
 from mihomekit.sources import SENSOR_COMPANY_IDS, SENSOR_SERVICE_UUIDS, Advertisement
 from mihomekit.tap import RawAdvertisement, full_uuid
+from mihomekit.vocabulary import in_physical_range
 
 #: Bigger messages are dropped unread (a Theengs message is a few hundred bytes).
 MAX_PAYLOAD = 4096

@@ -55,7 +55,7 @@ NUMERIC_READINGS: dict[str, tuple[str, float]] = {
     "linkquality": ("linkquality", 1.0),
 }
 
-#: Readings kept as integers.
+#: Readings Zigbee2MQTT gives as whole numbers, kept as ``int``.
 INTEGER_READINGS = frozenset({"battery", "linkquality", "co2", "moisture"})
 
 #: ``action`` value (after its button suffix is taken off) → event; None = ignored.

@@ -81,6 +81,8 @@ class Zigbee2mqttSource:
         self.max_devices = settings.max_devices
         self._clock = clock
         self._status = SourceStatus("zigbee2mqtt", f"Zigbee2MQTT ({self.base})")
+        #: When Zigbee2MQTT last said it went online or offline (wall clock).
+        self._bridge_state_at: float | None = None
         self._conn: MqttConnection | None = None
         #: Bridged devices by IEEE address (the registry id).
         self.devices: dict[str, Z2mDevice] = {}
@@ -108,9 +110,12 @@ class Zigbee2mqttSource:
         """Connected while the broker is and Zigbee2MQTT says it is online."""
         status = self._status
         conn = self._conn
-        status.set_connected(
+        connected = (
             conn is not None and conn.connected and self.availability.bridge_online is not False
         )
+        # It changed when the broker connection or Zigbee2MQTT's own state last did.
+        changes = [self._bridge_state_at, conn.status.since if conn is not None else None]
+        status.set_connected(connected, at=max((t for t in changes if t is not None), default=None))
         status.advertisements = self.stats["messages"]
         status.errors = sum(n for k, n in self.stats.items() if k.startswith("dropped_"))
         return status
@@ -182,6 +187,7 @@ class Zigbee2mqttSource:
             if online != self.availability.bridge_online:
                 _LOGGER.info("zigbee2mqtt: Zigbee2MQTT is %s", "online" if online else "offline")
                 self.availability.bridge_online = online
+                self._bridge_state_at = time.time()
                 self._refresh(self.devices)
         elif what == "devices":
             if len(message.payload) > MAX_DEVICES_PAYLOAD:
@@ -260,7 +266,9 @@ class Zigbee2mqttSource:
             self.sink.add_device(
                 device.ieee,
                 device.model,
-                device.name,
+                # Zigbee2MQTT names a device by its address until it is given a name:
+                # then the product name is shown instead.
+                None if device.name.lower() == device.ieee else device.name,
                 source=SOURCE,
                 liveness=functools.partial(self._alive, device.ieee, device.battery),
                 control=self._command if device.mapping.writes else None,

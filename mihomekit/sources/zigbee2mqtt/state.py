@@ -10,7 +10,7 @@ Rules (Zigbee2MQTT 2.x, ``cache_state`` on by default):
   within :data:`ACTION_REPEAT_WINDOW` seconds is one press, not two;
 * binary values go through the expose's ``value_on``/``value_off`` (of any JSON type);
   a value of the wrong type is a problem, counted by the caller, never a crash;
-* a number outside its physical range (:data:`~mihomekit.readings.PHYSICAL_RANGES`:
+* a number outside its physical range (:func:`~mihomekit.vocabulary.in_physical_range`:
   ``1e308`` W) is dropped and named in ``out_of_range``, counted by the caller.
 """
 
@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mihomekit.readings import Event, Value, in_physical_range
+from mihomekit.readings import Event, Value
+from mihomekit.vocabulary import in_physical_range
 
-from .exposes import ExposeMap, Field
+from .exposes import INTEGER_READINGS, ExposeMap, Field
 
 #: The same action payload again within this many seconds is a repeat, not a new press.
 ACTION_REPEAT_WINDOW = 1.0
@@ -131,7 +132,7 @@ def _convert(fld: Field, value: Any) -> dict[str, Value] | None:
         if number is None:
             return None
         number *= fld.factor
-        if fld.reading in ("battery", "linkquality", "co2", "moisture"):
+        if fld.reading in INTEGER_READINGS:
             return {fld.reading: round(number)}
         return {fld.reading: round(number, 3)}
     if kind == "percent":

@@ -27,6 +27,7 @@ from web_helpers import (
     th_frame,
 )
 
+from mihomekit.decoders import build
 from mihomekit.demo import demo_entries
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg
 from mihomekit.outputs.web.auth import hash_password
@@ -155,6 +156,34 @@ def test_advertisement_updates_its_widget_without_reload(
     assert _widget_state(browser, LIVING.mac) == {"mark": None, "cue": True}
     assert _widget_state(browser, other.mac)["mark"] == "kept"
     screenshot(browser, "overview-live-update")
+
+
+def _summary_count(browser: WebDriver, key: str) -> str:
+    """``"1 event"``: a live count in the header and its noun, read in one go."""
+    found = browser.execute_script(
+        "const b = document.getElementById(arguments[0]);"
+        "return b ? b.textContent + ' ' + b.nextElementSibling.textContent : '';",
+        f"s-{key}",
+    )
+    return str(found)
+
+
+def test_live_counts_say_event_then_events(bridge: BridgeThread, browser: WebDriver) -> None:
+    remote = next(e for e in demo_entries() if e.name == "Remote")
+    _open(browser, bridge, "/")
+    wait_until(
+        lambda: browser.execute_script("return document.body.dataset.live === 'open';"),
+        what="the live connection",
+    )
+    assert bridge.app is not None
+    before = bridge.app.registry.stats.get("events", 0)
+    assert _summary_count(browser, "events") == f"{before} events"  # none pressed yet
+    press = [build.obj_button(2, 0)]
+    bridge.feed(remote, build.mibeacon_frame(0x0153, 1, press, mac=display(remote.mac), version=3))
+    wait_until(lambda: _summary_count(browser, "events") == "1 event", what="1 event")
+    bridge.feed(remote, build.mibeacon_frame(0x0153, 2, press, mac=display(remote.mac), version=3))
+    wait_until(lambda: _summary_count(browser, "events") == "2 events", what="2 events")
+    assert "Power" not in _widget_text(browser, remote.mac)
 
 
 def test_wrong_key_dims_its_widget_without_reload(bridge: BridgeThread, browser: WebDriver) -> None:

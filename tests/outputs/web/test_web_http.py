@@ -10,6 +10,7 @@ import io
 import json
 import re
 import sys
+import time
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,12 +34,14 @@ from web_helpers import (
 
 from mihomekit.app import App
 from mihomekit.cli import main
+from mihomekit.decoders import build
 from mihomekit.demo import demo_entries
 from mihomekit.demo.sources import gateway_source
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import DeviceEntry, dump_mi32cfg, load_mi32cfg, parse_mi32cfg
 from mihomekit.outputs.web.auth import ChangeGuard, hash_password, verify_password
 from mihomekit.outputs.web.server import MAX_BODY
+from mihomekit.registry import RegistryEvent, Update
 from mihomekit.settings import load_settings, parse_settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -141,7 +144,9 @@ async def test_reception_strip_survives_a_restart(tmp_path: Path) -> None:
         _, page = await client.get("/")
         html = widget_html(page, LIVING.mac)
         assert html.count('<i class="on">') == 1  # kept, though not heard since this start
-        assert 'class="widget dim"' in html
+        # Heard seconds ago (before the restart): HomeKit shows it as active, so no dimming.
+        assert 'class="widget"' in html
+        assert " s ago" in html
         other = next(e for e in demo_entries() if e.name == "Kitchen")
         assert widget_html(page, other.mac).count('<i class="on">') == 0
 
@@ -433,9 +438,159 @@ async def test_renaming_a_zigbee_device_reaches_homekit_and_survives_a_restart(
             assert status == 200 and "name again" in text, text[:400]
             name = app.registry.get(device_id).name  # type: ignore[union-attr]
             assert name != "Hallway Motion"
+            assert re.fullmatch(r"[A-Za-z' ]+ " + device_id[-4:].upper(), name), name
             view = AccessoryView(await pairing.list_accessories_and_characteristics())
             assert view.char(aid, "AccessoryInformation", "Name")["value"] == name
             await pairing.close()
     finally:
         await app.stop()
     assert "Hallway Motion" not in (tmp_path / "state" / "bridge.json").read_text()
+
+
+# -- what the widgets say: one test per thing that once read wrong ------------------------
+
+
+def _rows(html: str) -> list[tuple[str, str]]:
+    """A widget's ``(label, text)`` rows."""
+    return re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", html)
+
+
+def _demo(name: str) -> DeviceEntry:
+    return next(e for e in demo_entries() if e.name == name)
+
+
+async def test_motion_sensor_says_motion_once(tmp_path: Path) -> None:
+    """Not "Motion motion" next to "No motion for 60 s": while motion is detected, the time
+    since the last motion is not shown."""
+    hallway = _demo("Hallway")
+    async with dashboard(tmp_path) as (app, client):
+        app.registry.ingest(hallway.mac, {"motion": True, "no_motion_seconds": 60})
+        _, page = await client.get("/")
+        rows = _rows(widget_html(page, hallway.mac))
+        assert ("Motion", "detected") in rows
+        assert not [label for label, _ in rows if label == "No motion for"]
+        app.registry.ingest(hallway.mac, {"motion": False, "no_motion_seconds": 120})
+        _, page = await client.get("/")
+        rows = _rows(widget_html(page, hallway.mac))
+        assert ("Motion", "clear") in rows and ("No motion for", "120 s") in rows
+
+
+async def test_plug_rows_have_one_name_each_and_zigbee_needs_no_key(tmp_path: Path) -> None:
+    """A plug shows "Switch off" and "Power 0.0 W" (not two rows named "Power"); a Zigbee
+    device says nothing about bind keys (it has none)."""
+    from mihomekit.sources.gateway.models import device_model
+
+    async with dashboard(tmp_path) as (app, client):
+        plug = app.registry.add_device(
+            "158d0001000004", device_model("plug"), None, source="zigbee"
+        )
+        app.registry.ingest(plug.id, {"power": False, "in_use": False, "load_power": 0.0})
+        _, page = await client.get("/")
+        html = widget_html(page, plug.id)
+        rows = _rows(html)
+        assert rows == [("Switch", "off"), ("In use", "no"), ("Power", "0.0 W")]
+        assert "key" not in html.lower()
+        _, devices = await client.get("/devices")
+        row = devices[devices.index(f'id="d-{plug.id}"') :]
+        assert "no key needed" not in row[: row.index("</tr>")]
+        # A BLE sensor without encryption still says so.
+        assert "no key needed" in widget_html(page, _demo("Kitchen").mac)
+
+
+async def test_remote_does_not_show_a_switch(tmp_path: Path) -> None:
+    """The YLYK01YL's "on" button sets ``power`` (kept, and sent over MQTT), but a remote
+    has nothing switched on: its widget does not say "Power on"."""
+    remote = _demo("Remote")
+    async with dashboard(tmp_path) as (app, client):
+        frame = build.mibeacon_frame(
+            0x0153, 5, [build.obj_button(0, 0)], mac=display(remote.mac), version=3
+        )
+        feed(app, display(remote.mac), frame)
+        device = app.registry.get(remote.mac)
+        assert device is not None and device.values.get("power") is True
+        _, page = await client.get("/")
+        html = widget_html(page, remote.mac)
+        assert _rows(html) == [("No values yet", "")]
+        assert "Power" not in html and "Switch" not in html
+
+
+async def test_values_are_shown_with_the_vocabulary_label_unit_and_precision(
+    tmp_path: Path,
+) -> None:
+    bedroom = _demo("Bedroom")  # pvvx: temperature, humidity, voltage
+    async with dashboard(tmp_path) as (app, client):
+        frame = build.pvvx_frame(display(bedroom.mac), 21.87, 0.1 * 569, 2.9512, 80, 1)
+        app.registry.handle_advertisement(display(bedroom.mac), 0x181A, frame, -60)
+        _, page = await client.get("/")
+        rows = dict(_rows(widget_html(page, bedroom.mac)))
+        assert rows["Temperature"] == "21.9 °C"
+        assert rows["Humidity"] == "56.9 %"
+        assert rows["Voltage"] == "2.951 V"
+
+
+async def test_sources_page_shows_when_the_source_connected(tmp_path: Path) -> None:
+    """ "connected for" counts from the connection, not from the first look at the page."""
+    config = dashboard_config(
+        tmp_path / "state",
+        tmp_path / "mi32cfg",
+        password_hash=None,
+        sources=[gateway_source(activity_interval=3600.0)],
+    )
+    app = App(config)
+    heard: list[float] = []  # when the first reading of a gateway device arrived
+
+    def on_event(event: RegistryEvent) -> None:
+        if isinstance(event, Update) and event.device.source == "zigbee" and not heard:
+            heard.append(time.time())
+
+    app.registry.subscribe(on_event)
+    await app.start()
+    try:
+        await _until(lambda: heard, "the simulated gateway's first reading")
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, web_output(app).url)
+            status, page = await client.get("/sources")
+        assert status == 200 and "connected for" in page
+        gateway = next(s for s in app.source_statuses() if s.kind == "gateway")
+        assert gateway.connected and gateway.since is not None
+        assert gateway.since <= heard[0]  # not the time of the page view
+    finally:
+        await app.stop()
+
+
+async def test_sensor_heard_minutes_ago_is_not_dimmed_after_a_restart(tmp_path: Path) -> None:
+    """A leak sensor that spoke 2 minutes ago (before the restart) is within its staleness
+    window: HomeKit shows it active, so the widget is not dimmed as "not heard"."""
+    leak = _demo("Bathroom Floor")
+    async with dashboard(tmp_path) as (app, client):
+        app.registry.ingest(leak.mac, {"leak": False, "battery": 100})
+    bridge = tmp_path / "state" / "bridge.json"
+    state = json.loads(bridge.read_text())
+    state["last_values"][leak.mac]["seen"] = time.time() - 130
+    bridge.write_text(json.dumps(state))
+    async with dashboard(tmp_path) as (app, client):
+        _, page = await client.get("/")
+        html = widget_html(page, leak.mac)
+        assert 'class="widget"' in html and "2 min ago" in html
+        assert ("Leak", "dry") in _rows(html)
+        never = widget_html(page, _demo("Front Door").mac)
+        assert 'class="widget dim"' in never and "never heard" in never
+
+
+async def test_counts_are_in_the_singular_for_one(tmp_path: Path) -> None:
+    remote = DeviceEntry(mac="F82441DE0007", pid=0x0153, key=None, name="Remote")
+    async with dashboard(tmp_path, entries=[remote]) as (app, client):
+        frame = build.mibeacon_frame(
+            0x0153, 9, [build.obj_button(3, 0)], mac=display(remote.mac), version=3
+        )
+        feed(app, display(remote.mac), frame)
+        _, page = await client.get("/")
+        summary = re.sub(
+            r"<[^>]+>", "", page[page.index('id="summary"') : page.index("</section>")]
+        )
+        assert "Observing 1 device" in summary and "1 advertisement" in summary
+        assert "1 event" in summary and "1 events" not in summary
+        assert "0 connections" in summary
+        from mihomekit.commands.run import ready_lines
+
+        assert ", 1 accessory, setup code" in ready_lines(app)[0]

@@ -116,9 +116,15 @@ async def test_door_event_and_plug_control(tmp_path: Path, simulator: GatewaySim
             assert "ContactSensor" in view.service_names(door)
             assert "Outlet" in view.service_names(plug)
             assert "Lightbulb" in view.service_names(view.aid_by_serial(GATEWAY))
-            # Values read at start are there at once (23.33 °C from the gateway).
+            # Values read at start are there at once (23.33 °C from the gateway), rounded
+            # to their precision (55.21 % is 55.2, not 55.2 plus a floating-point tail).
             temp = view.char(climate, "TemperatureSensor", "CurrentTemperature")["value"]
             assert temp == pytest.approx(23.3, abs=0.05)
+            humidity = view.char(climate, "HumiditySensor", "CurrentRelativeHumidity")["value"]
+            assert repr(humidity) == "55.2"
+            # Nobody named them: the product name and the end of the address.
+            assert view.info(climate)["Name"] == "Aqara Temperature Humidity Pressure Sensor 0003"
+            assert view.info(door)["Name"] == "Door Window Sensor 0001"
 
             contact = (door, view.iid(door, "ContactSensor", "ContactSensorState"))
             outlet = (plug, view.iid(plug, "Outlet", "On"))

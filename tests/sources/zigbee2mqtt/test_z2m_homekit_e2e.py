@@ -190,3 +190,29 @@ async def test_rename_and_restart_keep_aids_and_values(
             assert view.char(door, "ContactSensor", "StatusActive")["value"] is True
     finally:
         await app.stop()
+
+
+async def test_device_unnamed_in_zigbee2mqtt_gets_its_product_name(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Zigbee2MQTT names a device by its address until someone names it: HomeKit then shows
+    the product name and the end of the address, not ``0x00158d0001a2b303``."""
+    sim = Z2mSimulator(HOST, mosquitto.port)
+    for entry in sim.devices:
+        if entry["ieee_address"] == CLIMATE:
+            entry["friendly_name"] = CLIMATE
+    await sim.start()
+    app = make_app(tmp_path, mosquitto, SourceSlot())
+    await app.start()
+    try:
+        await until(lambda: app.registry.get(CLIMATE) is not None, "the devices")
+        expected = "Aqara Temperature humidity and pressure sensor B303"
+        assert app.registry.get(CLIMATE).name == expected  # type: ignore[union-attr]
+        accessory = app.hubs.first.accessory.accessories[app.state.aids[CLIMATE]]
+        assert accessory.display_name == expected
+        assert app.registry.get(DOOR).name == "hall/door"  # type: ignore[union-attr]
+        await sim.state(CLIMATE, temperature=19.4)  # its topic is still its address
+        await until(lambda: app.registry.get(CLIMATE).values.get("temperature") == 19.4, "19.4")
+    finally:
+        await app.stop()
+        await sim.stop()

@@ -39,7 +39,12 @@
       const data = JSON.parse(event.data);
       for (const key of Object.keys(data)) {
         const el = document.getElementById("s-" + key);
-        if (el) el.textContent = data[key];
+        if (!el) continue;
+        el.textContent = data[key];
+        const noun = el.nextElementSibling;
+        if (noun && noun.dataset.one) {
+          noun.textContent = data[key] === 1 ? noun.dataset.one : noun.dataset.other;
+        }
       }
     });
     source.addEventListener("devices", function () { location.reload(); });
