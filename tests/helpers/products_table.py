@@ -112,7 +112,7 @@ def _marked(model: str, encrypted: set[str]) -> str:
 
 
 def _table(rows: list[Row], encrypted: set[str]) -> list[str]:
-    lines = ["| kind | products (models) | HomeKit shows |", "| --- | --- | --- |"]
+    lines = ["| kind | product: models | HomeKit shows |", "| --- | --- | --- |"]
     for row in rows:
         products = "; ".join(
             f"{name}: {', '.join(_marked(m, encrypted) for m in models)}"
@@ -137,7 +137,7 @@ def block() -> str:
         *_table(ble, encrypted),
         "",
         "Also decoded (`mihomekit scan`, `mihomekit decode`), without a product id of their "
-        "own: " + ", ".join(f"{m.name} ({m.model})" for m in other) + ".",
+        "own: " + "; ".join(f"{m.name}: {m.model}" for m in other) + ".",
         "",
         "**Zigbee through an Aqara or Xiaomi gateway** (by the model the gateway reports, "
         "without `lumi.`):",
