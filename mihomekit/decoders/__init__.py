@@ -89,7 +89,8 @@ def decode_advertisement(
             if decoder is not None:
                 pair = _mac_cached(mac) or mac_pair(mac)
                 if pair is not None:
-                    return decoder(pair[0], pair[1], data, key)
+                    display, mac_le = pair
+                    return decoder(display, mac_le, data, key)
         return _decode_checked(mac, service_uuid, data, key)
     except Exception as err:  # the decoders check lengths; this is the last line of defence
         return failure(f"internal error: {type(err).__name__}: {err}")

@@ -183,9 +183,11 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
                 )
             payload = legacy_payload
         key_status = _OK
+        first = 0
     else:
         encrypted = False
-        payload = data[i:]
+        payload = data  # the objects are read in place, from byte i on
+        first = i
         counter = frame_counter
         key_status = _NOT_NEEDED
         if n - i < 3:
@@ -201,14 +203,14 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
     # runs past the end fails the frame if it is the first, else it is dropped.
     values: dict[str, Value] = {}
     events: list[Event] = []
-    pos = 0
+    pos = first
     end = len(payload)
     while end - pos >= 3:
         oid, size = _OBJECT_HEADER(payload, pos)  # one call for id and length
         at = pos + 3
         pos = at + size
         if pos > end:
-            if at == 3:
+            if at == first + 3:
                 return _truncated(
                     oid, encrypted and fc < 0x4000, mac, pid, model, key_status, counter
                 )
