@@ -343,10 +343,11 @@ def _fmt_ratio(r: dict[str, float]) -> str:
 
 def report(out: dict[str, Any]) -> None:
     trees = out["trees"]
+    prev = trees["previous"]
+    rev = "" if prev["commit"].startswith(prev["rev"]) else f"{prev['rev']} = "
     print(
         f"\ntoday {trees['today']['commit']} (mihomekit {trees['today']['version']}) ÷ "
-        f"previous {trees['previous']['rev']} {trees['previous']['commit'][:12]} "
-        f"(mihomekit {trees['previous']['version']})"
+        f"previous {rev}{prev['commit']} (mihomekit {prev['version']})"
     )
     if "decode" in out:
         print("\ndecode (µs per packet; speed ratio today ÷ previous, above 1 is faster)")

@@ -10,6 +10,8 @@ class                   packets
 mibeacon-plain          MiBeacon v2-v5 without encryption (real + mix)
 mibeacon-aes-ccm        MiBeacon v4/v5, AES-CCM (real + mix)
 mibeacon-legacy         MiBeacon v2/v3, legacy encryption (real + mix: YLKG07YL)
+mibeacon-new-mac        plain MiBeacon thermometers, each from an address the decoder
+                        has not seen lately (more addresses than its MAC memo holds)
 atc-pvvx                ATC1441 and pvvx custom firmware, plain (real + mix)
 atc-pvvx-encrypted      ATC1441 and pvvx, encrypted (real + mix)
 bthome-plain            BTHome v2 (the specification's examples, captures, mix)
@@ -40,6 +42,7 @@ CLASSES = (
     "mibeacon-plain",
     "mibeacon-aes-ccm",
     "mibeacon-legacy",
+    "mibeacon-new-mac",
     "atc-pvvx",
     "atc-pvvx-encrypted",
     "bthome-plain",
@@ -305,6 +308,18 @@ def mibeacon_mix(count: int, seed: int = 20240601) -> list[Packet]:
     return out
 
 
+def new_mac_mix(count: int, rng: random.Random) -> list[Packet]:
+    """Plain LYWSDCGQ frames, each from another address: looped, every decode parses its
+    advertiser address afresh (``count`` is above the decoders' MAC memo of 1,024)."""
+    out = []
+    for n in range(count):
+        mac = _mac_of("A4:C1:38", 0x10000 + n, rng)
+        objects = [build.obj_temp_humidity(_temp(rng), round(rng.uniform(30.0, 70.0), 1))]
+        data = build.mibeacon_frame(0x01AA, n & 0xFF, objects, mac=mac, version=2)
+        out.append(Packet("mibeacon-new-mac", "mix", mac, mac, 0xFE95, data, None))
+    return out
+
+
 # ---- the other formats --------------------------------------------------------------------
 
 _CUSTOM_CLASS = {
@@ -375,6 +390,9 @@ def real_other() -> list[Packet]:
 
 def _mac_of(prefix: str, serial: int, rng: random.Random) -> str:
     return f"{prefix}:{serial >> 8 & 0xFF:02X}:{serial & 0xFF:02X}:{rng.randrange(256):02X}"
+
+
+NEW_MAC_PACKETS = 3000
 
 
 def custom_mix(count: int, rng: random.Random) -> list[Packet]:
@@ -516,6 +534,7 @@ def all_packets(mix_size: int = 10_000, seed: int = 20240601) -> list[Packet]:
     return [
         *real_mibeacon(),
         *mibeacon_mix(mix_size, seed),
+        *new_mac_mix(NEW_MAC_PACKETS, rng),
         *real_other(),
         *custom_mix(other, rng),
         *bthome_mix(other, rng),

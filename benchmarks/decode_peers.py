@@ -32,7 +32,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from decode_packets import MIBEACON_CLASSES, Packet
+from decode_packets import Packet
 
 #: The values compared between decoders (our names).
 COMPARED = (
@@ -153,7 +153,7 @@ class XiaomiBle(DeviceParserPeer):
         return self._info("", p.mac, -60, {}, {uuid: p.data}, [uuid], "local")
 
     def supports(self, packet: Packet) -> bool:
-        return packet.klass in MIBEACON_CLASSES
+        return packet.uuid == 0xFE95
 
     def _update(self, p: Packet) -> Any:
         return self._parser(p.key).update(self._service_info(p))

@@ -25,20 +25,16 @@ _mac_text = mac_text_cache.get
 LENGTHS = frozenset({16, 18})
 
 
-def _percent(raw: int) -> float:
-    """``raw`` / 65536 as a percentage rounded to 2 decimals: the same float as
-    ``round(raw * 100 / 65536, 2)`` for every u16 (both quotients are exact, so both round
-    the same exact value half-even), at half the cost."""
-    return round(raw * 10000 / 65536) / 100
-
-
 def decode_bparasite(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
     """Decode a b-parasite payload (the caller has checked its length is in LENGTHS)."""
     protocol, counter, millivolts, temp, humidity, moisture, dev_mac = _FRAME(data)
     values: dict[str, Value] = {
         "temperature": temp / (100 if protocol >> 4 >= 2 else 1000),
-        "humidity": _percent(humidity),
-        "moisture": _percent(moisture),
+        # x / 65536 as a percentage to 2 decimals: for every u16 the same float as
+        # round(x * 100 / 65536, 2) (both quotients are exact, so both round the same exact
+        # value half-even), at half the cost.
+        "humidity": round(humidity * 10000 / 65536) / 100,
+        "moisture": round(moisture * 10000 / 65536) / 100,
         "voltage": millivolts / 1000,
     }
     if len(data) >= 18:
