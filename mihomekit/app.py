@@ -9,7 +9,12 @@ sources) and stops them in reverse:
 * the HomeKit bridges (:mod:`mihomekit.hubs`) place devices and serve their accessories;
 * the saved state (:mod:`mihomekit.persistence`) keeps devices, values and names;
 * sources and outputs are made by factories that ``mihomekit run`` chooses from the
-  settings; each gets only what it needs (the registry as a sink, the broker connection).
+  settings; each gets only what it needs (the registry as a sink, the broker connection);
+  sources whose devices the settings name (relays, presence) are made with the app, so
+  that their devices are placed with the others before HomeKit starts;
+* the advertisement tap (:mod:`mihomekit.tap`) carries whole advertisements from the
+  radios to presence and the extensions (:mod:`mihomekit.extensions`), which are set up
+  before the sources start.
 """
 
 from __future__ import annotations
@@ -33,9 +38,13 @@ from .setupcode import resolve_setup_code, setup_uri
 from .sources import Source, SourceStatus
 from .sources.device_list import DeviceList
 from .state import BridgeState, bridge_identity, check_writable, load_state
+from .tap import AdvertisementTap
 
 if TYPE_CHECKING:
+    from .ble.upkeep import RadioFor
+    from .extensions import ExtensionHost
     from .mqtt import MqttConnection, MqttSettings
+    from .settings import ExtensionSettings
 
 __all__ = [
     "COUNTERS_LOGGER",
@@ -90,6 +99,14 @@ class AppConfig:
     staleness: Mapping[str, float] | None = None
     print_setup: bool = True
     sources: list[SourceFactory] = field(default_factory=list)
+    #: Sources whose devices the settings name (``[[relays]]``, ``[[presence]]``): made
+    #: with the app, so that their devices are placed with the mi32cfg's and are in
+    #: HomeKit from the first second; started before the other sources.
+    configured_sources: list[SourceFactory] = field(default_factory=list)
+    #: ``[[extensions]]``: set up before the sources start, stopped after them.
+    extensions: Sequence[ExtensionSettings] = ()
+    #: How extensions reach a sensor over GATT (None: they cannot connect).
+    radios: RadioFor | None = None
     #: Started after the HAP server and before the sources; stopped after them.
     outputs: list[OutputFactory] = field(default_factory=list)
     #: Seconds from a value change to its write (see :data:`~.persistence.PERSIST_DELAY`).
@@ -108,6 +125,11 @@ class AppConfig:
     bridges: Sequence[BridgeRule] = ()
     #: Devices per bridge (HomeKit's limit; smaller in tests).
     bridge_capacity: int = CAPACITY
+    #: At most this many bridges in all (``[bridge] max_bridges``).
+    max_bridges: int = 8
+    #: Seconds an unpaired bridge accepts pairing after a start or ``pairing open``; 0 =
+    #: always (``[bridge] pairing_window``).
+    pairing_window: float = 600.0
     #: Seconds between two counter lines in the log (see :data:`STATS_INTERVAL`); 0 = none.
     stats_interval: float = STATS_INTERVAL
 
@@ -125,6 +147,8 @@ class App:
         """
         self.config = config
         self.registry = Registry()
+        #: Whole advertisements from the radios, for presence and the extensions.
+        self.advertisements = AdvertisementTap()
         self.state: BridgeState = load_state(config.state_dir)
         check_writable(self.state.path.parent)
         #: The HAP device id, persisted before the first start (also the SerialNumber).
@@ -160,6 +184,8 @@ class App:
                 rules=config.bridges,
                 capacity=config.bridge_capacity,
                 print_setup=config.print_setup,
+                max_bridges=config.max_bridges,
+                pairing_window=config.pairing_window,
             ),
             self.registry,
             first,
@@ -173,8 +199,11 @@ class App:
         #: The one broker connection (with ``config.mqtt``), made and started by start().
         self.mqtt: MqttConnection | None = None
         self._stats_task: asyncio.Task[None] | None = None
+        #: The ``[[extensions]]``, once started.
+        self.extensions: ExtensionHost | None = None
         for entry in config.entries:
             self.registry.add_entry(entry)
+        self._configured: list[Source] = [make(self) for make in config.configured_sources]
         self.saved.restore_devices(_restored_model)
         self.hubs.place_known()  # in the order that keeps placements stable
         self.hubs.follow_registry()
@@ -198,6 +227,13 @@ class App:
             self.mqtt = MqttConnection(config.mqtt)
         if self.mqtt is not None:
             await self.mqtt.start()  # connects in the background
+        if config.extensions and self.extensions is None:
+            from .extensions import ExtensionHost
+
+            self.extensions = ExtensionHost(
+                self.registry, self.advertisements, config.extensions, radio_for=config.radios
+            )
+            await self.extensions.start()
         searched = config.require_devices and not self._has_devices()
         if searched:
             await self._look_for_devices()
@@ -216,7 +252,7 @@ class App:
         self.outputs.extend(await _start_all(config.outputs, self))
         await self.device_list.start()
         if not searched:
-            self.sources.extend(await _start_all(config.sources, self))
+            await self._start_sources()
 
     async def stop(self) -> None:
         """Stop the sources and outputs, save what changed, stop the HAP servers.
@@ -224,6 +260,8 @@ class App:
         Safe after a failed start.
         """
         await _stop_all(self.sources)
+        if self.extensions is not None:
+            await self.extensions.stop()
         await self.device_list.stop()
         await _stop_all(self.outputs)
         if self._stats_task is not None:
@@ -247,7 +285,7 @@ class App:
         wait = self.config.discovery_wait
         if wait <= 0:
             raise NothingToBridgeError("no device configured")
-        self.sources.extend(await _start_all(self.config.sources, self))
+        await self._start_sources()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while not self._has_devices() and loop.time() < deadline:
@@ -256,6 +294,12 @@ class App:
             await _stop_all(self.sources)
             raise NothingToBridgeError(f"no device found within {wait:g} s")
         await asyncio.sleep(1.0)  # the rest of a gateway's devices, as one batch
+
+    async def _start_sources(self) -> None:
+        """The configured sources (made with the app), then the others."""
+        configured, self._configured = self._configured, []
+        self.sources.extend(await _start_parts(configured))
+        self.sources.extend(await _start_all(self.config.sources, self))
 
     # -- what others read ----------------------------------------------------------------
 
@@ -316,10 +360,17 @@ def _restored_model(info: Mapping[str, Any]) -> DeviceModel | None:
 
 
 async def _start_all(factories: Sequence[Callable[[App], _Part]], app: App) -> list[_Part]:
-    """Build and start each part; one that cannot start is logged and left out."""
+    """Build and start each part in turn; one that cannot start is logged and left out."""
     started: list[_Part] = []
     for factory in factories:
-        part = factory(app)
+        started.extend(await _start_parts([factory(app)]))
+    return started
+
+
+async def _start_parts(parts: Sequence[_Part]) -> list[_Part]:
+    """Start each part; one that cannot start is logged and left out."""
+    started: list[_Part] = []
+    for part in parts:
         try:
             await part.start()
         except Exception as err:  # a part that cannot start must not stop the bridge

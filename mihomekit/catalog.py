@@ -24,6 +24,7 @@ SENSOR_CAPABILITIES = frozenset(
         "smoke",
         "gas",
         "occupancy",
+        "presence",
     }
 )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from .errors import StateError, StateWriteError
+from .logthrottle import LogThrottle
 from .placement import BridgeRule, Placed, Placement, Slot
 from .registry import Device, DeviceAdded, DeviceChanged, DeviceRemoved, Registry, RegistryEvent
 from .setupcode import child_setup_code, child_setup_id, qr_for_stream, setup_uri
@@ -48,6 +49,12 @@ class HubOptions:
     rules: Sequence[BridgeRule] = ()
     capacity: int = 149
     print_setup: bool = True
+    #: At most this many bridges in all (``[bridge] max_bridges``): what outsiders send
+    #: (a Zigbee2MQTT device list) must not make the bridge grow without bound.
+    max_bridges: int = 8
+    #: Seconds an unpaired bridge accepts pairing after a start or ``pairing open``; 0 =
+    #: always (``[bridge] pairing_window``).
+    pairing_window: float = 600.0
 
 
 @dataclass(eq=False)
@@ -113,6 +120,10 @@ class Hubs:
         )
         #: Devices named in the log as not placed (once each).
         self._unplaced: set[str] = set()
+        #: What was refused for a cap (the dashboard and /metrics show it):
+        #: ``bridge.max_bridges`` counts the devices on no bridge once no bridge may be made.
+        self.over_cap: dict[str, int] = {}
+        self._log = LogThrottle(_LOGGER, interval=None)
         self._accessory_options: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -210,10 +221,11 @@ class Hubs:
     def _build(self, hub: Hub) -> None:
         """Make the hub's driver and bridge accessory with every device placed on it."""
         from mihomekit.accessories import build_bridge
-        from mihomekit.homekit import BridgeDriver
+        from mihomekit.homekit import BridgeDriver, ServerLimits
 
         options = self.options
         driver = BridgeDriver(
+            limits=ServerLimits(pairing_window=options.pairing_window),
             loop=self._loop,
             address=options.address,
             listen_address=options.listen_address or options.address,
@@ -246,10 +258,12 @@ class Hubs:
 
     def print_setup(self, hub: Hub) -> None:
         which = "the bridge" if len(self.all) == 1 else f"bridge {hub.number} ({hub.name})"
+        again = "mihomekit qr" + ("" if hub.number == 1 else f" --bridge {hub.number}")
         print(
             f"\nAdd {which} in Apple Home: scan this code, or enter {hub.setup_code}\n"
             f"{qr_for_stream(hub.setup_uri, sys.stdout)}\n"
-            f"Setup code: {hub.setup_code}   Setup URI: {hub.setup_uri}\n",
+            f"Setup code: {hub.setup_code}   Setup URI: {hub.setup_uri}\n"
+            f"(`{again}` shows this again)\n",
             flush=True,
         )
 
@@ -293,6 +307,7 @@ class Hubs:
         aid = slot.state.aids.get(device.id) if slot is not None else None
         self.placement.remove(device.id)
         self._unplaced.discard(device.id)
+        self._count_unplaced()
         if slot is not None and aid is not None:
             hub = self._hub_of(slot)
             if hub.accessory is not None:
@@ -303,6 +318,7 @@ class Hubs:
 
     def _placed(self, device: Device, where: Placed) -> None:
         self._unplaced.discard(device.id)
+        self._count_unplaced()
         if where.moved_from is not None:
             _LOGGER.warning(
                 "%s (%s) moved from bridge %d to bridge %d%s",
@@ -321,12 +337,17 @@ class Hubs:
         if device.id in self._unplaced:
             return
         self._unplaced.add(device.id)
+        self._count_unplaced()
         why = (
             "every bridge is full"
             if self.options.child_bridges
             else f"bridge 1 is full ({self.options.capacity} devices) and child bridges are off"
         )
         _LOGGER.warning("%s (%s) is not in HomeKit: %s", device.name, device.id, why)
+
+    def _count_unplaced(self) -> None:
+        if len(self.all) >= self.options.max_bridges:
+            self.over_cap["bridge.max_bridges"] = len(self._unplaced)
 
     def save(self) -> None:
         """Save every bridge's aid map (failures are logged; a later save retries)."""
@@ -345,7 +366,16 @@ class Hubs:
         """The child bridges of earlier runs (each keeps its identity, port and devices)."""
         rules = {rule.name: rule for rule in self.options.rules}
         hubs = []
-        for number in self._child_numbers_on_disk():
+        numbers = self._child_numbers_on_disk()
+        allowed = numbers[: self.options.max_bridges - 1]
+        if len(allowed) < len(numbers):
+            _LOGGER.warning(
+                "bridges %s in %s are not served: at most %d bridges ([bridge] max_bridges)",
+                ", ".join(str(n) for n in numbers[len(allowed) :]),
+                self.options.state_dir,
+                self.options.max_bridges,
+            )
+        for number in allowed:
             state = load_state(child_state_dir(self.options.state_dir, number))
             rule = rules.get(state.label) if state.label is not None else None
             hubs.append(self._child_hub(number, state, rule, first_code))
@@ -379,6 +409,14 @@ class Hubs:
 
     def _new_child(self, rule: BridgeRule | None) -> Slot | None:
         """Make child bridge N (persisted at once); started now if the bridge runs."""
+        if len(self.all) >= self.options.max_bridges:
+            self._log.warning(
+                "max_bridges",
+                "no further child bridge: at most %d bridges ([bridge] max_bridges); devices "
+                "that do not fit are on no bridge (counted on the dashboard)",
+                self.options.max_bridges,
+            )
+            return None
         numbers = [hub.number for hub in self.all] + self._child_numbers_on_disk()
         number = max(numbers) + 1
         try:

@@ -35,6 +35,10 @@ SEEN_REFRESH = 1800.0
 #: At stop, last-seen times that moved by more than this many seconds are saved.
 STOP_SEEN_SLACK = 1.0
 
+#: Sources whose devices come back from the settings at every start (``[[relays]]``,
+#: ``[[presence]]``): only the owner's names for them are kept here.
+FROM_SETTINGS = frozenset({"gpio", "presence"})
+
 #: ``model(saved entry)``: the model of a device of another source, from its saved entry.
 ModelRestorer = Callable[[Mapping[str, Any]], DeviceModel | None]
 
@@ -140,7 +144,7 @@ class SavedDevices:
             "name": device.source_name,
             **(device.saved or {}),
         }
-        if self.state.known_devices.get(device.id) != entry:
+        if device.source not in FROM_SETTINGS and self.state.known_devices.get(device.id) != entry:
             self.state.known_devices[device.id] = entry
             changed = True
         if device.owner_named:

@@ -26,6 +26,8 @@ leak               bool, water detected
 smoke              bool, smoke alarm
 gas                bool, gas alarm
 occupancy          bool, someone present
+presence           bool, a tag, beacon or phone is heard (``[[presence]]``)
+room               str, the receiver that hears it best ("" while away)
 power              bool, switch/outlet channel 0 on (gateway controls)
 power_2            bool, switch channel 1 on
 in_use             bool, outlet is drawing power
@@ -53,7 +55,45 @@ Values = Mapping[str, Value]
 
 #: Value names that HomeKit shows as "alert" sensors: their changes must reach
 #: controllers at once, never held back by event coalescing.
-IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy"})
+IMMEDIATE_VALUES = frozenset({"motion", "opening", "leak", "smoke", "gas", "occupancy", "presence"})
+
+#: The physically possible range of numeric readings (inclusive, in the units above):
+#: a number outside it comes from a broken or hostile sender and is dropped (counted) by
+#: the sources that read numbers from other systems (Zigbee2MQTT, MQTT receivers).
+#: Readings not listed only have to be finite.
+PHYSICAL_RANGES: Mapping[str, tuple[float, float]] = {
+    "temperature": (-80.0, 150.0),
+    "device_temperature": (-80.0, 200.0),
+    "humidity": (0.0, 100.0),
+    "pressure": (100.0, 2000.0),
+    "battery": (0.0, 100.0),
+    "voltage": (0.0, 1000.0),
+    "illuminance": (0.0, 200_000.0),
+    "moisture": (0.0, 100.0),
+    "conductivity": (0.0, 100_000.0),
+    "formaldehyde": (0.0, 100.0),
+    "co2": (0.0, 100_000.0),
+    "no_motion_seconds": (0.0, 1e8),
+    "load_power": (-100_000.0, 100_000.0),
+    "energy": (-1e9, 1e9),
+    "current": (-1000.0, 1000.0),
+    "linkquality": (0.0, 255.0),
+    "rssi": (-127.0, 20.0),
+    "brightness": (0.0, 100.0),
+    "hue": (0.0, 360.0),
+    "saturation": (0.0, 100.0),
+    "position": (0.0, 100.0),
+    "mass": (0.0, 1000.0),
+}
+
+
+def in_physical_range(name: str, value: float) -> bool:
+    """True if the number ``value`` of reading ``name`` can be real (see
+    :data:`PHYSICAL_RANGES`); booleans and strings are not numbers here."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return False
+    low, high = PHYSICAL_RANGES.get(name, (-float("inf"), float("inf")))
+    return low <= value <= high
 
 
 class EventType(StrEnum):

@@ -2,7 +2,8 @@
 
 Layout (every key optional)::
 
-    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges
+    [bridge]     name, address, port, state_dir, setup_code, mac, mi32cfg, child_bridges,
+                 max_bridges, pairing_window
     [ble]        enabled, adapter, scan_mode, watchdog_seconds, set_clocks,
                  battery_poll_hours
     [staleness]  climate, motion, contact, leak, smoke, button, default   (seconds)
@@ -11,13 +12,16 @@ Layout (every key optional)::
     [gateway]    enabled, discover, interface, group, discovery_port, report_port,
                  heartbeat_timeout
     [[gateway.gateways]]  sid, host, port, password
-    [web]        enabled, port, password_hash   (the dashboard, on the bridge's address)
+    [web]        enabled, port, password_hash, host_names   (the dashboard)
     [[bridges]]  name, sources, devices, models   (a named child bridge and its devices)
     [[esphome]]  host, port, encryption_key, name      (one table per Bluetooth proxy)
     [mqtt]       host, port, username, password, tls, ca_file, client_id,
                  publish, topic_prefix, discovery_prefix, tasmota_topic
     [[mqtt_receivers]]  topic, format, name
-    [zigbee2mqtt]  enabled, base_topic   (the broker is [mqtt]'s)
+    [zigbee2mqtt]  enabled, base_topic, max_devices   (the broker is [mqtt]'s)
+    [[relays]]   name, pin, active_high, kind, restore    (a relay on a GPIO pin)
+    [[presence]] name, mac | ibeacon | irk, away_after, rooms   (a tag, beacon or phone)
+    [[extensions]]  module | entry_point, options          (a Python extension)
 
 Unknown keys and wrong types are errors (:class:`~mihomekit.errors.ConfigError` naming the
 key, such as ``bridge.port: expected an integer``), so a typo never goes unnoticed. An
@@ -42,6 +46,7 @@ from typing import Any, Literal, cast
 
 from .errors import ConfigError
 from .mi32cfg import normalize_mac
+from .presence.ibeacon import IBeaconId, parse_ibeacon_id
 from .setupcode import RANDOM, parse_setup_code
 
 __all__ = [
@@ -49,10 +54,13 @@ __all__ = [
     "BridgeSettings",
     "ChildBridgeSettings",
     "EsphomeSettings",
+    "ExtensionSettings",
     "GatewayNetworkSettings",
     "GatewaySettings",
     "MqttReceiverSettings",
     "MqttSettings",
+    "PresenceSettings",
+    "RelaySettings",
     "ScanMode",
     "Settings",
     "StalenessSettings",
@@ -63,10 +71,19 @@ __all__ = [
     "parse_settings",
 ]
 
+#: The longest pairing window accepted (a week); 0 means always open.
+MAX_PAIRING_WINDOW = 7 * 86400.0
+
 ScanMode = Literal["auto", "passive", "active"]
 _SCAN_MODES: tuple[ScanMode, ...] = ("auto", "passive", "active")
 ReceiverFormat = Literal["theengs", "openmqttgateway", "mihomekit"]
 _RECEIVER_FORMATS: tuple[ReceiverFormat, ...] = ("theengs", "openmqttgateway", "mihomekit")
+RelayKind = Literal["switch", "outlet", "light"]
+_RELAY_KINDS: tuple[RelayKind, ...] = ("switch", "outlet", "light")
+RelayRestore = Literal["last", "off", "on"]
+_RELAY_RESTORES: tuple[RelayRestore, ...] = ("last", "off", "on")
+#: The highest BCM GPIO number (the Raspberry Pi's SoCs have GPIO 0-53; the header 2-27).
+MAX_GPIO = 53
 
 
 def default_state_dir() -> str:
@@ -106,6 +123,11 @@ class BridgeSettings:
     mi32cfg: str | None = None
     #: Serve child bridges when HomeKit's 149 devices per bridge are not enough.
     child_bridges: bool = True
+    #: At most this many bridges (bridge 1 and its child bridges) in all.
+    max_bridges: int = 8
+    #: An unpaired bridge accepts pairing for this many seconds after a start and after
+    #: ``mihomekit pairing open``; 0 = always (no window).
+    pairing_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +281,8 @@ class Zigbee2mqttSettings:
     enabled: bool = True
     #: Zigbee2MQTT's ``mqtt.base_topic``.
     base_topic: str = "zigbee2mqtt"
+    #: At most this many devices are taken from Zigbee2MQTT's device list.
+    max_devices: int = 500
 
 
 #: The ESPHome native API's port.
@@ -289,6 +313,63 @@ class WebSettings:
     #: ``scrypt$…`` as written by ``mihomekit web-password``; ``None`` = no password
     #: (then changes are accepted from this host only).
     password_hash: str | None = None
+    #: More names the dashboard answers to (besides its addresses, the host name, its
+    #: ``.local`` name and ``localhost``): a name your router's DNS gives the Pi.
+    host_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """One ``[[relays]]`` entry: a relay on a GPIO pin of this host, switched from HomeKit,
+    the dashboard and MQTT."""
+
+    name: str
+    #: BCM GPIO number.
+    pin: int
+    #: The relay is on while the pin is high (false: while it is low, as on many boards).
+    active_high: bool = True
+    #: How HomeKit shows it: a Switch, an Outlet or a Lightbulb.
+    kind: RelayKind = "switch"
+    #: After a restart: the state it had (``last``), or always ``off`` or ``on``.
+    restore: RelayRestore = "last"
+
+
+#: ``[[presence]] away_after`` by default (seconds without an advertisement).
+AWAY_AFTER = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSettings:
+    """One ``[[presence]]`` entry: a tag, an iBeacon or a phone whose presence is a sensor.
+
+    Exactly one of ``mac`` (a fixed address), ``ibeacon`` and ``irk`` (the Identity
+    Resolving Key of a device with rotating private addresses, 16 bytes) is set.
+    """
+
+    name: str
+    mac: str | None = None
+    ibeacon: IBeaconId | None = None
+    irk: bytes | None = None
+    #: Seconds without an advertisement after which it is away.
+    away_after: float = AWAY_AFTER
+    #: Also say which receiver (room) hears it best.
+    rooms: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionSettings:
+    """One ``[[extensions]]`` entry: a Python module (a dotted name, or the path of a
+    ``.py`` file) or an installed package's entry point in group ``mihomekit.extensions``;
+    ``options`` are handed to it as they are written."""
+
+    module: str | None = None
+    entry_point: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """How the log names the extension."""
+        return self.module or self.entry_point or "?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +390,9 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     bridges: tuple[ChildBridgeSettings, ...] = ()
     esphome: tuple[EsphomeSettings, ...] = ()
+    relays: tuple[RelaySettings, ...] = ()
+    presence: tuple[PresenceSettings, ...] = ()
+    extensions: tuple[ExtensionSettings, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -364,6 +448,15 @@ class _Table:
             raise self.error(key, f"must be a positive number of seconds, got {value}")
         return float(value)
 
+    def seconds_or_zero(self, key: str, default: float, high: float) -> float:
+        """Seconds from 0 (which means "no limit" where the setting says so) to ``high``."""
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, "expected a number of seconds")
+        if not math.isfinite(value) or not 0 <= value <= high:
+            raise self.error(key, f"must be between 0 and {high:g} seconds, got {value}")
+        return float(value)
+
     def string(self, key: str, default: str) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str):
@@ -392,7 +485,18 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
     table = _Table(
         data,
         "bridge",
-        ("name", "address", "port", "state_dir", "setup_code", "mac", "mi32cfg", "child_bridges"),
+        (
+            "name",
+            "address",
+            "port",
+            "state_dir",
+            "setup_code",
+            "mac",
+            "mi32cfg",
+            "child_bridges",
+            "max_bridges",
+            "pairing_window",
+        ),
         path,
     )
     defaults = BridgeSettings()
@@ -431,6 +535,10 @@ def _bridge(data: Any, path: str | None) -> BridgeSettings:
         mac=mac,
         mi32cfg=_resolve_path(mi32cfg, path) if mi32cfg else None,
         child_bridges=table.boolean("child_bridges", defaults.child_bridges),
+        max_bridges=table.integer("max_bridges", defaults.max_bridges, 1, 64),
+        pairing_window=table.seconds_or_zero(
+            "pairing_window", defaults.pairing_window, MAX_PAIRING_WINDOW
+        ),
     )
 
 
@@ -675,12 +783,14 @@ def _mqtt_receivers(data: Any, path: str | None) -> tuple[MqttReceiverSettings, 
 
 
 def _zigbee2mqtt(data: Any, path: str | None, mqtt: MqttSettings | None) -> Zigbee2mqttSettings:
-    table = _Table(data, "zigbee2mqtt", ("enabled", "base_topic"), path)
+    table = _Table(data, "zigbee2mqtt", ("enabled", "base_topic", "max_devices"), path)
     enabled = table.boolean("enabled", True)
     if enabled and mqtt is None:
         raise table.error("", "needs the broker: add an [mqtt] table with its host")
     return Zigbee2mqttSettings(
-        enabled=enabled, base_topic=_topic(table, "base_topic", "zigbee2mqtt")
+        enabled=enabled,
+        base_topic=_topic(table, "base_topic", "zigbee2mqtt"),
+        max_devices=table.integer("max_devices", Zigbee2mqttSettings().max_devices, 1, 10000),
     )
 
 
@@ -737,8 +847,12 @@ def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
 def _web(data: Any, path: str | None) -> WebSettings:
     from .outputs.web.auth import password_hash_problem
 
-    table = _Table(data, "web", ("enabled", "port", "password_hash"), path)
+    table = _Table(data, "web", ("enabled", "port", "password_hash", "host_names"), path)
     defaults = WebSettings()
+    host_names = tuple(name.lower().rstrip(".") for name in _strings(table, "host_names"))
+    for name in host_names:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", name):
+            raise table.error("host_names", f"not a host name: {name!r}")
     password_hash = table.optional("password_hash")
     if password_hash is not None:
         problem = password_hash_problem(password_hash)
@@ -748,7 +862,119 @@ def _web(data: Any, path: str | None) -> WebSettings:
         enabled=table.boolean("enabled", defaults.enabled),
         port=table.port("port", defaults.port),
         password_hash=password_hash,
+        host_names=host_names,
     )
+
+
+def _array(data: Any, key: str, path: str | None) -> list[Any]:
+    if not isinstance(data, list):
+        err = ConfigError(f"{key}: expected an array of tables ([[{key}]])", path=path)
+        err.field = key
+        raise err
+    return data
+
+
+def _entry_name(table: _Table, names: set[str], what: str) -> str:
+    if "name" not in table.data:
+        raise table.error("name", f"every [[{what}]] entry needs a name")
+    name = table.string("name", "").strip()
+    if len(name) > 64:
+        raise table.error("name", f"must be at most 64 characters, got {len(name)}")
+    if name in names:
+        raise table.error("name", f"{name!r} is used twice")
+    names.add(name)
+    return name
+
+
+def _choice(table: _Table, key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = table.string(key, default)
+    if value not in choices:
+        raise table.error(key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _relays(data: Any, path: str | None) -> tuple[RelaySettings, ...]:
+    relays: list[RelaySettings] = []
+    names: set[str] = set()
+    for index, item in enumerate(_array(data, "relays", path)):
+        keys = ("name", "pin", "active_high", "kind", "restore")
+        table = _Table(item, f"relays[{index}]", keys, path)
+        name = _entry_name(table, names, "relays")
+        if "pin" not in table.data:
+            raise table.error("pin", "missing: the relay's GPIO number (BCM numbering)")
+        pin = table.integer("pin", 0, 0, MAX_GPIO)
+        if any(r.pin == pin for r in relays):
+            raise table.error("pin", f"GPIO {pin} is used by another relay")
+        relays.append(
+            RelaySettings(
+                name=name,
+                pin=pin,
+                active_high=table.boolean("active_high", True),
+                kind=cast(RelayKind, _choice(table, "kind", "switch", _RELAY_KINDS)),
+                restore=cast(RelayRestore, _choice(table, "restore", "last", _RELAY_RESTORES)),
+            )
+        )
+    return tuple(relays)
+
+
+def _presence(data: Any, path: str | None) -> tuple[PresenceSettings, ...]:
+    entries: list[PresenceSettings] = []
+    names: set[str] = set()
+    for index, item in enumerate(_array(data, "presence", path)):
+        keys = ("name", "mac", "ibeacon", "irk", "away_after", "rooms")
+        table = _Table(item, f"presence[{index}]", keys, path)
+        name = _entry_name(table, names, "presence")
+        given = [key for key in ("mac", "ibeacon", "irk") if table.optional(key) is not None]
+        if len(given) != 1:
+            raise table.error("", "give exactly one of mac, ibeacon and irk: what to look for")
+        mac = ibeacon = irk = None
+        text = table.optional(given[0]) or ""
+        if given[0] == "mac":
+            try:
+                hexmac = normalize_mac(text)
+            except ValueError as err:
+                raise table.error("mac", str(err)) from None
+            mac = ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
+        elif given[0] == "ibeacon":
+            try:
+                ibeacon = parse_ibeacon_id(text)
+            except ValueError as err:
+                raise table.error("ibeacon", str(err)) from None
+        else:
+            cleaned = "".join(text.split()).replace(":", "").replace("-", "")
+            if len(cleaned) != 32 or not all(c in "0123456789abcdefABCDEF" for c in cleaned):
+                raise table.error(
+                    "irk", "an IRK has 32 hex digits (16 bytes, most significant first)"
+                )
+            irk = bytes.fromhex(cleaned)
+        entries.append(
+            PresenceSettings(
+                name=name,
+                mac=mac,
+                ibeacon=ibeacon,
+                irk=irk,
+                away_after=table.seconds("away_after", AWAY_AFTER),
+                rooms=table.boolean("rooms", False),
+            )
+        )
+    return tuple(entries)
+
+
+def _extensions(data: Any, path: str | None) -> tuple[ExtensionSettings, ...]:
+    entries: list[ExtensionSettings] = []
+    for index, item in enumerate(_array(data, "extensions", path)):
+        table = _Table(item, f"extensions[{index}]", ("module", "entry_point", "options"), path)
+        module = table.optional("module")
+        entry_point = table.optional("entry_point")
+        if (module is None) == (entry_point is None):
+            raise table.error("", "give module (a module or a .py file) or entry_point")
+        if module is not None and module.endswith(".py"):
+            module = _resolve_path(module, path)
+        options = table.data.get("options", {})
+        if not isinstance(options, dict):
+            raise table.error("options", "expected a table")
+        entries.append(ExtensionSettings(module=module, entry_point=entry_point, options=options))
+    return tuple(entries)
 
 
 def _settings(data: dict[str, Any], path: str | None) -> Settings:
@@ -768,6 +994,9 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
             "mqtt",
             "mqtt_receivers",
             "zigbee2mqtt",
+            "relays",
+            "presence",
+            "extensions",
         ),
         path,
     )
@@ -794,6 +1023,9 @@ def _settings(data: dict[str, Any], path: str | None) -> Settings:
         bridges=_child_bridges(root.data.get("bridges", []), path),
         esphome=_esphome(root.data.get("esphome", []), path),
         web=_web(root.data.get("web", {}), path),
+        relays=_relays(root.data.get("relays", []), path),
+        presence=_presence(root.data.get("presence", []), path),
+        extensions=_extensions(root.data.get("extensions", []), path),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["SourceStatus"]
@@ -15,7 +15,9 @@ class SourceStatus:
 
     ``since`` is the wall-clock time ``connected`` last changed (None before the first
     attempt); ``advertisements`` counts what the source received (advertisements or
-    messages), ``errors`` what it could not use or do; ``last_error`` says why, in words.
+    messages), ``errors`` what it could not use or do; ``last_error`` says why, in words;
+    ``over_cap`` what it left out for a cap of the settings (setting → how many: a
+    Zigbee2MQTT device list longer than ``zigbee2mqtt.max_devices``).
     """
 
     kind: str
@@ -25,6 +27,7 @@ class SourceStatus:
     advertisements: int = 0
     errors: int = 0
     last_error: str | None = None
+    over_cap: dict[str, int] = field(default_factory=dict)
 
     def set_connected(self, connected: bool, *, error: str | None = None) -> bool:
         """Record a (dis)connection; True if the state changed. ``error`` counts as one."""

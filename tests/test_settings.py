@@ -12,11 +12,14 @@ from repo import CONFIG
 
 from mihomekit import settings as settings_module
 from mihomekit.errors import ConfigError
+from mihomekit.presence.ibeacon import IBeaconId
 from mihomekit.settings import (
     BleSettings,
     BridgeSettings,
     GatewayNetworkSettings,
     GatewaySettings,
+    PresenceSettings,
+    RelaySettings,
     Settings,
     StalenessSettings,
     default_state_dir,
@@ -97,6 +100,28 @@ def test_example_commented_settings_are_valid(tmp_path: Path) -> None:
     assert s.gateway.gateways == (
         GatewaySettings("7811dcb78b2f", "192.168.1.106", 9898, "0123456789abcdef"),
     )
+    assert s.web.host_names == ("raspberrypi.fritz.box",)
+    assert s.zigbee2mqtt is not None and s.zigbee2mqtt.max_devices == 500
+    assert s.relays == (RelaySettings("Fan", 17),)
+    keys, beacon, phone = s.presence
+    assert keys == PresenceSettings("Keys", mac="C8:FD:19:12:34:56", rooms=True)
+    assert beacon.ibeacon == IBeaconId("fda50693-a4e2-4fb1-afcf-c6eb07647825", 1, 2)
+    assert phone.irk == bytes.fromhex("0123456789abcdef0123456789abcdef")
+    (extension,) = s.extensions
+    assert extension.module == "/etc/mihomekit/extensions/beacon_scanner.py"
+    assert extension.options == {"report_every": 300}
+
+
+def test_caps_and_the_pairing_window() -> None:
+    s = parse_settings(
+        '[bridge]\nmax_bridges = 3\npairing_window = 0\n[mqtt]\nhost = "b"\n'
+        "[zigbee2mqtt]\nmax_devices = 50\n"
+        '[web]\nhost_names = ["Pi.Home.Arpa.", "pi.lan"]\n'
+    )
+    assert (s.bridge.max_bridges, s.bridge.pairing_window) == (3, 0.0)
+    assert s.zigbee2mqtt is not None and s.zigbee2mqtt.max_devices == 50
+    assert s.web.host_names == ("pi.home.arpa", "pi.lan")
+    assert isinstance(parse_settings("[bridge]\npairing_window = 60").bridge.pairing_window, float)
 
 
 FULL = """
@@ -214,6 +239,41 @@ def test_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("[bridge]\nsetup_code = 18211234", "bridge.setup_code: expected a string"),
         ('[bridge]\nmac = "B8:27:EB:12:34"', "bridge.mac: a MAC address must be 12 hex"),
         ("[bridge]\nprot = 1", "bridge.prot: unknown setting (did you mean 'bridge.port'?)"),
+        ("[bridge]\nmax_bridges = 0", "bridge.max_bridges: must be between 1 and 64"),
+        ('[bridge]\nmax_bridges = "8"', "bridge.max_bridges: expected an integer"),
+        ("[bridge]\npairing_window = -1", "bridge.pairing_window: must be between 0 and"),
+        ("[bridge]\npairing_window = nan", "bridge.pairing_window: must be between 0 and"),
+        ("[bridge]\npairing_window = true", "bridge.pairing_window: expected a number"),
+        (
+            '[mqtt]\nhost = "b"\n[zigbee2mqtt]\nmax_devices = 0',
+            "zigbee2mqtt.max_devices: must be between 1 and 10000",
+        ),
+        ('[web]\nhost_names = ["evil example"]', "web.host_names: not a host name"),
+        ("[[relays]]\npin = 17", "relays[0].name: every [[relays]] entry needs a name"),
+        ('[[relays]]\nname = "Fan"', "relays[0].pin: missing"),
+        ('[[relays]]\nname = "Fan"\npin = 54', "relays[0].pin: must be between 0 and 53"),
+        ('[[relays]]\nname = "Fan"\npin = 1\nkind = "fan"', "relays[0].kind: must be one of"),
+        ('[[relays]]\nname = "F"\npin = 1\nrestore = "x"', "relays[0].restore: must be one of"),
+        (
+            '[[relays]]\nname = "A"\npin = 1\n[[relays]]\nname = "B"\npin = 1',
+            "relays[1].pin: GPIO 1 is used by another relay",
+        ),
+        ('[[presence]]\nname = "K"', "presence[0]: give exactly one of mac, ibeacon and irk"),
+        (
+            '[[presence]]\nname = "K"\nmac = "C8:FD:19:12:34:56"\nirk = "00"',
+            "presence[0]: give exactly one of",
+        ),
+        ('[[presence]]\nname = "K"\nmac = "C8:FD"', "presence[0].mac: a MAC address must be"),
+        ('[[presence]]\nname = "K"\nibeacon = "x:1:2"', "presence[0].ibeacon: not a UUID"),
+        ('[[presence]]\nname = "K"\nirk = "abc"', "presence[0].irk: an IRK has 32 hex digits"),
+        (
+            '[[presence]]\nname = "K"\nmac = "C8:FD:19:12:34:56"\naway_after = 0',
+            "presence[0].away_after: must be a positive number",
+        ),
+        ("[[extensions]]\noptions = {}", "extensions[0]: give module"),
+        ('[[extensions]]\nmodule = "x"\noptions = 3', "extensions[0].options: expected a table"),
+        ("relays = 3", "relays: expected an array of tables"),
+        ("[web]\nhost_names = [1]", "web.host_names: expected a list"),
         ("[brigde]\nport = 1", "brigde: unknown setting (did you mean 'bridge'?)"),
         ("port = 1", "port: unknown setting"),
         ("bridge = 1", "bridge: expected a table"),

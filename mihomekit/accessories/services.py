@@ -59,6 +59,9 @@ SENSOR_SERVICES: tuple[SensorService, ...] = (
         "occupancy", "OccupancySensor", "OccupancyDetected", "Occupancy", 0, immediate=True
     ),
     SensorService(
+        "presence", "OccupancySensor", "OccupancyDetected", "Presence", 0, immediate=True
+    ),
+    SensorService(
         "carbon_monoxide",
         "CarbonMonoxideSensor",
         "CarbonMonoxideDetected",
@@ -85,7 +88,7 @@ def to_hap(reading: str, value: Any) -> Any:
     """Convert a reading value to the characteristic's value."""
     if reading == "opening":
         return 1 if value else 0  # 1 = CONTACT_NOT_DETECTED (open)
-    if reading in ("leak", "smoke", "gas", "occupancy", "carbon_monoxide"):
+    if reading in ("leak", "smoke", "gas", "occupancy", "presence", "carbon_monoxide"):
         return 1 if value else 0
     if reading in ("motion", "vibration"):
         return bool(value)

@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,19 @@ from typing import TYPE_CHECKING, Any
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
 from mihomekit.commands.options import listen_port, tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
+from mihomekit.homekit.window import WindowStatus
+from mihomekit.hubs import Hub
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg, normalize_mac
 from mihomekit.network import default_address
 from mihomekit.placement import BridgeRule
-from mihomekit.settings import EsphomeSettings, MqttReceiverSettings, Settings, load_settings
+from mihomekit.settings import (
+    EsphomeSettings,
+    MqttReceiverSettings,
+    PresenceSettings,
+    RelaySettings,
+    Settings,
+    load_settings,
+)
 from mihomekit.state import state_write_error
 
 if TYPE_CHECKING:
@@ -141,7 +151,9 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     address = args.address or bridge.address or default_address()
     state_dir = args.state_dir or bridge.state_dir
     if args.demo and not args.state_dir:
-        state_dir = str(Path(bridge.state_dir).expanduser().parent / "mihomekit-demo")
+        from mihomekit.demo import demo_state_dir
+
+        state_dir = str(demo_state_dir(bridge.state_dir))
     entries, mi32cfg = _entries(args, settings, Path(state_dir).expanduser())
     mac = args.mac or bridge.mac
     if mac is not None:
@@ -184,6 +196,11 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     z2m_on = zigbee2mqtt is not None and zigbee2mqtt.enabled and not args.demo
     if z2m_on:
         sources.append(_zigbee2mqtt_source(settings))
+    configured: list[SourceFactory] = []
+    if settings.relays:
+        configured.append(relay_source(settings.relays))
+    if settings.presence:
+        configured.append(presence_source(settings.presence))
     outputs: list[OutputFactory] = []
     if settings.mqtt is not None and settings.mqtt.publish:
         outputs.append(mqtt_output)
@@ -210,8 +227,17 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
             "default": staleness.default,
         },
         sources=sources,
+        configured_sources=configured,
+        extensions=settings.extensions,
+        radios=(
+            _radios(settings, local=ble_on)
+            if settings.extensions and not (args.demo or args.replay)
+            else None
+        ),
         outputs=outputs,
         child_bridges=bridge.child_bridges,
+        max_bridges=bridge.max_bridges,
+        pairing_window=bridge.pairing_window,
         bridges=[
             BridgeRule.of(b.name, sources=b.sources, devices=b.devices, models=b.models)
             for b in settings.bridges
@@ -225,7 +251,12 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
         port = settings.web.port if args.web_port is None else args.web_port
         radios = None if args.demo or args.replay else _radios(settings, local=ble_on)
         config.outputs.append(
-            web_output(port=port, password_hash=settings.web.password_hash, radios=radios)
+            web_output(
+                port=port,
+                password_hash=settings.web.password_hash,
+                radios=radios,
+                host_names=settings.web.host_names,
+            )
         )
     return RunPlan(config=config, mi32cfg=mi32cfg, demo=args.demo)
 
@@ -253,6 +284,7 @@ def _ble_source(settings: Settings) -> SourceFactory:
             scan_mode=settings.ble.scan_mode,
             watchdog_seconds=settings.ble.watchdog_seconds,
             wait_for_adapter=True,  # an adapter that appears later is picked up
+            tap=app.advertisements.for_sources(),
         )
 
     return factory
@@ -300,16 +332,46 @@ def _esphome_source(proxy: EsphomeSettings) -> SourceFactory:
     def factory(app: App) -> Any:
         from mihomekit.sources.esphome.proxy import EsphomeProxy
 
-        return EsphomeProxy.from_settings(proxy, app.registry.handle)
+        return EsphomeProxy.from_settings(
+            proxy, app.registry.handle, tap=app.advertisements.for_sources()
+        )
+
+    return factory
+
+
+def relay_source(relays: Sequence[RelaySettings]) -> SourceFactory:
+    """The ``[[relays]]`` on this host's GPIO pins (gpiozero chooses the pin factory:
+    ``GPIOZERO_PIN_FACTORY=mock`` tries them without a Raspberry Pi)."""
+
+    def factory(app: App) -> Any:
+        from mihomekit.sources.relays import RelayBoard
+
+        return RelayBoard(app.registry, relays, state_dir=app.config.state_dir)
+
+    return factory
+
+
+def presence_source(entries: Sequence[PresenceSettings]) -> SourceFactory:
+    """The ``[[presence]]`` entries, heard through every radio (the advertisement tap)."""
+
+    def factory(app: App) -> Any:
+        from mihomekit.presence.tracker import PresenceTracker
+
+        return PresenceTracker(app.registry, entries, app.advertisements)
 
     return factory
 
 
 def web_output(
-    *, port: int, password_hash: str | None, radios: RadioFor | None = None
+    *,
+    port: int,
+    password_hash: str | None,
+    radios: RadioFor | None = None,
+    host_names: Sequence[str] = (),
 ) -> OutputFactory:
     """The Mi Dashboard on the bridge's address (``port`` 0: a free one); with ``radios``
-    (how to reach a sensor), its "Get the key from the sensor" button."""
+    (how to reach a sensor), its "Get the key from the sensor" button; ``host_names``:
+    more names it answers to (``[web] host_names``)."""
 
     def factory(app: App) -> Any:
         from mihomekit.ble.bind import BridgeBinder
@@ -327,6 +389,7 @@ def web_output(
             port=port,
             password_hash=password_hash,
             binder=binder,
+            host_names=host_names,
         )
 
     return factory
@@ -347,7 +410,9 @@ def _mqtt_receiver_source(entry: MqttReceiverSettings) -> SourceFactory:
         from mihomekit.sources.mqtt_receivers import MqttReceiverSource
 
         connection = require_connection(app.mqtt, "[[mqtt_receivers]]")
-        return MqttReceiverSource(connection, app.registry.handle, entry)
+        return MqttReceiverSource(
+            connection, app.registry.handle, entry, tap=app.advertisements.for_sources()
+        )
 
     return factory
 
@@ -423,7 +488,7 @@ def ready_lines(app: App) -> list[str]:
         if hub.paired:
             pairing = f"paired with {_controllers(hub.paired_controllers)} (setup code not shown)"
         else:
-            pairing = f"setup code {hub.setup_code}"
+            pairing = f"setup code {hub.setup_code}, pairing {_window(hub)}"
         lines.append(
             f"mihomekit bridge {hub.name!r}{which} on {config.address}:{hub.port}, "
             f"{hub.served} accessories, {pairing}"
@@ -434,6 +499,15 @@ def ready_lines(app: App) -> list[str]:
             + ("every bridge is full" if config.child_bridges else "child bridges are off")
         )
     return lines
+
+
+def _window(hub: Hub) -> str:
+    """``open until 14:35:00`` or ``closed (mihomekit pairing open opens it)``."""
+    status: WindowStatus = hub.driver.pairing_window.status()
+    if status.open:
+        return status.describe()
+    which = "" if hub.number == 1 else f" --bridge {hub.number}"
+    return f"closed (`mihomekit pairing open{which}` opens it)"
 
 
 def _controllers(count: int) -> str:

@@ -13,6 +13,7 @@ the QR code stays on screen.
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..mi32cfg import DeviceEntry, parse_mi32cfg
@@ -20,7 +21,13 @@ from ..mi32cfg import DeviceEntry, parse_mi32cfg
 if TYPE_CHECKING:
     from ..app import SourceFactory
 
-__all__ = ["demo_entries", "demo_sources"]
+__all__ = ["demo_entries", "demo_sources", "demo_state_dir"]
+
+
+def demo_state_dir(state_dir: str | Path) -> Path:
+    """Where ``mihomekit run --demo`` keeps its state: ``mihomekit-demo`` beside the
+    bridge's own state directory, so that the demo never touches a real bridge's pairing."""
+    return Path(state_dir).expanduser().parent / "mihomekit-demo"
 
 
 def _text(name: str) -> str:

@@ -97,6 +97,7 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
         self.pairing.peer = f"{self.peer[0]}:{self.peer[1]}"
+        self.pairing.ip = self.peer[0]
         self._unverified_timer = self._loop.call_later(
             self._limits.unverified_timeout, self._unverified_expired
         )

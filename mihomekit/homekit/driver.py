@@ -12,7 +12,9 @@ HAP-python surface relied on (check these on every HAP-python upgrade; tested fl
   (``derive_session_key`` reads ``connections``, used only by cameras).
 * ``AccessoryDriver.get_accessories()``, ``get_characteristics(ids)``,
   ``set_characteristics(body, client_addr)``, ``prepare(body, client_addr)``,
-  ``connection_lost(client_addr)``, ``async_update_advertisement()``, ``persist()`` /
+  ``connection_lost(client_addr)``, ``async_update_advertisement()``,
+  ``async_start()`` / ``async_stop()`` / ``config_changed()`` (extended),
+  ``state.increment_config_version()``, ``persist()`` /
   ``load()`` / ``async_persist()`` (overridden), ``persist_file``, ``encoder.persist`` /
   ``encoder.load_into``, ``accessory.reset_accessory_state()``.
 * ``pyhap.state.State``: ``mac``, ``pincode``, ``private_key``, ``public_key``,
@@ -22,6 +24,11 @@ HAP-python surface relied on (check these on every HAP-python upgrade; tested fl
 Not used any more: HAP-python's ``HAPServer``, ``HAPServerHandler``, ``hsrp``,
 ``setup_srp_verifier``/``srp_verifier``, ``pair``/``unpair`` and its pair-setup lockout
 (the same lockout, plus a persisted limit, lives in :mod:`.attempts`).
+
+``config_changed()`` (an accessory added or removed while running) bumps c# at once but
+saves the state and updates mDNS once for all the changes made in one go: a source that
+adds hundreds of devices must not write the state file hundreds of times while the
+controllers wait.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from mihomekit.errors import StateError
 from .attempts import ATTEMPTS_FILE, PairingAttempts
 from .limits import ServerLimits
 from .server import HapServer
+from .window import WINDOW_FILE, PairingWindow
 
 __all__ = ["BridgeDriver"]
 
@@ -52,7 +60,8 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
 
     Takes HAP-python's keyword arguments plus ``limits``. The pairing state file is
     written durably (temp file, fsync, rename, directory fsync); an unreadable one stops
-    the start with a :class:`StateError` and is never overwritten.
+    the start with a :class:`StateError` and is never overwritten. The pairing window
+    (:attr:`pairing_window`) opens at every start of an unpaired bridge.
     """
 
     def __init__(self, *, limits: ServerLimits | None = None, **kwargs: Any) -> None:
@@ -64,7 +73,34 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
         self._background: set[asyncio.Task[None]] = set()
         state_dir = Path(os.path.abspath(self.persist_file)).parent
         self.pairing_attempts = PairingAttempts(state_dir / ATTEMPTS_FILE, self.limits)
+        self.pairing_window = PairingWindow(state_dir / WINDOW_FILE, self.limits.pairing_window)
         self.http_server = HapServer(self, listen, int(self.state.port), self.limits)
+        self._config_flush: asyncio.Handle | None = None
+
+    async def async_start(self) -> None:
+        """Open the pairing window (if unpaired), then start as HAP-python does."""
+        if not self.state.paired:
+            self.pairing_window.start()
+        await super().async_start()
+
+    def config_changed(self) -> None:
+        """Bump c# now; save and re-advertise once, after the changes made in one go."""
+        self.state.increment_config_version()
+        if self._config_flush is None:
+            self._config_flush = self.loop.call_soon_threadsafe(self._flush_config)
+
+    def _flush_config(self) -> None:
+        self._config_flush = None
+        self.async_persist()
+        self.async_update_advertisement()
+
+    async def async_stop(self) -> None:
+        """Save a configuration change still pending, then stop as HAP-python does."""
+        if self._config_flush is not None:
+            self._config_flush.cancel()
+            self._config_flush = None
+            await self._persist_logged()
+        await super().async_stop()
 
     # -- persistence -----------------------------------------------------------------------
 

@@ -35,8 +35,12 @@ class ServerLimits:
     #: HAP's largest legitimate request body is a few KiB.
     max_body: int = 65536
     max_header: int = 8192
-    #: An unfinished pair-setup stops blocking others after this many seconds.
+    #: An unfinished pair-setup stops blocking others this many seconds after its first
+    #: M1 (a repeated M1 does not extend it); see :mod:`.pairing` for who goes next.
     pair_setup_timeout: float = 30.0
+    #: An unpaired bridge accepts pair-setup for this many seconds after a start and after
+    #: the owner opens pairing; 0 = always (see :mod:`.window`).
+    pairing_window: float = 600.0
     #: Consecutive failed setup-code proofs before pair-setup answers Busy for a while.
     lockout_failures: int = 5
     lockout_seconds: float = 60.0

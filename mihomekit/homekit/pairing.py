@@ -1,9 +1,11 @@
 """HAP pairing: pair-setup (M1-M6), pair-verify (M1-M4) and the admin's /pairings.
 
-One pair-setup runs at a time; a second controller gets Busy until the first finishes or
-expires. Failed proofs are counted (:mod:`.attempts`). A pairing that is added or removed
-is answered only after the pairing state is durably written; if that write fails the
-controller gets an error and the previous pairings stay, in memory and on disk.
+Pair-setup starts only while the bridge's pairing window is open (:mod:`.window`). One
+runs at a time; a second controller gets Busy until the first finishes or expires, and who
+goes next is decided so that nobody can hold it (:mod:`.turns`). Failed proofs are counted
+(:mod:`.attempts`). A pairing that is added or removed is answered only after the pairing
+state is durably written; if that write fails the controller gets an error and the
+previous pairings stay, in memory and on disk.
 
 Request bodies are untrusted: anything malformed is answered with kTLVError_Unknown.
 """
@@ -23,12 +25,16 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from mihomekit.logthrottle import LogThrottle
+
 from . import tlv
 from .attempts import Lock, PairingAttempts
 from .limits import ServerLimits
 from .session import hkdf_sha512, nonce
 from .srp import SrpError, SrpServer
 from .tlv import Tag, TlvError
+from .turns import Outcome, SetupTurns
+from .window import PairingWindow
 
 __all__ = ["ConnectionPairing", "MalformedRequest", "Pairing", "Reply", "TlvErr"]
 
@@ -91,7 +97,9 @@ class Reply:
 
 @dataclass
 class _Setup:
-    srp: SrpServer
+    #: None while the SRP session is being made (the turn is taken all the same).
+    srp: SrpServer | None
+    #: The first M1's time: the deadline does not move with a repeated M1.
     started: float
     step: int = 2
 
@@ -109,6 +117,7 @@ class ConnectionPairing:
     """The pairing state of one connection."""
 
     peer: str
+    ip: str = "?"
     setup: _Setup | None = None
     verify: _Verify | None = None
     controller: uuid.UUID | None = None
@@ -128,7 +137,10 @@ class Pairing:
         self._attempts = attempts
         self._limits = limits
         self._save = save
+        self._window: PairingWindow = driver.pairing_window
         self._setup_owner: ConnectionPairing | None = None
+        self.turns = SetupTurns(limits.pair_setup_timeout)
+        self._log = LogThrottle(_LOGGER, interval=60.0)
 
     @property
     def _state(self) -> Any:
@@ -150,35 +162,73 @@ class Pairing:
                 return await self._setup_m5(conn, items)
             raise TlvError(f"pair-setup state {state}")
         except TlvError as err:
-            self._abort_setup(conn)
+            self._end_setup(conn, "abandoned")
             reply = _error(expected if expected <= 6 else 2, TlvErr.UNKNOWN)
             raise MalformedRequest(str(err), reply) from None
 
-    def _abort_setup(self, conn: ConnectionPairing) -> None:
+    def _end_setup(self, conn: ConnectionPairing, outcome: Outcome) -> None:
+        """The pair-setup of ``conn`` (if any) is over; if it held the turn, pass it on."""
+        if conn.setup is None:
+            return
         conn.setup = None
         if self._setup_owner is conn:
             self._setup_owner = None
+            self.turns.ended(conn.ip, outcome)
 
     async def _setup_m1(self, conn: ConnectionPairing) -> Reply:
         if self._state.paired:
             return Reply(_error(2, TlvErr.UNAVAILABLE))
+        if not self._window.is_open():
+            self._log.warning(
+                "window",
+                "pair-setup from %s refused: the pairing window is closed (`mihomekit pairing "
+                "open` opens it)",
+                conn.ip,
+            )
+            return Reply(_error(2, TlvErr.UNAVAILABLE))
+        self._log.forget("window")
         lock = self._attempts.lock
         if lock is Lock.MAX_TRIES:
             return Reply(_error(2, TlvErr.MAX_TRIES))
         if lock is Lock.BUSY:
             return Reply(_error(2, TlvErr.BUSY))
+        now = time.monotonic()
+        started = now
         owner = self._setup_owner
-        if owner is not None and owner is not conn and owner.setup is not None:
-            age = time.monotonic() - owner.setup.started
-            if age < self._limits.pair_setup_timeout:
-                _LOGGER.info("pair-setup from %s refused: %s is pairing", conn.peer, owner.peer)
+        holding = False
+        if owner is not None and owner.setup is not None:
+            age = now - owner.setup.started
+            if age >= self._limits.pair_setup_timeout:
+                _LOGGER.info("pair-setup from %s expired after %.0f s", owner.peer, age)
+                self._end_setup(owner, "abandoned")
+            elif owner is not conn:
+                self.turns.refused(conn.ip, owner.ip)
+                self._log.info(
+                    f"busy:{conn.ip}",
+                    "pair-setup from %s refused: %s is pairing",
+                    conn.peer,
+                    owner.peer,
+                )
                 return Reply(_error(2, TlvErr.BUSY))
-            _LOGGER.info("pair-setup from %s expired after %.0f s", owner.peer, age)
-            owner.setup = None
+            else:  # M1 again on the same connection: a new exchange, the same deadline
+                holding = True
+                started = owner.setup.started
+        if not holding:
+            if self.turns.reserved_against(conn.ip):
+                self._log.info(
+                    f"turn:{conn.ip}",
+                    "pair-setup from %s refused: it is the turn of %s, who waited",
+                    conn.peer,
+                    ", ".join(sorted(self.turns.reserved)),
+                )
+                return Reply(_error(2, TlvErr.BUSY))
+            self.turns.started()
         self._setup_owner = conn
-        code = bytes(self._state.pincode)
-        conn.setup = _Setup(await asyncio.to_thread(SrpServer, code), time.monotonic())
-        srp = conn.setup.srp
+        setup = conn.setup = _Setup(None, started)
+        srp = await asyncio.to_thread(SrpServer, bytes(self._state.pincode))
+        if conn.setup is not setup or self._setup_owner is not conn:
+            return Reply(_error(2, TlvErr.UNKNOWN))  # the connection closed meanwhile
+        setup.srp = srp
         return Reply(
             tlv.encode((Tag.STATE, b"\x02"), (Tag.SALT, srp.salt), (Tag.PUBLIC_KEY, srp.public_key))
         )
@@ -188,27 +238,28 @@ class Pairing:
         if setup is None or setup.step != step or self._setup_owner is not conn:
             return None
         if time.monotonic() - setup.started >= self._limits.pair_setup_timeout:
-            self._abort_setup(conn)
+            self._end_setup(conn, "abandoned")
             return None
         return setup
 
     async def _setup_m3(self, conn: ConnectionPairing, items: dict[int, bytes]) -> Reply:
         setup = self._current_setup(conn, 2)
-        if setup is None:
+        if setup is None or setup.srp is None:
             return Reply(_error(4, TlvErr.UNKNOWN))
+        srp = setup.srp
         client_key = _need(items, Tag.PUBLIC_KEY)
         proof = _need(items, Tag.PROOF)
         try:
-            await asyncio.to_thread(setup.srp.set_client_public_key, client_key)
+            await asyncio.to_thread(srp.set_client_public_key, client_key)
         except SrpError as err:
             _LOGGER.warning("pair-setup from %s refused: %s", conn.peer, err)
-            self._abort_setup(conn)
+            self._end_setup(conn, "wrong_code")
             self._attempts.failed()
             return Reply(_error(4, TlvErr.AUTHENTICATION))
-        server_proof = setup.srp.verify(proof)
+        server_proof = srp.verify(proof)
         if server_proof is None:
             _LOGGER.warning("pair-setup from %s: wrong setup code", conn.peer)
-            self._abort_setup(conn)
+            self._end_setup(conn, "wrong_code")
             self._attempts.failed()
             return Reply(_error(4, TlvErr.AUTHENTICATION))
         setup.step = 4
@@ -216,10 +267,19 @@ class Pairing:
 
     async def _setup_m5(self, conn: ConnectionPairing, items: dict[int, bytes]) -> Reply:
         setup = self._current_setup(conn, 4)
-        if setup is None or setup.srp.session_key is None:
+        if setup is None or setup.srp is None or setup.srp.session_key is None:
             return Reply(_error(6, TlvErr.UNKNOWN))
         secret = setup.srp.session_key
-        self._abort_setup(conn)  # whatever happens now, this pair-setup is over
+        setup.step = 6  # no second M5: whatever happens now, this pair-setup ends here
+        reply = Reply(_error(6, TlvErr.UNKNOWN))
+        try:
+            reply = await self._pair(secret, items)
+        finally:
+            self._end_setup(conn, "paired" if reply.pairings_changed else "wrong_code")
+        return reply
+
+    async def _pair(self, secret: bytes, items: dict[int, bytes]) -> Reply:
+        """M5 → M6: check the controller's signature, save the pairing, sign the answer."""
         key = hkdf_sha512(secret, b"Pair-Setup-Encrypt-Salt", b"Pair-Setup-Encrypt-Info")
         try:
             plain = ChaCha20Poly1305(key).decrypt(
@@ -400,6 +460,8 @@ class Pairing:
             return Reply(_error(2, TlvErr.UNKNOWN))
         unpaired = "" if state.paired else "; the bridge is unpaired"
         _LOGGER.info("controller %s removed%s", controller, unpaired)
+        if not state.paired:  # the owner removed the bridge in Apple Home: add it again
+            self._window.open("the last controller was removed")
         return Reply(tlv.encode((Tag.STATE, b"\x02")), pairings_changed=True)
 
     def _remove(self, controller: uuid.UUID) -> None:
@@ -444,9 +506,7 @@ class Pairing:
         return True
 
     def connection_closed(self, conn: ConnectionPairing) -> None:
-        if self._setup_owner is conn:
-            self._setup_owner = None
-        conn.setup = None
+        self._end_setup(conn, "abandoned")
         conn.verify = None
 
 

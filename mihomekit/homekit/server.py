@@ -12,13 +12,14 @@ import asyncio
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import h11
+
+from mihomekit.logthrottle import LogThrottle
 
 from .connection import JSON_TYPE, TLV_TYPE, Connection, Response
 from .limits import ServerLimits, fit_to_descriptors
@@ -75,7 +76,9 @@ class HapServer:
         self.pairing = Pairing(driver, driver.pairing_attempts, limits, driver.async_save)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._malformed_logged: dict[str, float] = {}
+        self._malformed_log = LogThrottle(
+            _LOGGER, interval=_MALFORMED_LOG_INTERVAL, max_keys=_MAX_LOGGED_PEERS
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -150,14 +153,8 @@ class HapServer:
     def malformed(self, conn: Connection, reason: str) -> None:
         """Count a malformed request; log it at most once a minute per address."""
         self.stats.malformed += 1
-        now = time.monotonic()
-        last = self._malformed_logged.get(conn.ip)
-        if last is not None and now - last < _MALFORMED_LOG_INTERVAL:
-            return
-        if len(self._malformed_logged) >= _MAX_LOGGED_PEERS:
-            self._malformed_logged.clear()
-        self._malformed_logged[conn.ip] = now
-        _LOGGER.warning(
+        self._malformed_log.warning(
+            f"malformed:{conn.ip}",
             "%s: malformed request (%s); %d so far, further ones from this address are "
             "not logged for a minute",
             conn.ip,

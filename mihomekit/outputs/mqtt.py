@@ -10,10 +10,13 @@ Topics (``<p>`` = ``topic_prefix``, default ``mihomekit``):
 * ``<discovery_prefix>/device/mihomekit_<id>/config``: Home Assistant discovery (devices
   from Zigbee2MQTT are left out: Zigbee2MQTT announces them to Home Assistant itself),
   republished after every reconnect and when Home Assistant says ``online`` on
-  ``<discovery_prefix>/status``;
+  ``<discovery_prefix>/status`` (births within :data:`BIRTH_HOLDOFF` seconds of a
+  republish are answered by one more, at the end of that time: anyone on the broker can
+  publish ``online``);
 * with ``tasmota_topic``: ``tele/<tasmota_topic>/SENSOR`` in Tasmota MI32's layout.
 
 Only readings are published: bind keys, gateway passwords and the settings never are.
+A failed command is logged once a minute at most per kind of failure.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mihomekit.logthrottle import LogThrottle
 from mihomekit.mqtt import MqttConnection, MqttMessage
 from mihomekit.registry import (
     Device,
@@ -47,15 +51,32 @@ _LOGGER = logging.getLogger(__name__)
 NO_DISCOVERY_SOURCES = frozenset({"zigbee2mqtt"})
 #: Largest command accepted on ``<p>/<id>/set``.
 MAX_COMMAND = 1024
+#: Home Assistant's birth: discovery goes out this many seconds after it (births that
+#: come together are answered once) ...
+BIRTH_DELAY = 1.0
+#: ... and at most once per this many seconds.
+BIRTH_HOLDOFF = 30.0
 
 
 class MqttOutput:
     """Publishes the registry on ``connection``'s broker, following it as it changes."""
 
-    def __init__(self, registry: Registry, connection: MqttConnection) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        connection: MqttConnection,
+        *,
+        birth_delay: float = BIRTH_DELAY,
+        birth_holdoff: float = BIRTH_HOLDOFF,
+    ) -> None:
         self.registry = registry
         self.connection = connection
         self._conn: MqttConnection | None = None
+        self._birth_delay = birth_delay
+        self._birth_holdoff = birth_holdoff
+        self._birth: asyncio.TimerHandle | None = None
+        self._births_answered = -float("inf")
+        self._log = LogThrottle(_LOGGER)
         self._events: Counter[str] = Counter()
         self._unsubscribe: Callable[[], None] | None = None
         #: ``states``, ``events``, ``discovery``, ``cleared``, ``commands`` and ``dropped_*``.
@@ -72,6 +93,9 @@ class MqttOutput:
         self.publish_all()
 
     async def stop(self) -> None:
+        if self._birth is not None:
+            self._birth.cancel()
+            self._birth = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -89,9 +113,20 @@ class MqttOutput:
         self.publish_all()
 
     def _on_ha_status(self, message: MqttMessage) -> None:
-        if message.payload.strip() == b"online":
-            _LOGGER.info("mqtt out: Home Assistant is online: discovery published again")
-            self.publish_all()
+        if message.payload.strip() != b"online":
+            return
+        self.stats["births"] += 1
+        if self._birth is not None:
+            return  # already answered soon
+        loop = asyncio.get_running_loop()
+        due = max(loop.time() + self._birth_delay, self._births_answered + self._birth_holdoff)
+        self._birth = loop.call_at(due, self._answer_birth)
+
+    def _answer_birth(self) -> None:
+        self._birth = None
+        self._births_answered = asyncio.get_running_loop().time()
+        _LOGGER.info("mqtt out: Home Assistant is online: discovery published again")
+        self.publish_all()
 
     def _publish_discovery(self, device: Device) -> None:
         conn = self._conn
@@ -209,7 +244,7 @@ class MqttOutput:
         err = task.exception()
         if err is not None:
             self.stats["dropped_commands"] += 1
-            _LOGGER.warning("mqtt out: command failed: %s", err)
+            self._log.warning(f"command:{err}", "mqtt out: command failed: %s", err)
 
 
 def _command(payload: bytes) -> dict[str, bool] | None:

@@ -1,5 +1,9 @@
 """A thin bleak adapter: scan for sensor advertisements and forward their service data.
 
+With an advertisement tap (:mod:`mihomekit.tap`: presence, extensions) every advertisement
+also goes to the tap, whole, and passive scanning adds the patterns its watchers need
+(:func:`patterns_for`); without one, nothing more is done per advertisement.
+
 Passive scanning (nothing is sent on air, so battery sensors are not woken by scan
 requests) needs BlueZ's advertisement monitor: BlueZ >= 5.56 started with
 ``--experimental`` and Linux >= 5.10. In scan mode ``"auto"`` the adapter tries passive
@@ -53,6 +57,7 @@ from mihomekit.sources import (
     uuid16_to_str,
 )
 from mihomekit.sources.bluez_watch import BluezState, BluezWatch
+from mihomekit.tap import AdvertisementTap, Interest, RawAdvertisement
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,6 +92,46 @@ OR_PATTERNS: tuple[OrPattern, ...] = tuple(
     OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, uuid.to_bytes(2, "little"))
     for uuid in SENSOR_SERVICE_UUIDS
 )
+
+#: Flags values (AD type 0x01) found in nearly every advertisement: with one or-pattern
+#: each, passive scanning reports every device that sends Flags (a pattern's content must
+#: not be empty, and an address cannot be matched by one).
+FLAGS_VALUES = (0x02, 0x04, 0x05, 0x06, 0x0A, 0x18, 0x1A, 0x1E)
+_BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+
+def patterns_for(interest: Interest) -> tuple[OrPattern, ...]:
+    """The or-patterns that let passive scanning hear what ``interest`` wants beyond the
+    sensors: the Flags values for addresses and everything, the company id for
+    manufacturer data, the UUID for service data and service lists."""
+    patterns: list[OrPattern] = []
+    if interest.needs_any_advertisement:
+        flags = AdvertisementDataType.FLAGS
+        patterns.extend(OrPattern(0, flags, bytes((value,))) for value in FLAGS_VALUES)
+    for company in sorted(interest.company_ids):
+        patterns.append(
+            OrPattern(
+                0, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA, company.to_bytes(2, "little")
+            )
+        )
+    for uuid in sorted(interest.service_uuids):
+        if uuid.startswith("0000") and uuid.endswith(_BASE_SUFFIX):
+            body = int(uuid[4:8], 16).to_bytes(2, "little")
+            kinds = (
+                AdvertisementDataType.SERVICE_DATA_UUID16,
+                AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID16,
+                AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID16,
+            )
+        else:
+            body = bytes.fromhex(uuid.replace("-", ""))[::-1]
+            kinds = (
+                AdvertisementDataType.SERVICE_DATA_UUID128,
+                AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID128,
+                AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID128,
+            )
+        patterns.extend(OrPattern(0, kind, body) for kind in kinds)
+    return tuple(patterns)
+
 
 _ADAPTER_NOT_FOUND = re.compile(r"adapter '[^']*' not found")
 
@@ -163,7 +208,8 @@ class BleAdapter:
     ``watch_bluez`` follows BlueZ on the system bus to stop and restart scanning with it
     (default: with bleak's scanner, not with an injected one that has no BlueZ behind it).
     ``wait_for_adapter``: when no adapter can be used at start, log it and wait for it
-    instead of raising.
+    instead of raising. ``tap``: where every advertisement heard goes as well, whole
+    (presence, extensions); passive scanning then also listens for what its watchers want.
     """
 
     def __init__(
@@ -177,10 +223,12 @@ class BleAdapter:
         receiver: str = LOCAL_RECEIVER,
         watch_bluez: bool | None = None,
         wait_for_adapter: bool = False,
+        tap: AdvertisementTap | None = None,
     ) -> None:
         if scan_mode not in SCAN_MODES:
             raise ValueError(f"scan_mode must be one of {', '.join(SCAN_MODES)}, not {scan_mode!r}")
         self._sink = sink
+        self._tap = tap
         self._adapter = adapter
         self._scan_mode = scan_mode
         self._watchdog_seconds = float(watchdog_seconds)
@@ -297,6 +345,9 @@ class BleAdapter:
             manufacturer = {k: v for k, v in makers.items() if k in SENSOR_COMPANY_IDS}
         else:
             manufacturer = None
+        tap = self._tap
+        if tap is not None:
+            self._feed_tap(tap, device, adv, now)
         if wanted is None and not manufacturer:
             stats.ignored += 1
             return
@@ -314,6 +365,22 @@ class BleAdapter:
             self._sink(advertisement)
         except Exception:
             self._sink_failed()
+
+    def _feed_tap(
+        self, tap: AdvertisementTap, device: BLEDevice, adv: AdvertisementData, now: float
+    ) -> None:
+        tap.feed(
+            RawAdvertisement(
+                device.address.upper(),
+                adv.rssi,
+                self.receiver,
+                now,
+                adv.local_name,
+                tuple(adv.service_uuids),
+                adv.service_data,
+                adv.manufacturer_data,
+            )
+        )
 
     def _sink_failed(self) -> None:
         self.stats.errors += 1
@@ -334,6 +401,8 @@ class BleAdapter:
             bluez["adapter"] = self._adapter
         if mode == "passive":
             patterns: list[OrPatternLike] = list(OR_PATTERNS)
+            if self._tap is not None:
+                patterns.extend(patterns_for(self._tap.interest))
             bluez["or_patterns"] = patterns
         scanner = self._factory(
             detection_callback=self._on_advertisement, scanning_mode=mode, bluez=bluez
@@ -556,11 +625,13 @@ class BleAdapter:
 
 
 __all__ = [
+    "FLAGS_VALUES",
     "OR_PATTERNS",
     "SCAN_MODES",
     "AdapterStats",
     "AdvertisementSink",
     "BleAdapter",
     "ScanMode",
+    "patterns_for",
     "unavailable_reason",
 ]

@@ -17,6 +17,7 @@ from bridge_helpers import SETUP_CODE, bridge_config
 from homekit_helpers import AccessoryView, controller_on_loopback, free_port, pair
 
 from mihomekit.app import App
+from mihomekit.homekit.window import WINDOW_FILE, read_open_until
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.placement import BridgeRule
 from mihomekit.setupcode import child_setup_code, child_setup_id, setup_uri
@@ -156,6 +157,34 @@ def test_no_room_and_no_child_bridges_names_the_device(
     assert not (tmp_path / "bridge-2").exists()
 
 
+def test_at_most_max_bridges(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """No bridge beyond [bridge] max_bridges: the rest are counted and said once; bridges
+    on disk beyond it (from an older version) are not served."""
+    caplog.set_level(logging.WARNING, logger="mihomekit.hubs")
+    app = App(bridge_config(tmp_path, free_port(), _entries(0, 10), bridge_capacity=3))
+    assert len(app.hubs) == 4
+    app = App(
+        bridge_config(tmp_path, free_port(), _entries(0, 16), bridge_capacity=3, max_bridges=2)
+    )
+    assert [hub.number for hub in app.hubs] == [1, 2]
+    assert len(app.hubs.unplaced) == 10
+    assert app.hubs.over_cap == {"bridge.max_bridges": 10}
+    model = device_model("sensor_magnet.aq2")
+    assert model is not None
+    for n in range(5):
+        app.registry.add_device(f"158d00001{n}", model, None, source="zigbee")
+    assert app.hubs.over_cap == {"bridge.max_bridges": 15}
+    assert len(app.hubs) == 2
+    said = [r.getMessage() for r in caplog.records if "max_bridges" in r.getMessage()]
+    assert len(said) == 2, said  # the bridges on disk not served, then the cap, once
+    assert "bridges 3, 4 in" in said[0]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "bridge-2",
+        "bridge-3",
+        "bridge-4",
+    ]
+
+
 def test_bridges_rules_and_persisted_assignment(tmp_path: Path) -> None:
     """[[bridges]] filters choose the bridge of new devices; a placed device never moves
     on its own; a filter added later moves a device, and says so."""
@@ -219,7 +248,13 @@ async def test_single_bridge_state_unchanged(tmp_path: Path) -> None:
             if not any(p.name.startswith(".") for p in tmp_path.iterdir()):
                 break
             await asyncio.sleep(0.02)
-        return {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+        # Only the pairing window's end moves: an unpaired bridge opens it at every start.
+        assert read_open_until(tmp_path / WINDOW_FILE) is not None
+        return {
+            p.name: p.read_bytes()
+            for p in tmp_path.iterdir()
+            if p.is_file() and p.name != WINDOW_FILE
+        }
 
     await run_once()
     files = await run_once()

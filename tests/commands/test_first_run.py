@@ -151,19 +151,51 @@ def test_decode_from_a_pipe_prints_no_hint() -> None:
     assert json.loads(result.stdout)["ok"] is True
 
 
-def test_demo_tells_where_its_state_is_what_it_does_and_that_it_stopped(tmp_path: Path) -> None:
+def test_demo_keeps_the_qr_on_screen_and_says_what_it_does(tmp_path: Path) -> None:
+    """On a terminal the demo's activity is one line rewritten in place: the QR code above
+    it never scrolls away. It says where its state is and that it stopped."""
     state = tmp_path / "demo-state"
-    args = [*run_args(state, demo_config=False), "--demo"]
-    with running(*args) as proc:
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLORFGBG")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [*MIHOMEKIT, *run_args(state, demo_config=False), "--demo"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    try:
+        start = _read_pty(master, "\r\x1b[K", timeout=30)  # up to the first activity update
+        # Two more updates (every 5 s) later, still no new line below the QR.
+        later = _read_pty(master, "\0", timeout=11)
+        proc.send_signal(signal.SIGINT)
+        end = _read_pty(master, "stopped", timeout=20)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert f"demo: state in {state} (delete it to start over)" in start
+    assert "Setup code: 182-11-234" in start and "mihomekit qr" in start
+    updates = later.split("\r\x1b[K")[1:]
+    assert len(updates) >= 2, later
+    assert "\n" not in later  # rewritten in place: nothing scrolls
+    words = updates[-1].split()
+    assert words[0] == "demo:" and words[2] == "advertisements," and int(words[1]) > 0
+    assert updates[-1].endswith(", 0 paired controllers")
+    assert end.rstrip("\n").split("\n")[-1] == "mihomekit bridge 'Mi-Home-Bridge' stopped"
+
+
+def test_demo_in_a_log_writes_its_activity_at_most_once_a_minute(tmp_path: Path) -> None:
+    state = tmp_path / "demo-state"
+    with running(*run_args(state, demo_config=False), "--demo") as proc:
         before = lines_until(proc, "mihomekit bridge")
-        assert f"demo: state in {state} (delete it to start over)" in before
-        assert any("Setup code: 182-11-234" in line for line in before)
-        activity = lines_until(proc, " paired controllers", timeout=15)[-1]
-        words = activity.split()
-        assert words[0] == "demo:" and words[2] == "advertisements,", activity
-        assert int(words[1]) > 0
-        assert activity.endswith(", 0 paired controllers")
+        time.sleep(7)  # the terminal's interval (5 s) has passed
         out, err = stop(proc, signal.SIGINT)  # Ctrl-C
+    assert any("Setup code: 182-11-234" in line for line in before)
+    assert "demo: " not in out.replace("demo: state in", "")  # not yet: once a minute
     assert out.rstrip("\n").split("\n")[-1] == "mihomekit bridge 'Mi-Home-Bridge' stopped"
     assert "Traceback" not in err
 

@@ -58,3 +58,25 @@ def test_a_broken_counter_file_is_one_line_and_unlock_repairs_it(tmp_path: Path)
     unlock = _cli("unlock", "--state-dir", str(tmp_path))
     assert unlock.returncode == 0, unlock.stderr
     assert "failed pair-setup attempts: 0 of 100" in _cli("--state-dir", str(tmp_path)).stdout
+
+
+def test_pairing_finds_the_demo_and_says_what_it_reads(tmp_path: Path) -> None:
+    """After the demo, `pairing` names the state directory it reads, points at the
+    demo's, and `--demo` reads it; nothing prints a raw errno."""
+    home = tmp_path / "home"
+    demo = tmp_path / "mihomekit-demo"
+    settings = tmp_path / "mihomekit.toml"
+    settings.write_text(f'[bridge]\nstate_dir = "{home}"\n')
+    for action in ("status", "unlock", "open"):
+        result = _cli(action, "--settings", str(settings))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "Errno" not in result.stderr, result.stderr
+        assert f"no bridge state in {home}" in result.stderr
+        assert "--demo" not in result.stderr  # there is no demo state yet
+    demo.mkdir()
+    hint = _cli("--settings", str(settings))
+    assert f"the demo keeps its state in {demo} (add --demo)" in hint.stderr
+    status = _cli("--demo", "--settings", str(settings))
+    assert status.returncode == 0, status.stderr
+    assert f"state directory: {demo}" in status.stdout
+    assert "paired controllers: none" in status.stdout

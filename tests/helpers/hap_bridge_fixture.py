@@ -38,8 +38,9 @@ class Endpoint:
 
     port: int
 
-    async def connect(self) -> hapraw.HapConnection:
-        return await hapraw.HapConnection.open(LOOPBACK, self.port)
+    async def connect(self, local_host: str | None = None) -> hapraw.HapConnection:
+        """A new connection (from ``local_host``, another loopback address, if given)."""
+        return await hapraw.HapConnection.open(LOOPBACK, self.port, local_host=local_host)
 
     async def pair(self, controller: hapraw.Controller | None = None) -> hapraw.PairingRecord:
         """Pair a controller with the right code (raw client)."""

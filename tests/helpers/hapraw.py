@@ -394,8 +394,13 @@ class HapConnection:
         host: str,
         port: int,
         timeout: float = DEFAULT_TIMEOUT,
+        local_host: str | None = None,
     ) -> HapConnection:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        """Connect to ``host:port`` (from ``local_host``, say 127.0.0.2, if given)."""
+        local = (local_host, 0) if local_host is not None else None
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, local_addr=local), timeout
+        )
         return cls(reader, writer)
 
     @property

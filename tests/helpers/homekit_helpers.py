@@ -49,6 +49,7 @@ CHAR = {
     "ContactSensorState": "6A",
     "LeakDetected": "70",
     "SmokeDetected": "76",
+    "OccupancyDetected": "71",
     "BatteryLevel": "68",
     "StatusLowBattery": "79",
     "StatusActive": "75",

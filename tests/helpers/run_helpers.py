@@ -73,12 +73,13 @@ def run_args(
     demo_config: bool = True,
     gateway: bool = False,
     ble: bool = False,
+    address: str = "127.0.0.1",
 ) -> list[str]:
-    """``run`` options for a bridge on 127.0.0.1 with its state in ``state``.
+    """``run`` options for a bridge on ``address`` with its state in ``state``.
 
     By default: the code from :data:`SETUP_MAC`, the demo's mi32cfg, no gateway, no BLE.
     """
-    args = ["run", "--state-dir", str(state), "--address", "127.0.0.1"]
+    args = ["run", "--state-dir", str(state), "--address", address]
     args += ["--port", str(port or free_port())]
     if mac is not None:
         args += ["--mac", mac]
@@ -89,6 +90,18 @@ def run_args(
     if demo_config:
         args += ["--config", str(DEMO / "mi32cfg.json")]
     return args
+
+
+def settings_args(
+    settings: Path, state: Path, *, mi32cfg: Path | None = None, port: int | None = None
+) -> list[str]:
+    """``run`` options for a bridge on 127.0.0.1 (the code from :data:`SETUP_MAC`) that
+    reads ``settings``, with no gateways; ``mi32cfg`` None: an empty device list."""
+    if mi32cfg is None:
+        mi32cfg = settings.parent / "empty-mi32cfg.json"
+        mi32cfg.write_text("[]", encoding="utf-8")
+    args = run_args(state, port=port, demo_config=False, ble=True)
+    return [*args, "--settings", str(settings), "--config", str(mi32cfg)]
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from z2m_simulator import Z2mSimulator
 
 from mihomekit.catalog import by_model
 from mihomekit.commands.run import mqtt_output
+from mihomekit.errors import GatewayError
 from mihomekit.outputs.discovery import device_config
+from mihomekit.outputs.mqtt import MqttOutput
 from mihomekit.outputs.tasmota import dew_point, sensor_key, sensor_message, sensor_object
 from mihomekit.readings import Event, Value
 
@@ -163,6 +166,53 @@ def test_tasmota_layout() -> None:
     message = sensor_message("2026-01-01T00:00:00", {"LYWSD03-52680f": fields})
     assert list(message) == ["Time", "LYWSD03-52680f", "TempUnit"]
     assert dew_point(20.0, 0) is None
+
+
+async def test_births_and_failed_commands_stay_quiet(
+    tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100 births of Home Assistant at once: discovery goes out once more. 500 commands
+    that fail: one warning."""
+
+    def output(app: Any) -> MqttOutput:
+        assert app.mqtt is not None
+        return MqttOutput(app.registry, app.mqtt, birth_delay=0.2, birth_holdoff=60.0)
+
+    app = make_app(tmp_path, mosquitto, SourceSlot(), outputs=[output], publish=True)
+    await app.start()
+    try:
+        mqtt_out = next(o for o in app.outputs if isinstance(o, MqttOutput))
+        await until(lambda: app.mqtt is not None and app.mqtt.connected, "the broker", 5)
+
+        async def offline(device_id: str, values: Mapping[str, Value]) -> None:
+            raise GatewayError(f"{device_id} is offline")
+
+        plug = app.registry.add_device(
+            "158d0001000005", _gateway_plug(), None, source="zigbee", control=offline
+        )
+        config = f"homeassistant/device/mihomekit_{plug.id}/config"
+        await until(lambda: mqtt_out.stats["discovery"] >= 1, "the first discovery", 5)
+        async with Listener(mosquitto) as ha:
+            assert ha.client is not None
+            await until(lambda: ha.on(config), "the retained discovery", 5)
+            await asyncio.sleep(0.3)
+            before = len(ha.on(config))
+            caplog.set_level(logging.INFO, logger="mihomekit.outputs.mqtt")
+            for _ in range(100):
+                await ha.client.publish("homeassistant/status", "online")
+            await until(lambda: mqtt_out.stats["births"] == 100, "the births", 5)
+            await until(lambda: len(ha.on(config)) > before, "one answer", 5)
+            await asyncio.sleep(0.5)
+            assert len(ha.on(config)) == before + 1
+            answered = [r for r in caplog.records if "Home Assistant is online" in r.getMessage()]
+            assert len(answered) == 1
+            for _ in range(500):
+                await ha.client.publish(f"mihomekit/{plug.id}/set", b'{"power": true}')
+            await until(lambda: mqtt_out.stats["dropped_commands"] == 500, "the commands", 10)
+        failed = [r for r in caplog.records if "command failed" in r.getMessage()]
+        assert [r.levelno for r in failed if r.levelno >= logging.WARNING] == [logging.WARNING]
+    finally:
+        await app.stop()
 
 
 async def test_removed_device_leaves_the_broker_and_comes_back_when_added_again(

@@ -1,8 +1,9 @@
 """Who may change things on the dashboard: password, sessions, CSRF tokens, login limits.
 
-Reading the dashboard is open; every change needs a session from a login with the
-password. Without a password (none set in ``[web] password_hash``) changes are accepted
-from this host only (loopback addresses).
+Reading the dashboard is open, but for the setup code and the whole bind keys; those, and
+every change, need the owner: a session from a login with the password, or, without a
+password (none set in ``[web] password_hash``), a request from this host (a loopback
+address, or the address the request came in on).
 
 * The password is stored as ``scrypt$<log2 N>$<r>$<p>$<salt>$<hash>`` (salt and hash in
   base64): :func:`hash_password`, :func:`verify_password`.
@@ -11,7 +12,8 @@ from this host only (loopback addresses).
 * CSRF: every page sets a random token cookie (``mihomekit_csrf``); a change must send the
   same token in a form field or the ``X-CSRF-Token`` header, and a request whose
   ``Origin`` names another host is refused.
-* Failed logins are limited per client address and overall (:class:`LoginLimiter`).
+* Login tries are limited per client address (:class:`LoginLimiter`), counted before the
+  password is checked.
 
 Nothing here imports the web server: the settings read :func:`password_hash_problem`.
 """
@@ -36,6 +38,8 @@ __all__ = [
     "ChangeGuard",
     "LoginLimiter",
     "Sessions",
+    "client_key",
+    "from_this_host",
     "hash_password",
     "is_loopback",
     "password_hash_problem",
@@ -142,6 +146,21 @@ def is_loopback(address: str | None) -> bool:
     return ip.is_loopback
 
 
+def from_this_host(remote: str | None, local: str | None = None) -> bool:
+    """True for a client on the bridge's own host: a loopback address, or the very address
+    it connected to (a browser on the host opening the dashboard by its LAN address)."""
+    if is_loopback(remote):
+        return True
+    if not remote or not local:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%", 1)[0]) == ipaddress.ip_address(
+            local.split("%", 1)[0]
+        )
+    except ValueError:
+        return False
+
+
 class Sessions:
     """Logged-in browsers: random tokens with an expiry, bounded in number."""
 
@@ -172,59 +191,73 @@ class Sessions:
             self._tokens.pop(token, None)
 
 
-class LoginLimiter:
-    """Failed logins: ``per_client`` per ``window`` seconds from one address, ``overall`` in all.
+def client_key(address: str | None) -> str:
+    """Whom a login limit counts: an IPv4 address, or an IPv6 /64 (one host may use many
+    addresses of its /64)."""
+    if not address:
+        return "?"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
-    A client over its limit (or everyone, over the overall limit) waits until its oldest
-    counted failure leaves the window. The table of clients is bounded.
+
+class LoginLimiter:
+    """Login tries per client (:func:`client_key`): ``per_client`` per ``window`` seconds.
+
+    Failures of one client never lock out another, so the owner's right password works
+    from any address that has not failed itself. A try is counted before the password is
+    checked (:meth:`begin`), so parallel tries get no more checks than the limit; a
+    success forgets the client's failures. The table of clients is bounded.
     """
 
     def __init__(
         self,
         *,
         per_client: int = 5,
-        overall: int = 30,
         window: float = 300.0,
-        max_clients: int = 1024,
+        max_clients: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_client = per_client
-        self.overall = overall
         self.window = window
         self.max_clients = max_clients
         self._clock = clock
         self._clients: OrderedDict[str, deque[float]] = OrderedDict()
-        self._all: deque[float] = deque()
-
-    def _trim(self, times: deque[float], now: float) -> None:
-        while times and now - times[0] >= self.window:
-            times.popleft()
 
     def wait(self, client: str) -> float:
         """Seconds ``client`` must wait before its next try (0: it may try now)."""
+        times = self._clients.get(client_key(client))
+        if times is None:
+            return 0.0
         now = self._clock()
-        self._trim(self._all, now)
-        waits = [0.0]
-        if len(self._all) >= self.overall:
-            waits.append(self.window - (now - self._all[0]))
-        times = self._clients.get(client)
-        if times is not None:
-            self._trim(times, now)
-            if len(times) >= self.per_client:
-                waits.append(self.window - (now - times[0]))
-        return max(waits)
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) < self.per_client:
+            return 0.0
+        return self.window - (now - times[0])
 
-    def failed(self, client: str) -> None:
-        now = self._clock()
-        times = self._clients.pop(client, None) or deque()
-        times.append(now)
-        self._clients[client] = times
-        self._all.append(now)
+    def begin(self, client: str) -> float:
+        """Count one try of ``client`` now; 0 if it may check its password, else the
+        seconds to wait (and nothing is counted)."""
+        wait = self.wait(client)
+        if wait > 0:
+            return wait
+        key = client_key(client)
+        times = self._clients.pop(key, None) or deque()
+        times.append(self._clock())
+        self._clients[key] = times
         while len(self._clients) > self.max_clients:
             self._clients.popitem(last=False)
+        return 0.0
 
     def succeeded(self, client: str) -> None:
-        self._clients.pop(client, None)
+        self._clients.pop(client_key(client), None)
 
 
 class ChangeGuard:
@@ -242,10 +275,13 @@ class ChangeGuard:
     def logged_in(self, cookies: Mapping[str, str]) -> bool:
         return self.sessions.valid(cookies.get(SESSION_COOKIE))
 
-    def may_change(self, remote: str | None, cookies: Mapping[str, str]) -> bool:
-        """Logged in, or (without a password) a request from this host."""
+    def may_change(
+        self, remote: str | None, cookies: Mapping[str, str], local: str | None = None
+    ) -> bool:
+        """The owner: logged in, or (without a password) a request from this host
+        (``local``: the address the request came in on)."""
         if self.password_hash is None:
-            return is_loopback(remote)
+            return from_this_host(remote, local)
         return self.logged_in(cookies)
 
     def refusal(
@@ -256,12 +292,13 @@ class ChangeGuard:
         token: str | None,
         origin: str | None,
         host: str | None,
+        local: str | None = None,
     ) -> str | None:
         """Why a change request must be refused (None: it may go ahead)."""
         reason = csrf_problem(cookies, token, origin, host)
         if reason is not None:
             return reason
-        if self.may_change(remote, cookies):
+        if self.may_change(remote, cookies, local):
             return None
         if self.password_hash is None:
             return (
@@ -270,18 +307,26 @@ class ChangeGuard:
             )
         return "log in with the dashboard password first"
 
-    def login(self, client: str, password: str) -> tuple[str | None, str | None]:
-        """``(session token, None)`` on success, else ``(None, reason)``."""
-        wait = self.limiter.wait(client)
-        if wait > 0:
-            return None, f"too many failed logins; try again in {int(wait) + 1} s"
+    def begin_login(self, client: str) -> str | None:
+        """Count a login try of ``client``; why it is refused (None: check the password)."""
         if self.password_hash is None:
-            return None, "no password is set (mihomekit web-password sets one)"
-        if not verify_password(self.password_hash, password):
-            self.limiter.failed(client)
-            return None, "wrong password"
+            return "no password is set (mihomekit web-password sets one)"
+        wait = self.limiter.begin(client)
+        if wait > 0:
+            return f"too many failed logins; try again in {int(wait) + 1} s"
+        return None
+
+    def check_password(self, password: str) -> bool:
+        """True if ``password`` is right (scrypt: slow, run it in a worker thread)."""
+        return self.password_hash is not None and verify_password(self.password_hash, password)
+
+    def end_login(self, client: str, right: bool) -> str | None:
+        """A new session token if the password was right (the client's failures are
+        forgotten), else None (the try stays counted)."""
+        if not right:
+            return None
         self.limiter.succeeded(client)
-        return self.sessions.create(), None
+        return self.sessions.create()
 
 
 def new_csrf_token() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["FLUSH_INTERVAL", "LiveHub"]
+__all__ = ["FLUSH_INTERVAL", "LiveHub", "sse_text", "widget_event"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,12 +40,22 @@ def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+#: Every control character (CR and LF end an SSE line) becomes a space in an SSE field.
+_NO_CONTROLS = {code: " " for code in (*range(0x20), 0x7F)}
+
+
+def sse_text(text: str) -> str:
+    """``text`` made safe for one SSE ``data:`` line: no control characters at all."""
+    return text.translate(_NO_CONTROLS)
+
+
 def widget_event(device_id: str, html: str) -> str:
     """A ``widget`` event: the device id on the first data line, its HTML on the second.
 
-    Plain text rather than JSON: this is the hot path of a busy page.
+    Plain text rather than JSON: this is the hot path of a busy page. Neither field ever
+    carries a control character (a device name with a CR must not split the event).
     """
-    return f"event: widget\ndata: {device_id}\ndata: {html.replace(chr(10), ' ')}\n\n"
+    return f"event: widget\ndata: {sse_text(device_id)}\ndata: {sse_text(html)}\n\n"
 
 
 class LiveHub:

@@ -8,6 +8,10 @@ Counters (``_total``) only grow while the bridge runs:
 * ``mihomekit_registry_total{outcome}``: ``accepted`` and every ``dropped_*`` reason,
   also as ``mihomekit_dropped_total{reason}``;
 * ``mihomekit_events_total``: button presses, motion, doors…
+* ``mihomekit_over_cap{cap}``: what was refused for a cap of the settings
+  (``bridge.max_bridges``: devices on no bridge; ``zigbee2mqtt.max_devices``: devices
+  left out of Zigbee2MQTT's list);
+* ``mihomekit_web_refused_hosts_total``: dashboard requests naming another host (421);
 
 Per device (labels ``device``, ``name``, ``model``): ``mihomekit_device_last_seen_age_seconds``,
 ``mihomekit_device_battery_percent``, ``mihomekit_device_rssi_dbm`` and
@@ -75,6 +79,8 @@ def render_metrics(
     events: int,
     paired_controllers: int,
     web_clients: int,
+    over_cap: Mapping[str, int] | None = None,
+    refused_hosts: int = 0,
 ) -> str:
     """The whole ``/metrics`` page."""
     out = _Writer()
@@ -126,6 +132,18 @@ def render_metrics(
     )
     out.family(
         "mihomekit_web_live_clients", "gauge", "Browsers on the live page.", [({}, web_clients)]
+    )
+    out.family(
+        "mihomekit_over_cap",
+        "gauge",
+        "What was refused for a cap of the settings, by setting.",
+        (({"cap": cap}, n) for cap, n in sorted((over_cap or {}).items())),
+    )
+    out.family(
+        "mihomekit_web_refused_hosts",
+        "counter",
+        "Dashboard requests whose Host header named another host.",
+        [({}, refused_hosts)],
     )
     devices = registry.devices()
     now = time.monotonic()

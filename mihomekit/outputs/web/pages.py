@@ -8,12 +8,14 @@ are static files next to this module (``static/``).
 from __future__ import annotations
 
 import functools
+import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from html import escape
 
 from mihomekit import setupcode
+from mihomekit.homekit.window import WindowStatus
 from mihomekit.readings import KeyStatus, Value
 from mihomekit.registry import Device, UnknownDevice
 from mihomekit.sources import SourceStatus
@@ -50,6 +52,7 @@ _STATES: dict[str, tuple[str, str, str]] = {
     "smoke": ("Smoke", "SMOKE!", "clear"),
     "gas": ("Gas", "GAS!", "clear"),
     "occupancy": ("Occupancy", "occupied", "empty"),
+    "presence": ("Presence", "home", "away"),
     "light": ("Light", "bright", "dark"),
     "low_battery": ("Battery", "low", "ok"),
     "power": ("Power", "on", "off"),
@@ -59,6 +62,32 @@ _STATES: dict[str, tuple[str, str, str]] = {
 }
 #: Shown elsewhere in the widget (battery, signal) or not a reading.
 _NOT_LISTED = frozenset({"battery", "rssi"})
+#: Readings the dashboard can switch (relays, plugs, lights) through ``/devices/switch``.
+_SWITCHABLE = re.compile(r"^(power(_\d+)?|light_on)$")
+
+
+def switch_readings(device: Device) -> list[str]:
+    """The readings of ``device`` that its source can switch (none without a control)."""
+    if device.control is None or device.model is None:
+        return []
+    return sorted(r for r in device.model.measures | set(device.values) if _SWITCHABLE.match(r))
+
+
+def _switches(device: Device) -> str:
+    """A button per switchable reading (the page's script adds the CSRF token)."""
+    forms = []
+    for reading in switch_readings(device):
+        on = bool(device.values.get(reading))
+        label = _STATES.get(reading, (reading, "", ""))[0]
+        forms.append(
+            '<form method="post" action="/devices/switch" class="switch">'
+            '<input type="hidden" name="csrf" value="">'
+            f'<input type="hidden" name="device" value="{escape(device.id)}">'
+            f'<input type="hidden" name="reading" value="{escape(reading)}">'
+            f'<input type="hidden" name="on" value="{"0" if on else "1"}">'
+            f'<button type="submit">{escape(label)}: turn {"off" if on else "on"}</button></form>'
+        )
+    return "".join(forms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +203,7 @@ def widget(device: Device, strip: Sequence[bool], *, heard: bool, cue: bool = Fa
         f'<article class="{classes}" id="w-{escape(device.id)}" data-device="{escape(device.id)}">'
         f"<header><h2>{escape(device.name)}</h2>{cue_html if cue else ''}</header>"
         f'<p class="sub">{escape(model)} · {escape(_display_id(device.id))}</p>'
-        f'<dl class="values">{values}</dl>'
+        f'<dl class="values">{values}</dl>{_switches(device)}'
         f'<p class="meta">{" · ".join(meta)}</p>'
         f'<p class="key {key_class}">{escape(key_words)}</p>'
         f"{_strip(tuple(strip))}</article>"
@@ -240,6 +269,29 @@ class Summary:
     paired_controllers: int
     connections: int
     uptime: float
+    #: What was refused for a cap, by setting (``zigbee2mqtt.max_devices``: count).
+    over_cap: Mapping[str, int] = field(default_factory=dict)
+
+
+#: Words for :attr:`Summary.over_cap`'s settings.
+_CAPS = {
+    "bridge.max_bridges": "devices are on no bridge: no more bridges may be made",
+    "zigbee2mqtt.max_devices": "Zigbee2MQTT devices were left out",
+}
+
+
+def _over_cap(over_cap: Mapping[str, int]) -> str:
+    items = [
+        f"<li><b>{count}</b> {escape(_CAPS.get(cap, 'refused'))} (<code>{escape(cap)}</code>)</li>"
+        for cap, count in sorted(over_cap.items())
+        if count
+    ]
+    if not items:
+        return ""
+    return (
+        '<section class="card over-cap"><p>Over a cap of the settings (each named once in '
+        f"the bridge's log):</p><ul>{''.join(items)}</ul></section>"
+    )
 
 
 def overview(summary: Summary, widgets: Iterable[str]) -> str:
@@ -256,7 +308,7 @@ def overview(summary: Summary, widgets: Iterable[str]) -> str:
         f'<span><b id="s-events">{summary.events}</b> events</span>'
         f"<span>HomeKit: {pairing}, {summary.connections} connections</span>"
         f'<span>up <b class="uptime" data-start="{time.time() - summary.uptime:.0f}">'
-        f"{int(summary.uptime)} s</b></span></section>"
+        f"{int(summary.uptime)} s</b></span></section>{_over_cap(summary.over_cap)}"
         f'<section class="widgets" id="widgets">{"".join(widgets)}</section>'
     )
 
@@ -266,30 +318,87 @@ def qr_svg(uri: str) -> str:
     return setupcode.qr_svg(uri, scale=6)
 
 
-def pairing_page(
-    ctx: PageContext,
-    *,
-    bridge: int,
-    name: str,
-    paired: bool,
-    code: str,
-    uri: str,
-    controllers: Sequence[tuple[str, bool]],
-) -> str:
-    """One bridge's pairing card: the QR code while unpaired, else its controllers."""
-    title = f"<h1>Pairing: {escape(name)}</h1>"
-    if not paired:
+@dataclass(frozen=True, slots=True)
+class PairingCard:
+    """What the pairing page shows of one bridge."""
+
+    bridge: int
+    name: str
+    paired: bool
+    code: str
+    uri: str
+    controllers: Sequence[tuple[str, bool]]
+    window: WindowStatus
+
+
+def _how_to_see_the_code(ctx: PageContext, bridge: int) -> str:
+    qr = "mihomekit qr" + ("" if bridge == 1 else f" --bridge {bridge}")
+    if ctx.has_password:
+        other = '<a href="/login?next=/pairing">log in</a> to see it here'
+    else:
+        other = (
+            "open this page on the bridge's own host (<code>http://localhost</code>), or set a "
+            "password (<code>mihomekit web-password</code>) and log in"
+        )
+    return (
+        '<p class="hint code-hidden">The setup code is shown only to the owner: run '
+        f"<code>{escape(qr)}</code> on the bridge's host, or {other}.</p>"
+    )
+
+
+def _window_card(ctx: PageContext, card: PairingCard) -> str:
+    window = card.window
+    if window.always:
+        return (
+            '<p class="window open">Pairing is always open '
+            "(<code>[bridge] pairing_window = 0</code>).</p>"
+        )
+    if window.open:
+        state = f'<p class="window open">Pairing is {escape(window.describe())}.</p>'
+    else:
+        state = (
+            '<p class="window closed">Pairing is closed: Apple Home cannot add this bridge '
+            "until you open it.</p>"
+        )
+    command = "mihomekit pairing open" + ("" if card.bridge == 1 else f" --bridge {card.bridge}")
+    if not ctx.may_change:
+        here = "log in" if ctx.has_password else "open this page on the bridge's own host"
+        return (
+            f'{state}<p class="hint">Open it with <code>{escape(command)}</code> on the '
+            f"bridge's host, or {here} to open it here.</p>"
+        )
+    button = "Open pairing again" if window.open else "Open pairing"
+    return (
+        f'{state}<form method="post" action="/pairing/open" class="inline">{_csrf(ctx)}'
+        f'<input type="hidden" name="bridge" value="{card.bridge}">'
+        f'<button type="submit">{button}</button></form>'
+    )
+
+
+def pairing_page(ctx: PageContext, card: PairingCard) -> str:
+    """One bridge's pairing card: while unpaired, the pairing window and (to the owner) the
+    QR code; else its controllers."""
+    title = f"<h1>Pairing: {escape(card.name)}</h1>"
+    bridge = card.bridge
+    if not card.paired:
+        if ctx.may_change:
+            code = (
+                f'<div class="qr">{qr_svg(card.uri)}</div>'
+                f'<p class="code">Setup code <b class="setup-code">{escape(card.code)}</b></p>'
+                f'<p class="hint">{escape(card.uri)}</p>'
+            )
+        else:
+            code = _how_to_see_the_code(ctx, bridge)
         return (
             f'{title}<section class="card" id="pairing-{bridge}"><p>In the Home app: '
-            "<b>Add Accessory</b>, then scan this code, or choose <i>More options…</i> and "
-            f'type the setup code.</p><div class="qr">{qr_svg(uri)}</div>'
-            f'<p class="code">Setup code <b class="setup-code">{escape(code)}</b></p>'
-            f'<p class="hint">{escape(uri)}</p></section>'
+            "<b>Add Accessory</b>, then scan this bridge's QR code, or choose <i>More "
+            f"options…</i> and type its setup code.</p>{_window_card(ctx, card)}{code}"
+            "</section>"
         )
     rows = "".join(
         f"<tr><td><code>{escape(controller)}</code></td><td>{'admin' if admin else 'user'}</td>"
         "</tr>"
-        for controller, admin in controllers
+        for controller, admin in card.controllers
     )
     reset = (
         f'<form method="post" action="/pairing/reset" class="danger">{_csrf(ctx)}'

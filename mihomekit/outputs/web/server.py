@@ -1,10 +1,12 @@
 """The dashboard's web server: an aiohttp application run as one of the bridge's outputs.
 
 Pages: ``/`` (overview), ``/pairing``, ``/devices`` (with ``/devices/bind``: a sensor's
-bind key by Mi activation), ``/sources``, ``/login``; live
-updates at ``/events``; ``/metrics``; ``/api/check-key`` (JSON). Reading is open; every
-``POST`` that changes something passes :class:`~.auth.ChangeGuard` (CSRF token, and a
-login or, without a password, a request from this host). Bodies larger than
+bind key by Mi activation), ``/sources``, ``/login``; live updates at ``/events``;
+``/metrics``; ``/api/check-key`` (JSON). Only requests whose ``Host`` names the dashboard
+are answered (:mod:`.hosts`). Reading is open, except the setup code and the whole bind
+keys, which only the owner sees: a login or, without a password, a request from this
+host. Every ``POST`` that changes something passes :class:`~.auth.ChangeGuard` (CSRF
+token, and the owner). Bodies larger than
 :data:`MAX_BODY` bytes are refused with 413; every refusal is a page (or JSON) that says
 why, and nothing is half-changed.
 """
@@ -16,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from mihomekit.errors import MihomekitError
+from mihomekit.homekit.window import WindowStatus
 from mihomekit.hubs import Hub, Hubs
 from mihomekit.registry import (
     Device,
@@ -48,6 +51,7 @@ from .auth import (
     new_csrf_token,
 )
 from .devices import DeviceChangeError, DeviceManager
+from .hosts import HostCheck, local_address
 from .live import LiveHub
 from .metrics import CONTENT_TYPE, render_metrics
 from .reception import RECEPTION_FILE, SAVE_INTERVAL, ReceptionLog
@@ -87,6 +91,7 @@ class WebOutput:
         port: int,
         password_hash: str | None,
         binder: Callable[[str], Awaitable[str]] | None = None,
+        host_names: Sequence[str] = (),
     ) -> None:
         self.registry = registry
         #: Gives a sensor a new bind key (Mi activation); None: the bridge cannot.
@@ -97,6 +102,11 @@ class WebOutput:
         self.host = host
         self.port = port
         self.guard = ChangeGuard(password_hash)
+        self.hosts = HostCheck(
+            [host, hubs.options.address, hubs.options.listen_address], names=host_names
+        )
+        #: One password check at a time: scrypt takes 32 MiB and a tenth of a second each.
+        self._password_check = asyncio.Lock()
         self.devices = DeviceManager(device_list, registry)
         self.reception = ReceptionLog(state_dir / RECEPTION_FILE)
         self.hub = LiveHub(self._render_widget, self._summary)
@@ -124,17 +134,20 @@ class WebOutput:
     async def start(self) -> None:
         """Listen on ``host:port`` (port 0: a free one, then in :attr:`port`)."""
         application = web.Application(
-            client_max_size=MAX_BODY, middlewares=[self._errors, self._headers]
+            client_max_size=MAX_BODY,
+            middlewares=[self.hosts.middleware, self._errors, self._headers],
         )
         routes = [
             web.get("/", self._overview),
             web.get("/pairing", self._pairing),
+            web.post("/pairing/open", self._pairing_open),
             web.post("/pairing/reset", self._pairing_reset),
             web.get("/devices", self._devices_page),
             web.post("/devices/add", self._device_add),
             web.post("/devices/rename", self._device_rename),
             web.post("/devices/remove", self._device_remove),
             web.post("/devices/import", self._device_import),
+            web.post("/devices/switch", self._device_switch),
             web.post("/devices/bind", self._device_bind),
             web.get("/devices/export", self._device_export),
             web.post("/api/check-key", self._check_key),
@@ -277,7 +290,9 @@ class WebOutput:
             csrf=csrf,
             logged_in=self.guard.logged_in(request.cookies),
             has_password=self.guard.has_password,
-            may_change=self.guard.may_change(request.remote, request.cookies),
+            may_change=self.guard.may_change(
+                request.remote, request.cookies, local_address(request)
+            ),
         )
 
     def _html(
@@ -336,6 +351,7 @@ class WebOutput:
                 token=form.get("csrf") or request.headers.get("X-CSRF-Token"),
                 origin=request.headers.get("Origin"),
                 host=request.host,
+                local=local_address(request),
             )
             if refusal is not None:
                 raise _Refused(403, refusal)
@@ -348,9 +364,19 @@ class WebOutput:
             return self._html(request, title, body, status=400, message=str(err), error=True)
         return self._html(request, title, body, message=done)
 
+    def _over_cap(self) -> dict[str, int]:
+        """What was refused for a cap of the settings: the bridges' and the sources'."""
+        caps = dict(self.hubs.over_cap)
+        for status in self.statuses():
+            caps.update(status.over_cap)
+        return caps
+
     # -- pages ---------------------------------------------------------------------------
 
     async def _overview(self, request: web.Request) -> web.Response:
+        return self._html(request, "Overview", self._overview_body)
+
+    def _overview_body(self, _ctx: pages.PageContext) -> str:
         registry = self.registry
         summary = pages.Summary(
             devices=len(registry),
@@ -359,20 +385,41 @@ class WebOutput:
             paired_controllers=sum(hub.paired_controllers for hub in self.hubs),
             connections=sum(_connections(hub) for hub in self.hubs),
             uptime=time.monotonic() - self.started,
+            over_cap=self._over_cap(),
         )
         widgets = [self._widget(device) for device in registry.devices()]
-        return self._html(request, "Overview", lambda _ctx: pages.overview(summary, widgets))
+        return pages.overview(summary, widgets)
+
+    async def _device_switch(self, request: web.Request) -> web.Response:
+        """A widget's switch button: a relay, plug or light on or off."""
+
+        async def action(form: dict[str, str]) -> str:
+            device = self.registry.get(form.get("device", ""))
+            reading = form.get("reading", "")
+            if device is None or reading not in pages.switch_readings(device):
+                raise _Refused(400, "there is no such switch")
+            on = form.get("on") == "1"
+            try:
+                await self.registry.control(device.id, {reading: on})
+            except Exception as err:
+                raise _Refused(409, f"{device.name} could not be switched: {err}") from None
+            return f"{device.name} switched {'on' if on else 'off'}"
+
+        return await self._change(request, "Overview", self._overview_body, action)
 
     def _pairing_body(self, ctx: pages.PageContext) -> str:
         return "".join(
             pages.pairing_page(
                 ctx,
-                bridge=hub.number,
-                name=hub.name,
-                paired=hub.paired,
-                code=hub.setup_code,
-                uri=hub.setup_uri,
-                controllers=_controllers(hub),
+                pages.PairingCard(
+                    bridge=hub.number,
+                    name=hub.name,
+                    paired=hub.paired,
+                    code=hub.setup_code,
+                    uri=hub.setup_uri,
+                    controllers=_controllers(hub),
+                    window=_window(hub),
+                ),
             )
             for hub in self.hubs
         )
@@ -380,23 +427,38 @@ class WebOutput:
     async def _pairing(self, request: web.Request) -> web.Response:
         return self._html(request, "Pairing", self._pairing_body)
 
+    def _running_hub(self, form: dict[str, str]) -> Hub:
+        number = form.get("bridge", "1")
+        hub = next((h for h in self.hubs if str(h.number) == number), None)
+        if hub is None or hub.driver is None:
+            raise _Refused(400, f"there is no running bridge {number[:8]!r}")
+        return hub
+
+    async def _pairing_open(self, request: web.Request) -> web.Response:
+        async def action(form: dict[str, str]) -> str:
+            hub = self._running_hub(form)
+            if hub.paired:
+                raise _Refused(400, f"{hub.name} is paired: reset its pairing first")
+            status = hub.driver.pairing_window.open("opened on the dashboard")
+            return f"pairing of {hub.name} {status.describe()}"
+
+        return await self._change(request, "Pairing", self._pairing_body, action)
+
     async def _pairing_reset(self, request: web.Request) -> web.Response:
         async def action(form: dict[str, str]) -> str:
             if form.get("confirm") != "yes":
                 raise _Refused(400, "tick the box to confirm the reset first")
-            number = form.get("bridge", "1")
-            hub = next((h for h in self.hubs if str(h.number) == number), None)
-            if hub is None or hub.driver is None:
-                raise _Refused(400, f"there is no running bridge {number[:8]!r}")
+            hub = self._running_hub(form)
             try:
                 removed = await _reset_pairing(hub)
             except OSError as err:
                 raise _Refused(
                     500, f"the pairing state could not be saved ({err}); nothing changed"
                 ) from None
+            status = hub.driver.pairing_window.open("the pairing was reset on the dashboard")
             return (
                 f"pairing of {hub.name} reset: {removed} controller(s) removed; add the bridge "
-                "in Apple Home again with the setup code"
+                f"in Apple Home again with the setup code (pairing {status.describe()})"
             )
 
         return await self._change(request, "Pairing", self._pairing_body, action)
@@ -466,7 +528,7 @@ class WebOutput:
         return await self._device_change(request, action)
 
     async def _device_export(self, request: web.Request) -> web.Response:
-        if not self.guard.may_change(request.remote, request.cookies):
+        if not self.guard.may_change(request.remote, request.cookies, local_address(request)):
             return self._refusal(request, 403, "the export holds the bind keys: log in first")
         return web.Response(
             text=self.devices.export_text(),
@@ -524,20 +586,18 @@ class WebOutput:
             return self._html(request, "Log in", body, status=403, message=csrf_refusal, error=True)
         client = request.remote or "?"
         password = form.get("password", "")
-        wait = self.guard.limiter.wait(client)
-        if wait > 0:
-            return self._html(
-                request,
-                "Log in",
-                body,
-                status=429,
-                message=f"too many failed logins; try again in {int(wait) + 1} s",
-                error=True,
-            )
+        refusal = self.guard.begin_login(client)  # counted before the check
+        if refusal is not None:
+            status = 429 if self.guard.has_password else 403
+            return self._html(request, "Log in", body, status=status, message=refusal, error=True)
         loop = asyncio.get_running_loop()
-        token, reason = await loop.run_in_executor(None, self.guard.login, client, password)
+        async with self._password_check:
+            right = await loop.run_in_executor(None, self.guard.check_password, password)
+        token = self.guard.end_login(client, right)
         if token is None:
-            return self._html(request, "Log in", body, status=403, message=reason, error=True)
+            return self._html(
+                request, "Log in", body, status=403, message="wrong password", error=True
+            )
         response = web.HTTPSeeOther(_local_path(form.get("next", "/")))
         response.set_cookie(
             SESSION_COOKIE,
@@ -571,6 +631,8 @@ class WebOutput:
             events=self.registry.stats.get("events", 0),
             paired_controllers=sum(hub.paired_controllers for hub in self.hubs),
             web_clients=self.hub.clients,
+            over_cap=self._over_cap(),
+            refused_hosts=self.hosts.refused,
         )
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
@@ -603,6 +665,13 @@ def _controllers(hub: Hub) -> list[tuple[str, bool]]:
         return []
     state = hub.driver.state
     return [(str(c), bool(state.is_admin(c))) for c in list(state.paired_clients)]
+
+
+def _window(hub: Hub) -> WindowStatus:
+    if hub.driver is None:
+        return WindowStatus(open=False)
+    status: WindowStatus = hub.driver.pairing_window.status()
+    return status
 
 
 def _connections(hub: Hub) -> int:

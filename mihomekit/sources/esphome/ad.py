@@ -121,6 +121,72 @@ def parse_ad(data: bytes) -> ParsedAd:
     return ParsedAd(service or EMPTY, manufacturer or EMPTY, malformed)
 
 
+class AdFields(NamedTuple):
+    """Everything one entry's AD structures carried (for the advertisement tap): the local
+    name, the service UUIDs listed, service data and manufacturer data. UUIDs are 128-bit
+    lower-case text, as bleak writes them."""
+
+    name: str | None
+    service_uuids: tuple[str, ...]
+    service_data: Mapping[str, bytes]
+    manufacturer_data: Mapping[int, bytes]
+
+
+_NO_FIELDS = AdFields(None, (), MappingProxyType({}), EMPTY)
+_BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+
+def _uuid_text(le: bytes) -> str:
+    """A UUID of 2, 4 or 16 bytes, little-endian as on air, as 128-bit text."""
+    if len(le) in (2, 4):
+        return f"{int.from_bytes(le, 'little'):08x}{_BASE_SUFFIX}"
+    h = le[::-1].hex()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def parse_fields(data: bytes) -> AdFields:
+    """Every field of one entry's raw advertising data that the tap shows; never raises.
+
+    The same rules as :func:`parse_ad` (padding, structures past the end dropped); names
+    that are not UTF-8 are decoded with replacement characters.
+    """
+    end_of_data = len(data)
+    if not end_of_data or end_of_data > MAX_AD_BYTES:
+        return _NO_FIELDS
+    name: str | None = None
+    uuids: list[str] = []
+    service: dict[str, bytes] = {}
+    manufacturer: dict[int, bytes] = {}
+    i = 0
+    while i < end_of_data:
+        length = data[i]
+        if length == 0:
+            i += 1
+            continue
+        end = i + 1 + length
+        if end > end_of_data:
+            break
+        ad_type = data[i + 1]
+        body = data[i + 2 : end]
+        if ad_type in (0x02, 0x03, 0x04, 0x05, 0x06, 0x07):
+            size = 2 if ad_type < 0x04 else 4 if ad_type < 0x06 else 16
+            for at in range(0, len(body) - size + 1, size):
+                uuids.append(_uuid_text(body[at : at + size]))
+        elif ad_type in (0x08, 0x09):
+            if name is None or ad_type == 0x09:
+                name = body.decode("utf-8", "replace")
+        elif ad_type in (AD_SERVICE_DATA_16, AD_SERVICE_DATA_32, AD_SERVICE_DATA_128):
+            size = (
+                2 if ad_type == AD_SERVICE_DATA_16 else 4 if ad_type == AD_SERVICE_DATA_32 else 16
+            )
+            if len(body) >= size:
+                service[_uuid_text(body[:size])] = body[size:]
+        elif ad_type == AD_MANUFACTURER_DATA and len(body) >= 2:
+            manufacturer[body[0] | (body[1] << 8)] = body[2:]
+        i = end
+    return AdFields(name, tuple(uuids), service, manufacturer)
+
+
 #: Proxies report each advertiser's address as a 48-bit integer; formatting it is cached.
 _MAC_CACHE: dict[int, str] = {}
 _MAC_CACHE_LIMIT = 8192
@@ -176,4 +242,13 @@ def build_ad(
     return bytes(out)
 
 
-__all__ = ["EMPTY", "MAX_AD_BYTES", "ParsedAd", "build_ad", "mac_from_int", "parse_ad"]
+__all__ = [
+    "EMPTY",
+    "MAX_AD_BYTES",
+    "AdFields",
+    "ParsedAd",
+    "build_ad",
+    "mac_from_int",
+    "parse_ad",
+    "parse_fields",
+]

@@ -5,6 +5,7 @@ advertisements (the parsed stream on firmware without the raw flag). Every entry
 batch is parsed here (:mod:`.ad`) and each one with sensor data goes to the sink as an
 :class:`~mihomekit.sources.Advertisement` whose receiver id is the proxy's name. When the
 connection ends, :class:`~mihomekit.reconnect.ReconnectLoop` opens a new one after a backoff.
+With an advertisement tap (presence, extensions), every entry also goes to the tap, whole.
 
 Trouble is one warning per cause, then debug lines until the proxy works again:
 
@@ -66,8 +67,9 @@ from mihomekit.sources import (
     AdvertisementSink,
     SourceStatus,
 )
+from mihomekit.tap import AdvertisementTap, RawAdvertisement, full_uuid
 
-from .ad import EMPTY, mac_from_int, parse_ad
+from .ad import EMPTY, AdFields, mac_from_int, parse_ad, parse_fields
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -233,6 +235,7 @@ class EsphomeProxy:
     and ``host`` until it first connected. ``encryption_key`` is the base64 Noise key.
     ``silence_limit``, ``backoff`` and the timeouts are for tests; by default they are the
     module constants (:data:`SILENCE_LIMIT`, :data:`BACKOFF_INITIAL`, ...) at construction.
+    ``tap``: where every advertisement goes as well, whole (presence, extensions).
     """
 
     @classmethod
@@ -266,8 +269,11 @@ class EsphomeProxy:
         flood_burst: float = FLOOD_BURST,
         client_info: str = "mihomekit",
         clock: Callable[[], float] = time.monotonic,
+        tap: AdvertisementTap | None = None,
     ) -> None:
         self._sink = sink
+        self._tap = tap
+        self._fields: dict[int, tuple[bytes, AdFields]] = {}
         self.host = host
         self.port = port
         self._key = encryption_key or None
@@ -586,11 +592,14 @@ class EsphomeProxy:
         receiver = self.receiver
         sink = self._sink
         stats = self.stats
+        tap = self._tap
         # By index: protobuf's iterator is slow at the end of a repeated field.
         for i in range(count):
             entry = entries[i]
             address = entry.address
             data = entry.data
+            if tap is not None:
+                self._feed_tap(tap, address, data, entry.rssi, now)
             cached = cache.get(address)
             if cached is not None and cached[0] == data:
                 template = cached[1]
@@ -618,6 +627,32 @@ class EsphomeProxy:
                 sink(advertisement)
             except Exception:
                 self._sink_failed()
+
+    def _feed_tap(
+        self, tap: AdvertisementTap, address: int, data: bytes, rssi: int, now: float
+    ) -> None:
+        """Hand one entry to the tap, whole (its fields parsed once per address and data)."""
+        mac = mac_from_int(address)
+        if mac is None:
+            return
+        cached = self._fields.get(address)
+        if cached is not None and cached[0] == data:
+            fields = cached[1]
+        else:
+            fields = parse_fields(data)
+            if len(self._fields) >= PARSE_CACHE_SIZE:
+                self._fields.clear()
+            self._fields[address] = (data, fields)
+        self._tap_whole(tap, mac, rssi, now, fields)
+
+    def _tap_whole(
+        self, tap: AdvertisementTap, mac: str, rssi: int, now: float, fields: AdFields
+    ) -> None:
+        name, uuids, service, makers = fields
+        rssi_or_none = rssi if -128 <= rssi <= 127 else None
+        tap.feed(
+            RawAdvertisement(mac, rssi_or_none, self.receiver, now, name, uuids, service, makers)
+        )
 
     def _parse(self, address: int, data: bytes) -> tuple[Advertisement | None, bool]:
         """The sensor fields of one entry (as an Advertisement template, or None), and
@@ -672,6 +707,8 @@ class EsphomeProxy:
         if mac is None:
             self._malformed(adv.address, b"")
             return
+        if self._tap is not None:
+            self._feed_tap_parsed(self._tap, mac, adv, now)
         wanted: dict[int, bytes] | None = None
         for key, payload in adv.service_data.items():
             uuid = _uuid16(key)
@@ -703,6 +740,19 @@ class EsphomeProxy:
             )
         except Exception:
             self._sink_failed()
+
+    def _feed_tap_parsed(self, tap: AdvertisementTap, mac: str, adv: Any, now: float) -> None:
+        service: dict[str, bytes] = {}
+        for key, payload in adv.service_data.items():
+            with contextlib.suppress(ValueError):
+                service[full_uuid(key)] = bytes(payload)
+        uuids = []
+        for key in adv.service_uuids:
+            with contextlib.suppress(ValueError):
+                uuids.append(full_uuid(key))
+        makers = {int(k): bytes(v) for k, v in adv.manufacturer_data.items()}
+        fields = AdFields(adv.name or None, tuple(uuids), service, makers)
+        self._tap_whole(tap, mac, adv.rssi, now, fields)
 
     def _sink_failed(self) -> None:
         self.stats.sink_errors += 1

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mihomekit.mi32cfg import normalize_mac
+from mihomekit.readings import in_physical_range
 from mihomekit.sources import SENSOR_COMPANY_IDS, SENSOR_SERVICE_UUIDS, Advertisement
+from mihomekit.tap import RawAdvertisement, full_uuid
 
 #: Bigger messages are dropped unread (a Theengs message is a few hundred bytes).
 MAX_PAYLOAD = 4096
@@ -55,12 +57,17 @@ class Parsed:
     ``advertisement`` for kind ``"advertisement"``; ``"ignored"``: nothing a sensor
     decoder reads (a phone, a beacon); ``"no_service_data"``: decoded values without the
     raw data; ``"status"``: a receiver's online/offline message (``online`` says which).
+    ``raw``: the whole advertisement (for the advertisement tap), when asked for with
+    ``whole=True`` and the message carried one.
     """
 
     kind: ParsedKind
     receiver: str
     advertisement: Advertisement | None = None
     online: bool | None = None
+    raw: RawAdvertisement | None = None
+    #: Numbers of the message left out for being outside their physical range (``rssi``).
+    out_of_range: tuple[str, ...] = ()
 
 
 def receiver_from_topic(topic: str) -> str:
@@ -93,15 +100,16 @@ def parse_uuid16(value: Any) -> int | None:
         return None
 
 
-def parse_gateway_message(topic: str, payload: bytes) -> Parsed:
-    """One Theengs Gateway or OpenMQTTGateway message (they share their keys)."""
+def parse_gateway_message(topic: str, payload: bytes, *, whole: bool = False) -> Parsed:
+    """One Theengs Gateway or OpenMQTTGateway message (they share their keys); ``whole``:
+    also the whole advertisement (:attr:`Parsed.raw`)."""
     receiver = receiver_from_topic(topic)
     status = _status(topic, payload, receiver)
     if status is not None:
         return status
     data = _object(payload)
     mac = _mac(data.get("id"), "id")
-    rssi = _rssi(data.get("rssi"))
+    rssi, dropped = _rssi(data.get("rssi"))
     service_data: dict[int, bytes] = {}
     raw = data.get("servicedata")
     if raw is not None:
@@ -109,20 +117,36 @@ def parse_gateway_message(topic: str, payload: bytes) -> Parsed:
         frame = _hex(raw, "servicedata")
         if uuid is not None and uuid in _WANTED_UUIDS:
             service_data[uuid] = frame
-    manufacturer = _manufacturer(data.get("manufacturerdata"))
+    all_makers = _all_manufacturer(data.get("manufacturerdata"))
+    manufacturer = {k: v for k, v in all_makers.items() if k in SENSOR_COMPANY_IDS}
+    whole_adv = None
+    if whole:
+        uuid_text = _full_uuid(data.get("servicedatauuid")) if raw is not None else None
+        name = data.get("name")
+        whole_adv = RawAdvertisement(
+            mac,
+            rssi,
+            receiver,
+            name=name if isinstance(name, str) and name else None,
+            service_data={uuid_text: _hex(raw, "servicedata")} if uuid_text else {},
+            manufacturer_data=all_makers,
+        )
     if service_data or manufacturer:
         return Parsed(
             "advertisement",
             receiver,
             Advertisement(mac, service_data, rssi, receiver, 0.0, manufacturer),
+            raw=whole_adv,
+            out_of_range=dropped,
         )
     if raw is None and "manufacturerdata" not in data and not _DECODED_KEYS.isdisjoint(data):
         return Parsed("no_service_data", receiver)
-    return Parsed("ignored", receiver)
+    return Parsed("ignored", receiver, raw=whole_adv)
 
 
-def parse_relay_message(topic: str, payload: bytes) -> Parsed:
-    """One message of a ``mihomekit relay`` (see :func:`relay_payload`)."""
+def parse_relay_message(topic: str, payload: bytes, *, whole: bool = False) -> Parsed:
+    """One message of a ``mihomekit relay`` (see :func:`relay_payload`); ``whole``: also
+    the whole advertisement (:attr:`Parsed.raw`)."""
     status = _status(topic, payload, receiver_from_topic(topic))
     if status is not None:
         return status
@@ -131,25 +155,40 @@ def parse_relay_message(topic: str, payload: bytes) -> Parsed:
     if not isinstance(receiver, str) or not receiver or len(receiver) > 64:
         raise BadMessage("wrong_type", "receiver must be a short non-empty string")
     mac = _mac(data.get("mac"), "mac")
-    rssi = _rssi(data.get("rssi"))
+    rssi, dropped = _rssi(data.get("rssi"))
     service_data: dict[int, bytes] = {}
+    all_service: dict[str, bytes] = {}
     for key, value in _mapping(data.get("service_data", {}), "service_data").items():
         uuid = parse_uuid16(key)
         frame = _hex(value, f"service_data.{key}")
         if uuid is not None and uuid in _WANTED_UUIDS:
             service_data[uuid] = frame
+        uuid_text = _full_uuid(key)
+        if uuid_text is not None:
+            all_service[uuid_text] = frame
     manufacturer: dict[int, bytes] = {}
+    all_makers: dict[int, bytes] = {}
     for key, value in _mapping(data.get("manufacturer_data", {}), "manufacturer_data").items():
         company = _company(key)
         frame = _hex(value, f"manufacturer_data.{key}")
+        all_makers[company] = frame
         if company in SENSOR_COMPANY_IDS:
             manufacturer[company] = frame
+    whole_adv = (
+        RawAdvertisement(
+            mac, rssi, receiver, service_data=all_service, manufacturer_data=all_makers
+        )
+        if whole
+        else None
+    )
     if not service_data and not manufacturer:
-        return Parsed("ignored", receiver)
+        return Parsed("ignored", receiver, raw=whole_adv)
     return Parsed(
         "advertisement",
         receiver,
         Advertisement(mac, service_data, rssi, receiver, 0.0, manufacturer),
+        raw=whole_adv,
+        out_of_range=dropped,
     )
 
 
@@ -226,13 +265,15 @@ def _mac(value: Any, key: str) -> str:
     return ":".join(hexmac[i : i + 2] for i in range(0, 12, 2))
 
 
-def _rssi(value: Any) -> int | None:
+def _rssi(value: Any) -> tuple[int | None, tuple[str, ...]]:
+    """The RSSI, and ``("rssi",)`` if one outside the physical range was left out."""
     if value is None:
-        return None
+        return None, ()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadMessage("wrong_type", f"rssi must be a number, got {_kind(value)}")
-    rssi = int(value)
-    return rssi if -127 <= rssi <= 20 else None
+    if not in_physical_range("rssi", float(value)):
+        return None, ("rssi",)
+    return int(value), ()
 
 
 def _hex(value: Any, key: str) -> bytes:
@@ -254,15 +295,24 @@ def _company(value: str) -> int:
         raise BadMessage("wrong_type", f"a company id has 4 hex digits, got {value!r}") from None
 
 
-def _manufacturer(value: Any) -> dict[int, bytes]:
+def _all_manufacturer(value: Any) -> dict[int, bytes]:
     """Gateway ``manufacturerdata``: company id (little-endian) then the data."""
     if value is None:
         return {}
     raw = _hex(value, "manufacturerdata")
     if len(raw) < 2:
         return {}
-    company = int.from_bytes(raw[:2], "little")
-    return {company: raw[2:]} if company in SENSOR_COMPANY_IDS else {}
+    return {int.from_bytes(raw[:2], "little"): raw[2:]}
+
+
+def _full_uuid(value: Any) -> str | None:
+    """A service UUID in any form a receiver writes, as 128-bit text; None if it is not."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return full_uuid(value)
+    except ValueError:
+        return None
 
 
 def _kind(value: Any) -> str:

@@ -10,14 +10,17 @@ messages (the gateway strips raw data by default) are counted and explained once
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 
+from mihomekit.logthrottle import LogThrottle
 from mihomekit.mqtt import MqttConnection, MqttMessage
 from mihomekit.settings import MqttReceiverSettings, ReceiverFormat
 from mihomekit.sources import Advertisement, AdvertisementSink, SourceStatus
+from mihomekit.tap import AdvertisementTap
 
 from .formats import (
     BadMessage,
@@ -35,7 +38,8 @@ RATE_LIMIT = 1000.0
 #: inventing them) start the tracking afresh.
 MAX_TRACKED = 256
 
-PARSERS: dict[ReceiverFormat, Callable[[str, bytes], Parsed]] = {
+#: ``parse(topic, payload, whole=...)`` per format.
+PARSERS: dict[ReceiverFormat, Callable[..., Parsed]] = {
     "theengs": parse_gateway_message,
     "openmqttgateway": parse_gateway_message,
     "mihomekit": parse_relay_message,
@@ -57,7 +61,10 @@ RAW_DATA_HINTS: dict[ReceiverFormat, str] = {
 
 
 class MqttReceiverSource:
-    """Advertisements from the remote receivers publishing on one topic filter."""
+    """Advertisements from the remote receivers publishing on one topic filter.
+
+    ``tap``: where every advertisement goes as well, whole (presence, extensions).
+    """
 
     def __init__(
         self,
@@ -67,8 +74,10 @@ class MqttReceiverSource:
         *,
         rate: float = RATE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
+        tap: AdvertisementTap | None = None,
     ) -> None:
         self.connection = connection
+        self._tap = tap
         self.settings = settings
         self.status = SourceStatus("mqtt_receiver", settings.name or settings.topic)
         #: ``advertisements``, ``ignored``, ``status``, ``no_service_data``, ``too_large``,
@@ -83,7 +92,7 @@ class MqttReceiverSource:
         self._rate = rate
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # receiver → (tokens, time)
-        self._warned: set[str] = set()
+        self._log = LogThrottle(_LOGGER, interval=None, max_keys=MAX_TRACKED)
         self._running = False
         self._subscribed = False
 
@@ -109,8 +118,9 @@ class MqttReceiverSource:
     def _on_message(self, message: MqttMessage) -> None:
         if not self._running or not self._allow(receiver_from_topic(message.topic)):
             return
+        tap = self._tap
         try:
-            parsed = self._parse(message.topic, message.payload)
+            parsed = self._parse(message.topic, message.payload, whole=tap is not None)
         except BadMessage as err:
             self._bad(err.kind, message.topic, str(err))
             return
@@ -118,6 +128,17 @@ class MqttReceiverSource:
         self.counts[parsed.kind] += 1
         if len(self.receivers) < MAX_TRACKED or receiver in self.receivers:
             self.receivers[receiver] += 1
+        if tap is not None and parsed.raw is not None:
+            tap.feed(dataclasses.replace(parsed.raw, time=self._clock()))
+        for name in parsed.out_of_range:
+            self.counts["out_of_range"] += 1
+            self._warn_once(
+                "out_of_range",
+                "%s: %s sent a %s outside its physical range (left out; counted)",
+                self.status.name,
+                receiver,
+                name,
+            )
         if parsed.kind == "advertisement" and parsed.advertisement is not None:
             self._forward(parsed.advertisement)
         elif parsed.kind == "no_service_data":
@@ -185,8 +206,4 @@ class MqttReceiverSource:
         )
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
-        if key in self._warned or len(self._warned) >= MAX_TRACKED:
-            _LOGGER.debug(message, *args)
-            return
-        self._warned.add(key)
-        _LOGGER.warning(message, *args)
+        self._log.warning(key, message, *args)

@@ -4,12 +4,18 @@ The coordinator, entries without a ``definition`` (unsupported or still intervie
 disabled devices are skipped, each with the reason. Devices are keyed by their
 ``ieee_address`` (``0x00158d0001a2b3c4``), which never changes, so a renamed device keeps
 its HomeKit aid; the ``friendly_name`` is only its current name and topic.
+
+Anyone who may publish on the broker can publish a device list, so the list is read one
+entry at a time (:func:`iter_json_array`, :class:`DeviceListParser`: the caller can pause
+between entries) and at most ``max_devices`` of it are taken (:func:`cap_devices`):
+devices already known first, then the others in the list's order.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,26 +54,92 @@ class Skipped:
     reason: str
 
 
-def parse_devices(payload: Any) -> tuple[list[Z2mDevice], list[Skipped]]:
-    """Parse the decoded ``bridge/devices`` JSON; bad entries are skipped with a reason."""
-    devices: list[Z2mDevice] = []
-    skipped: list[Skipped] = []
-    if not isinstance(payload, list):
-        return devices, [Skipped("?", "?", "bridge/devices is not a JSON array")]
-    seen: set[str] = set()
-    for entry in payload:
+class NotAnArray(ValueError):
+    """The device list is not a JSON array."""
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, pos: int) -> int:
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
+def iter_json_array(text: str) -> Iterator[Any]:
+    """The entries of the JSON array ``text``, decoded one at a time.
+
+    Raises :class:`NotAnArray` if ``text`` is no array, ValueError (or RecursionError) at
+    the first entry that is not JSON; the entries before it have been yielded by then.
+    """
+    decoder = json.JSONDecoder()
+    end = len(text)
+    pos = _skip_space(text, 0)
+    if text[pos : pos + 1] != "[":
+        raise NotAnArray("bridge/devices is not a JSON array")
+    pos = _skip_space(text, pos + 1)
+    if text[pos : pos + 1] == "]":
+        pos += 1
+    else:
+        while True:
+            value, pos = decoder.raw_decode(text, pos)
+            yield value
+            pos = _skip_space(text, pos)
+            sep = text[pos : pos + 1]
+            pos = _skip_space(text, pos + 1)
+            if sep == "]":
+                break
+            if sep != ",":
+                raise ValueError(f"expected ',' or ']' at {pos}")
+    if _skip_space(text, pos) != end:
+        raise ValueError("extra data after the array")
+
+
+class DeviceListParser:
+    """Reads a device list entry by entry (:meth:`add`): :attr:`devices`, :attr:`skipped`."""
+
+    def __init__(self) -> None:
+        self.devices: list[Z2mDevice] = []
+        self.skipped: list[Skipped] = []
+        self._seen: set[str] = set()
+
+    def add(self, entry: Any) -> None:
+        """One entry of the list; a bad one is skipped with the reason."""
         try:
             got = _parse_entry(entry)
         except Exception as err:  # a shape nobody foresaw: that entry only is left out
             got = Skipped("?", "?", f"could not be read: {err!r:.80}")
         if isinstance(got, Skipped):
-            skipped.append(got)
-        elif got.ieee in seen:
-            skipped.append(Skipped(got.ieee, got.name, "listed twice"))
+            self.skipped.append(got)
+        elif got.ieee in self._seen:
+            self.skipped.append(Skipped(got.ieee, got.name, "listed twice"))
         else:
-            seen.add(got.ieee)
-            devices.append(got)
-    return devices, skipped
+            self._seen.add(got.ieee)
+            self.devices.append(got)
+
+
+def parse_devices(payload: Any) -> tuple[list[Z2mDevice], list[Skipped]]:
+    """Parse the decoded ``bridge/devices`` JSON; bad entries are skipped with a reason."""
+    if not isinstance(payload, list):
+        return [], [Skipped("?", "?", "bridge/devices is not a JSON array")]
+    parser = DeviceListParser()
+    for entry in payload:
+        parser.add(entry)
+    return parser.devices, parser.skipped
+
+
+def cap_devices(
+    devices: list[Z2mDevice], max_devices: int, known: Collection[str]
+) -> tuple[list[Z2mDevice], list[Z2mDevice]]:
+    """``(taken, over the cap)``: at most ``max_devices``, the ``known`` ones (IEEE
+    addresses) first, then the others in the list's order."""
+    if len(devices) <= max_devices:
+        return devices, []
+    first = [d for d in devices if d.ieee in known]
+    then = [d for d in devices if d.ieee not in known]
+    ordered = first + then
+    taken = {d.ieee for d in ordered[:max_devices]}
+    return [d for d in devices if d.ieee in taken], ordered[max_devices:]
 
 
 def _text(value: Any) -> str | None:

@@ -7,25 +7,42 @@ their state (:mod:`.state`); ``bridge/state`` and ``<name>/availability`` whethe
 be reached (:mod:`.availability`). HomeKit writes go to ``<base>/<ieee>/set``; HomeKit then
 shows what Zigbee2MQTT reports back. Nothing a publisher sends can stop the source: bad
 messages are counted in :attr:`Zigbee2mqttSource.stats` and warned about once.
+
+Anyone who may publish on the broker can publish a device list, so a list is read in
+steps that leave the event loop to the HomeKit controllers (messages arriving meanwhile
+wait, in order), and at most ``[zigbee2mqtt] max_devices`` devices are taken from it; the
+rest are named once in the log, counted (in the status's ``over_cap``) and never saved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mihomekit.errors import GatewayError
+from mihomekit.logthrottle import LogThrottle
 from mihomekit.readings import Value
 from mihomekit.registry import DeviceSink
 from mihomekit.sources import SourceStatus
 
 from .availability import Availability, parse_state
-from .devices import SOURCE, Skipped, Z2mDevice, parse_devices, saved_entry
+from .devices import (
+    SOURCE,
+    DeviceListParser,
+    NotAnArray,
+    Skipped,
+    Z2mDevice,
+    cap_devices,
+    iter_json_array,
+    saved_entry,
+)
 from .state import ActionGate, apply_state, set_payload
 
 if TYPE_CHECKING:
@@ -38,6 +55,13 @@ _LOGGER = logging.getLogger(__name__)
 MAX_DEVICES_PAYLOAD = 16 * 1024 * 1024
 #: Largest device state message accepted.
 MAX_STATE_PAYLOAD = 64 * 1024
+#: Messages (and bytes) kept while a device list is read; more are dropped (counted).
+MAX_PENDING = 10_000
+MAX_PENDING_BYTES = MAX_DEVICES_PAYLOAD
+#: A device list is read in steps of at most this many seconds of event-loop time.
+STEP_SECONDS = 0.02
+#: The status's ``over_cap`` key of the devices left out of the list.
+OVER_CAP = "zigbee2mqtt.max_devices"
 
 
 class Zigbee2mqttSource:
@@ -54,6 +78,7 @@ class Zigbee2mqttSource:
         self.sink = sink
         self.connection = connection
         self.base = settings.base_topic
+        self.max_devices = settings.max_devices
         self._clock = clock
         self._status = SourceStatus("zigbee2mqtt", f"Zigbee2MQTT ({self.base})")
         self._conn: MqttConnection | None = None
@@ -69,7 +94,12 @@ class Zigbee2mqttSource:
         self.version: str | None = None
         #: ``messages``, ``states``, ``events``, ``suppressed_actions`` and ``dropped_*``.
         self.stats: Counter[str] = Counter()
-        self._warned: set[str] = set()
+        #: Devices of the last list left out for ``max_devices``.
+        self.over_cap: list[Z2mDevice] = []
+        self._log = LogThrottle(_LOGGER, interval=None)
+        self._reading: asyncio.Task[None] | None = None
+        self._pending: deque[MqttMessage] = deque()
+        self._pending_bytes = 0
 
     # -- Source --------------------------------------------------------------------------
 
@@ -103,11 +133,29 @@ class Zigbee2mqttSource:
 
     async def stop(self) -> None:
         self._conn = None
+        task, self._reading = self._reading, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pending.clear()
+        self._pending_bytes = 0
 
     # -- messages ------------------------------------------------------------------------
 
     def _on_message(self, message: MqttMessage) -> None:
         self.stats["messages"] += 1
+        if self._reading is not None:  # a device list is being read: keep the order
+            size = len(message.payload)
+            if len(self._pending) < MAX_PENDING and self._pending_bytes + size <= MAX_PENDING_BYTES:
+                self._pending.append(message)
+                self._pending_bytes += size
+            else:
+                self._drop("busy", "too many messages while a device list is read")
+            return
+        self._handle(message)
+
+    def _handle(self, message: MqttMessage) -> None:
         rest = message.topic[len(self.base) + 1 :]
         if rest.startswith("bridge/"):
             self._on_bridge(rest[7:], message)
@@ -139,22 +187,69 @@ class Zigbee2mqttSource:
             if len(message.payload) > MAX_DEVICES_PAYLOAD:
                 self._drop("too_large", f"bridge/devices is over {MAX_DEVICES_PAYLOAD} bytes")
                 return
-            payload = self._json(message.payload, "bridge/devices")
-            if payload is not None:
-                self._on_devices(payload)
+            task = asyncio.get_running_loop().create_task(self._read_devices(message.payload))
+            self._reading = task
+            task.add_done_callback(self._devices_read)
         elif what == "info":
             payload = self._json(message.payload, "bridge/info")
             if isinstance(payload, dict) and isinstance(payload.get("version"), str):
                 self.version = payload["version"]
 
-    def _on_devices(self, payload: Any) -> None:
-        devices, skipped = parse_devices(payload)
-        if not devices and skipped and skipped[0].ieee == "?":
-            self._drop("bad_devices", skipped[0].reason)
+    async def _read_devices(self, payload: bytes) -> None:
+        """Read a device list in steps (the controllers keep being served), then apply it."""
+        step = _Step()
+        parser = DeviceListParser()
+        try:
+            for entry in iter_json_array(payload.decode("utf-8")):
+                parser.add(entry)
+                await step.pause()
+        except NotAnArray as err:
+            self._drop("bad_devices", str(err))
             return
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            self._drop("bad_json", "bridge/devices: not valid JSON")
+            return
+        known = set(self.devices) | {d.id for d in self.sink.devices() if d.source == SOURCE}
+        devices, over = cap_devices(parser.devices, self.max_devices, known)
+        self._over_cap(over)
+        await self._on_devices(devices, parser.skipped, step)
+
+    def _devices_read(self, task: asyncio.Task[None]) -> None:
+        """A device list is applied: the messages that came meanwhile, in order."""
+        if self._reading is task:
+            self._reading = None
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error(
+                "devices_failed",
+                "zigbee2mqtt: reading the device list failed: %r",
+                task.exception(),
+            )
+        while self._pending and self._reading is None:
+            message = self._pending.popleft()
+            self._pending_bytes -= len(message.payload)
+            self._handle(message)
+
+    def _over_cap(self, over: list[Z2mDevice]) -> None:
+        self.over_cap = over
+        self._status.over_cap[OVER_CAP] = len(over)
+        if over:
+            self._log.warning(
+                "over_cap",
+                "zigbee2mqtt: the device list has %d devices more than [zigbee2mqtt] "
+                "max_devices = %d; left out (not in HomeKit, not saved): %s%s",
+                len(over),
+                self.max_devices,
+                ", ".join(f"{d.name} ({d.ieee})" for d in over[:5]),
+                ", ..." if len(over) > 5 else "",
+            )
+
+    async def _on_devices(
+        self, devices: list[Z2mDevice], skipped: list[Skipped], step: _Step
+    ) -> None:
         self.skipped = skipped
         listed = {d.ieee for d in devices}
         for device in devices:
+            await step.pause()
             old = self.devices.get(device.ieee)
             if old is not None and old.name != device.name:
                 _LOGGER.info("zigbee2mqtt: %s renamed %r → %r", device.ieee, old.name, device.name)
@@ -204,6 +299,8 @@ class Zigbee2mqttSource:
         )
         for problem in result.problems:
             self._drop("bad_value", f"{device.name}: {problem}")
+        for problem in result.out_of_range:
+            self._drop("out_of_range", f"{device.name}: {problem}")
         self.stats["states"] += 1
         self.stats["events"] += len(result.events)
         self.stats["suppressed_actions"] += result.suppressed
@@ -266,8 +363,16 @@ class Zigbee2mqttSource:
     def _drop(self, cause: str, reason: str) -> None:
         self.stats[f"dropped_{cause}"] += 1
         self._status.error(reason)
-        if cause in self._warned:
-            _LOGGER.debug("zigbee2mqtt: %s", reason)
-            return
-        self._warned.add(cause)
-        _LOGGER.warning("zigbee2mqtt: %s (counted; further ones logged at debug)", reason)
+        self._log.warning(cause, "zigbee2mqtt: %s (counted; further ones logged at debug)", reason)
+
+
+class _Step:
+    """Gives the event loop back after :data:`STEP_SECONDS` of work."""
+
+    def __init__(self) -> None:
+        self._since = time.monotonic()
+
+    async def pause(self) -> None:
+        if time.monotonic() - self._since >= STEP_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.monotonic()

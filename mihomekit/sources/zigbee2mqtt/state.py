@@ -9,7 +9,9 @@ Rules (Zigbee2MQTT 2.x, ``cache_state`` on by default):
   press after a reconnect), an empty ``action`` is ignored, and the same payload again
   within :data:`ACTION_REPEAT_WINDOW` seconds is one press, not two;
 * binary values go through the expose's ``value_on``/``value_off`` (of any JSON type);
-  a value of the wrong type is a problem, counted by the caller, never a crash.
+  a value of the wrong type is a problem, counted by the caller, never a crash;
+* a number outside its physical range (:data:`~mihomekit.readings.PHYSICAL_RANGES`:
+  ``1e308`` W) is dropped and named in ``out_of_range``, counted by the caller.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mihomekit.readings import Event, Value
+from mihomekit.readings import Event, Value, in_physical_range
 
 from .exposes import ExposeMap, Field
 
@@ -35,6 +37,8 @@ class StateResult:
     values: dict[str, Value] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Numbers dropped for being outside their physical range.
+    out_of_range: list[str] = field(default_factory=list)
     #: A retained or repeated ``action`` that was not fired.
     suppressed: int = 0
 
@@ -75,7 +79,11 @@ def apply_state(
                 if value is not None:
                     result.problems.append(f"{key}: unexpected value {_short(value)}")
                 continue
-            readings.update(got)
+            for reading, number in got.items():
+                if _is_number(number) and not in_physical_range(reading, float(number)):
+                    result.out_of_range.append(f"{key}: {_short(value)} is out of range")
+                else:
+                    readings[reading] = number
     if "load_power" in readings and "outlet" in mapping.controls:
         readings["in_use"] = float(readings["load_power"]) > 0.0
     for reading, value in readings.items():
@@ -87,6 +95,10 @@ def apply_state(
 
 
 _MISSING = object()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _short(value: Any) -> str:

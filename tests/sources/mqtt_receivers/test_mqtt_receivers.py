@@ -69,6 +69,8 @@ async def test_hostile_input_is_counted_and_others_are_unaffected(
         publisher.publish(topic.format("gw1"), decoded)
     for _ in range(500):  # a flood from one gateway
         publisher.publish(topic.format("flooder"), theengs_message())
+    for _ in range(3):  # a signal no radio has: the advertisement counts, the RSSI not
+        publisher.publish(topic.format("gw3"), theengs_message(rssi=9999))
     publisher.publish(topic.format("gw2"), theengs_message(rssi=-55), qos=1)
     await until(lambda: any(a.receiver == "gw2" for a in heard), "gw2's advertisement")
     await until(lambda: relays.counts["wrong_type"] == 1, "the relay's bad message")
@@ -83,14 +85,17 @@ async def test_hostile_input_is_counted_and_others_are_unaffected(
         Advertisement(MAC, {0xFE95: FRAME}, -55, "gw2")
     ]
     assert theengs.status.errors >= 4 + theengs.counts["flood"]
-    assert theengs.status.advertisements == flooded + 1
+    assert theengs.status.advertisements == flooded + 4
     assert theengs.receivers["gw2"] == 1
+    assert theengs.counts["out_of_range"] == 3
+    assert [a.rssi for a in heard if a.receiver == "gw3"] == [None] * 3
     assert bridge.connected and theengs.status.connected
 
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert sum("publish_advdata" in m for m in messages) == 1
     assert sum("flooder sends more than" in m for m in messages) == 1
     assert sum("not JSON" in m for m in messages) == 1
+    assert sum("outside its physical range" in m for m in messages) == 1
 
     # The relays' entry still works: a relay's status message.
     publisher.publish("mihomekit/relay/pi/status", "offline")

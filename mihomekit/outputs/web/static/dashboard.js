@@ -45,6 +45,12 @@
     source.addEventListener("devices", function () { location.reload(); });
   }
 
+  // Switch buttons are in widgets shared by every browser: the token is added on submit.
+  document.addEventListener("submit", function (event) {
+    const field = event.target.elements && event.target.elements.csrf;
+    if (field && !field.value) field.value = csrf;
+  });
+
   let checkSeq = 0;
   async function checkKey(input) {
     const form = input.form;
