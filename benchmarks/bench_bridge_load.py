@@ -468,7 +468,7 @@ async def run_group(group: list[Bridge], args: argparse.Namespace) -> None:
 
 def _setup_code(b: Bridge) -> str:
     # "... setup code 182-11-234" (the code derived from --mac).
-    return b.ready_line.split("setup code", 1)[1].split()[0]
+    return b.ready_line.split("setup code", 1)[1].split()[0].rstrip(",")
 
 
 def main(argv: list[str] | None = None) -> int:
