@@ -27,7 +27,7 @@ the MiBeacon mix (40 % plain, 45 % AES-CCM, 15 % legacy). A class below target (
 xiaomi-ble on the MiBeacon mix: the peak while decoding it the first time (parser state,
 caches), what stays allocated, and the peak of a second (warm) pass.
 
-    .venv/bin/python benchmarks/bench_decode.py            # about a minute
+    .venv/bin/python benchmarks/bench_decode.py            # about two minutes
     .venv/bin/python benchmarks/bench_decode.py --classes qingping bthome-plain --reps 11
 """
 

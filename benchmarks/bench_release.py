@@ -34,7 +34,7 @@ faster), CPU, seconds and MB (below 1 is better). The medians of the rounds are 
 with their spread (lowest-highest). Results: ``benchmarks/results/release.json``. A
 benchmark, never a test: run it before a release::
 
-    .venv/bin/python benchmarks/bench_release.py                 # about 6 minutes
+    .venv/bin/python benchmarks/bench_release.py                 # about 3 minutes
     .venv/bin/python benchmarks/bench_release.py --previous v0.2.0 --only decode
 """
 
