@@ -259,10 +259,10 @@ class MqttConnection:
             await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         # Filters added while these subscriptions are on their way are taken too (the list
         # only grows): nothing subscribed during a connect is left for the next one.
-        done = 0
-        while done < len(self._filters):
-            await client.subscribe(self._filters[done])
-            done += 1
+        renewed = 0
+        while renewed < len(self._filters):
+            await client.subscribe(self._filters[renewed])
+            renewed += 1
         self.counts["connects"] += 1
         self._set_connected(True)
         if self._outage_warned or self._had_connection:
