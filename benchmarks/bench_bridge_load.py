@@ -88,27 +88,37 @@ class Sim:
         return self.entry.display_mac
 
 
-def make_devices(rng: random.Random) -> list[Sim]:
-    """60 LYWSD03MMC, 15 ATC1441/pvvx, 10 MJYD2S, 10 MCCGQ02HL, 5 YLYK01YL."""
+def make_devices(
+    rng: random.Random, counts: tuple[int, int, int, int, int, int] = (60, 8, 7, 10, 10, 5)
+) -> list[Sim]:
+    """LYWSD03MMC, ATC1441, pvvx, MJYD2S, MCCGQ02HL and YLYK01YL sensors, ``counts`` of each
+    (by default 60, 8, 7, 10, 10, 5: 100 sensors)."""
+    lywsd, atc, pvvx, motion, door, remote = counts
     sims: list[Sim] = []
-    for n in range(60):
+    for n in range(lywsd):
         entry = DeviceEntry(f"A4C13855{n:04X}", 0x055B, rng.randbytes(16))
         sims.append(Sim(entry, "lywsd03mmc", 1.0))
-    for n in range(15):
-        pid = 0x0A1C if n < 8 else 0x944A  # ATC1441, pvvx
+    for n in range(atc + pvvx):
+        pid = 0x0A1C if n < atc else 0x944A  # ATC1441, pvvx
         entry = DeviceEntry(f"A4C1381A{n:04X}", pid, None)
         sims.append(Sim(entry, "atc" if pid == 0x0A1C else "pvvx", 1.5, uuid=0x181A))
-    for n in range(10):
+    for n in range(motion):
         sims.append(Sim(DeviceEntry(f"F8244107{n:04X}", 0x07F6, None), "motion", 0.6))
-    for n in range(10):
+    for n in range(door):
         sims.append(Sim(DeviceEntry(f"E4AAEC09{n:04X}", 0x098B, rng.randbytes(16)), "door", 0.3))
-    for n in range(5):
+    for n in range(remote):
         sims.append(Sim(DeviceEntry(f"F8244101{n:04X}", 0x0153, None), "remote", 0.2))
     for sim in sims:
         sim.counter = rng.randrange(200)
         sim.temperature = round(rng.uniform(18, 26), 1)
         sim.humidity = float(rng.randint(35, 60))
     return sims
+
+
+def make_devices_149(rng: random.Random) -> list[Sim]:
+    """149 sensors (HomeKit's limit for one bridge), the same mix scaled: 89 LYWSD03MMC,
+    11 ATC1441, 11 pvvx, 15 MJYD2S, 15 MCCGQ02HL, 8 YLYK01YL."""
+    return make_devices(rng, (89, 11, 11, 15, 15, 8))
 
 
 def new_frame(sim: Sim, rng: random.Random) -> bytes:
@@ -234,6 +244,7 @@ class Bridge:
     event_keys: set[tuple[int, int]] = field(default_factory=set)
     subscribed: int = 0
     stderr_path: Path = Path()
+    python: str = sys.executable  # another tree's interpreter (bench_release.py)
 
     @property
     def state_dir(self) -> Path:
@@ -241,7 +252,7 @@ class Bridge:
 
     async def start(self, profile: bool) -> None:
         self.stderr_path = self.workdir / "stderr.log"
-        cmd = [sys.executable]
+        cmd = [self.python]
         if profile:
             cmd += ["-m", "cProfile", "-o", str(self.workdir / "bridge.prof")]
         cmd += [
@@ -376,7 +387,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         order = [bridges] if not args.sequential else [[b] for b in bridges]
         for group in order:
-            await _run_group(group, args)
+            await run_group(group, args)
     finally:
         for b in bridges:
             exit_codes[b.name] = await b.stop()
@@ -423,7 +434,9 @@ def _profile_text(path: Path) -> str:
     return buf.getvalue()
 
 
-async def _run_group(group: list[Bridge], args: argparse.Namespace) -> None:
+async def run_group(group: list[Bridge], args: argparse.Namespace) -> None:
+    """Start ``group`` side by side, pair and subscribe a controller (unless
+    ``args.no_controller``), sample each bridge every second until the window is over."""
     for b in group:
         await b.start(args.profile)
     for b in group:
@@ -455,7 +468,7 @@ async def _run_group(group: list[Bridge], args: argparse.Namespace) -> None:
 
 def _setup_code(b: Bridge) -> str:
     # "... setup code 182-11-234" (the code derived from --mac).
-    return b.ready_line.split("setup code", 1)[1].split()[0]
+    return b.ready_line.split("setup code", 1)[1].split()[0].rstrip(",")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_bridge_load import SETUP_MAC, Sim, cpu_ticks, write_recording
+from bench_bridge_load import SETUP_MAC, cpu_ticks, write_recording
+from bench_bridge_load import make_devices_149 as make_devices
 from benchlib import REPO_DIR, table, write_result
 
 sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
@@ -44,35 +45,11 @@ sys.path.insert(0, str(REPO_DIR / "tests" / "helpers"))
 from browser import chromium
 from homekit_helpers import free_port
 
-from mihomekit.mi32cfg import DeviceEntry, dump_mi32cfg
+from mihomekit.mi32cfg import dump_mi32cfg
 
 NAME = "web"
 TARGET_RATIO = 1.2
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def make_devices(rng: random.Random) -> list[Sim]:
-    """149 sensors: the mix of ``bench_bridge_load.py``, scaled to HomeKit's bridge limit."""
-    sims: list[Sim] = []
-    for n in range(89):
-        sims.append(
-            Sim(DeviceEntry(f"A4C13855{n:04X}", 0x055B, rng.randbytes(16)), "lywsd03mmc", 1.0)
-        )
-    for n in range(22):
-        pid = 0x0A1C if n < 11 else 0x944A
-        kind = "atc" if pid == 0x0A1C else "pvvx"
-        sims.append(Sim(DeviceEntry(f"A4C1381A{n:04X}", pid, None), kind, 1.5, uuid=0x181A))
-    for n in range(15):
-        sims.append(Sim(DeviceEntry(f"F8244107{n:04X}", 0x07F6, None), "motion", 0.6))
-    for n in range(15):
-        sims.append(Sim(DeviceEntry(f"E4AAEC09{n:04X}", 0x098B, rng.randbytes(16)), "door", 0.3))
-    for n in range(8):
-        sims.append(Sim(DeviceEntry(f"F8244101{n:04X}", 0x0153, None), "remote", 0.2))
-    for sim in sims:
-        sim.counter = rng.randrange(200)
-        sim.temperature = round(rng.uniform(18, 26), 1)
-        sim.humidity = float(rng.randint(35, 60))
-    return sims
 
 
 class Bridge:

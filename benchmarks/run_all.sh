@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run every benchmark one after the other (about 17 minutes in all).
+# Run every benchmark one after the other (about 22 minutes in all).
 # Each writes benchmarks/results/<name>.json; extra arguments are not passed on.
 # Use another interpreter with PYTHON=/path/to/python benchmarks/run_all.sh
 set -eu
@@ -32,3 +32,6 @@ echo "== MQTT receivers through mosquitto vs the radio path (bench_mqtt_receiver
 echo
 echo "== Zigbee2MQTT through mosquitto (bench_z2m.py)"
 "$python" "$here/bench_z2m.py"
+echo
+echo "== the working tree against the previous release (bench_release.py)"
+"$python" "$here/bench_release.py"

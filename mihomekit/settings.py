@@ -817,7 +817,7 @@ def _esphome(data: Any, path: str | None) -> tuple[EsphomeSettings, ...]:
 
 
 def _web(data: Any, path: str | None) -> WebSettings:
-    from .outputs.web.auth import password_hash_problem
+    from .passwords import password_hash_problem
 
     table = _Table(data, "web", ("enabled", "port", "password_hash", "host_names"), path)
     defaults = WebSettings()

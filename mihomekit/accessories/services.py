@@ -37,7 +37,12 @@ def to_hap(reading: ReadingInfo, value: Value) -> Any:
 #: Press events every button declares; other button events get a switch of their own.
 PRESS_EVENTS = tuple(SWITCH_EVENT_VALUES)
 #: Control → the HomeKit service it gets (other controls: a Switch per channel).
-CONTROL_SERVICES = {"outlet": "Outlet", "lightbulb": "Lightbulb", "cover": "WindowCovering"}
+CONTROL_SERVICES = {
+    "outlet": "Outlet",
+    "lightbulb": "Lightbulb",
+    "light": "Lightbulb",
+    "cover": "WindowCovering",
+}
 #: Readings shown by the battery service (controls' readings are shown by their service).
 _BATTERY_READINGS = frozenset({"battery", "low_battery"})
 

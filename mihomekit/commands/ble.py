@@ -21,6 +21,7 @@ from mihomekit.catalog import DeviceModel
 from mihomekit.errors import ConfigError
 from mihomekit.wording import counted
 
+from .options import SETTINGS_HELP
 from .sensor_options import add_radio_options, command_settings, radio_from_args
 
 Action = Callable[[Any, Any], Awaitable[str]]
@@ -54,7 +55,7 @@ def register(subparsers: Any) -> None:
                 "--model", metavar="MODEL", help="model name or product id (default: detected)"
             )
             sub.add_argument("--config", metavar="PATH", help="mi32cfg that lists the sensor")
-        sub.add_argument("--settings", metavar="FILE", help="TOML settings file")
+        sub.add_argument("--settings", metavar="FILE", help=SETTINGS_HELP)
         add_radio_options(sub)
         return sub
 

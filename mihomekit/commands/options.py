@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["listen_port", "tcp_port"]
+__all__ = ["SETTINGS_HELP", "listen_port", "tcp_port"]
+
+#: The help of ``--settings`` for the commands that read the settings ``run`` reads.
+SETTINGS_HELP = "TOML settings file (default: /etc/mihomekit/mihomekit.toml, if it exists)"
 
 
 def tcp_port(text: str) -> int:

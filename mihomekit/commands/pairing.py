@@ -21,6 +21,9 @@ from mihomekit.homekit.window import WINDOW_FILE, WindowStatus, read_open_until,
 from mihomekit.settings import load_settings
 from mihomekit.state import HAP_STATE_FILE, child_state_dirs
 
+from .options import SETTINGS_HELP
+from .sensor_options import command_settings
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -34,7 +37,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("action", choices=("status", "open", "unlock"), nargs="?", default="status")
-    parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--settings", metavar="FILE", help=SETTINGS_HELP)
     parser.add_argument("--state-dir", metavar="DIR", help="the bridge's state directory")
     parser.add_argument(
         "--demo", action="store_true", help="the demo's state (`mihomekit run --demo`)"
@@ -46,7 +49,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_pairing(args: argparse.Namespace) -> int:
-    settings = load_settings(args.settings)
+    # The demo never reads the default settings file (as ``run --demo``).
+    settings = load_settings(args.settings) if args.demo else command_settings(args)
     state_dir = Path(args.state_dir or settings.bridge.state_dir).expanduser()
     if args.demo and not args.state_dir:
         state_dir = demo_state_dir(settings.bridge.state_dir)

@@ -17,7 +17,6 @@ from typing import Any
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import normalize_mac
 from mihomekit.network import default_address
-from mihomekit.settings import load_settings
 from mihomekit.setupcode import (
     SETUP_ID,
     child_setup_code,
@@ -34,6 +33,9 @@ from mihomekit.state import (
     load_state,
 )
 from mihomekit.wording import counted
+
+from .options import SETTINGS_HELP
+from .sensor_options import command_settings
 
 __all__ = ["register", "run_qr"]
 
@@ -61,7 +63,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--mac", help="derive the code from this MAC (default: bridge.mac, else this host's)"
     )
-    parser.add_argument("--settings", metavar="FILE", help="settings file (TOML)")
+    parser.add_argument("--settings", metavar="FILE", help=SETTINGS_HELP)
     parser.add_argument("--address", metavar="IP", help="the bridge's address, as for run")
     parser.add_argument("--state-dir", metavar="DIR", help="the bridge's state, as for run")
     parser.add_argument(
@@ -80,7 +82,7 @@ def register(subparsers: Any) -> None:
 
 def run_qr(args: argparse.Namespace) -> int:
     """Run ``mihomekit qr``; returns the exit status."""
-    settings = load_settings(args.settings)
+    settings = command_settings(args)
     mac: str | None = args.mac
     if mac is not None:
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mihomekit.app import COUNTERS_LOGGER, App, AppConfig, OutputFactory, SourceFactory
-from mihomekit.commands.options import listen_port, tcp_port
+from mihomekit.commands.options import SETTINGS_HELP, listen_port, tcp_port
 from mihomekit.errors import AdapterError, ConfigError, NothingToBridgeError, PortInUseError
 from mihomekit.homekit.window import WindowStatus
 from mihomekit.hubs import Hub
@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
         description="Run the bridge: BLE sensors from the mi32cfg, Zigbee sensors from gateways.",
     )
     parser.add_argument("--config", metavar="PATH", help="mi32cfg file (Tasmota format)")
-    parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--settings", metavar="FILE", help=SETTINGS_HELP)
     parser.add_argument("--state-dir", metavar="DIR", help="pairings, accessory ids, last values")
     parser.add_argument("--address", metavar="IP", help="listen and advertise on this address")
     parser.add_argument("--port", type=tcp_port, metavar="N", help="HAP TCP port (default 51827)")

@@ -11,6 +11,8 @@ from typing import Any
 from mihomekit.errors import ConfigError
 from mihomekit.settings import Settings, load_settings
 
+from .options import SETTINGS_HELP
+
 __all__ = [
     "add_mi32cfg_options",
     "add_radio_options",
@@ -26,7 +28,7 @@ def add_mi32cfg_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="PATH", help="the mi32cfg to write (default: the one `run` reads)"
     )
-    parser.add_argument("--settings", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--settings", metavar="FILE", help=SETTINGS_HELP)
 
 
 def add_radio_options(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +50,11 @@ def add_radio_options(parser: argparse.ArgumentParser) -> None:
 
 
 def command_settings(args: argparse.Namespace) -> Settings:
-    """``--settings``, else the default settings file if it exists, else the defaults."""
+    """``--settings``, else the default settings file if it exists, else the defaults.
+
+    As ``mihomekit run`` reads them: ``qr`` and ``pairing`` use it too, so that they show
+    the running bridge's code and state directory.
+    """
     from mihomekit.commands.run import DEFAULT_SETTINGS_PATH
 
     path = args.settings

@@ -19,7 +19,7 @@ from typing import Any
 from mihomekit.atomicfile import write_atomic
 from mihomekit.commands.run import DEFAULT_SETTINGS_PATH
 from mihomekit.errors import ConfigError
-from mihomekit.outputs.web.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from mihomekit.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from mihomekit.settings import parse_settings
 
 _TABLE = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")

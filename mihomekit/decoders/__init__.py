@@ -29,7 +29,7 @@ MiBeacon stores it).
 from __future__ import annotations
 
 from ..readings import DecodeResult, failure
-from .address import MAC_CACHE_SIZE, checked_args, mac_cache, parse_mac
+from .address import MAC_CACHE_SIZE, checked_args, mac_cache, mac_pair, parse_mac
 from .bthome import decode_fcd2
 from .bthome_v1 import decode_181c, decode_181e
 from .custom import decode_181a
@@ -64,6 +64,9 @@ _DECODERS: dict[int, Decoder] = {
 #: The 16-bit service-data UUIDs :func:`decode_advertisement` understands.
 SERVICE_UUIDS = frozenset(_DECODERS)
 
+_decoder = _DECODERS.get
+_mac_cached = mac_cache.get
+
 
 def decode_advertisement(
     mac: str, service_uuid: int, data: bytes, key: bytes | None = None
@@ -74,17 +77,20 @@ def decode_advertisement(
     (16 bytes; 12 or 16 for legacy MiBeacon v2/v3), if it has one.
     """
     try:
-        # Fast path: the usual argument types and an address seen before.
+        # Fast path: the usual argument types, a known UUID and a valid address (parsed
+        # once, then memoised).
         if (
             type(mac) is str
             and type(data) is bytes
             and type(service_uuid) is int
             and (key is None or type(key) is bytes)
         ):
-            pair = mac_cache.get(mac)
-            decoder = _DECODERS.get(service_uuid)
-            if pair is not None and decoder is not None:
-                return decoder(pair[0], pair[1], data, key)
+            decoder = _decoder(service_uuid)
+            if decoder is not None:
+                pair = _mac_cached(mac) or mac_pair(mac)
+                if pair is not None:
+                    display, mac_le = pair
+                    return decoder(display, mac_le, data, key)
         return _decode_checked(mac, service_uuid, data, key)
     except Exception as err:  # the decoders check lengths; this is the last line of defence
         return failure(f"internal error: {type(err).__name__}: {err}")

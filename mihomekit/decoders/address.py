@@ -38,6 +38,22 @@ def mac_pair(mac: str) -> tuple[str, bytes] | None:
     return pair
 
 
+#: MAC bytes (display order) → ``AA:BB:CC:DD:EE:FF``; read it through ``.get``.
+mac_text_cache: dict[bytes, str] = {}
+
+
+def mac_text(mac: bytes) -> str:
+    """The display form of a MAC carried in a frame, memoised like :func:`mac_pair` (the
+    formats that carry the device MAC send the same few hundred over and over)."""
+    text = mac_text_cache.get(mac)
+    if text is None:
+        text = mac.hex(":").upper()
+        if len(mac_text_cache) >= MAC_CACHE_SIZE:
+            mac_text_cache.clear()
+        mac_text_cache[mac] = text
+    return text
+
+
 def checked_args(
     mac: object, data: object, key: object
 ) -> tuple[tuple[str, bytes], bytes, bytes | None] | str:

@@ -17,9 +17,13 @@ The timestamp (0x50) is given in Unix seconds.
 
 from __future__ import annotations
 
+from cryptography.exceptions import InvalidTag
+
 from ..readings import DecodeResult, Event, KeyStatus, Value
+from .address import mac_text, mac_text_cache
 from .bthome_parse import Parsed, parse_v2
-from .crypto import ccm_decrypt
+from .crypto import ccm4, ccm4_cache
+from .result import make_result
 
 FORMAT = "bthome"
 PID_BTHOME = 0xB770
@@ -28,18 +32,22 @@ MODEL_BTHOME = "BTHome"
 _INFO_ENCRYPTED = 0x01
 _INFO_MAC = 0x02
 _UUID_LE = b"\xd2\xfc"
+_NOT_NEEDED = KeyStatus.NOT_NEEDED
+_OK = KeyStatus.OK
+_mac_text = mac_text_cache.get
+_ccm4_cached = ccm4_cache.get
 
 
 def fail(
     reason: str,
     mac: str,
     encrypted: bool = False,
-    key_status: KeyStatus = KeyStatus.NOT_NEEDED,
+    key_status: KeyStatus = _NOT_NEEDED,
     counter: int | None = None,
     fmt: str = FORMAT,
 ) -> DecodeResult:
     """A failed BTHome result."""
-    return DecodeResult(
+    return make_result(
         False, mac, PID_BTHOME, MODEL_BTHOME, {}, (), reason, fmt, encrypted, key_status, counter
     )
 
@@ -55,21 +63,22 @@ def finish(
     fmt: str = FORMAT,
 ) -> DecodeResult:
     """The result of a decoded payload: ``ok`` unless it stopped before any object."""
-    if parsed.stop is not None and not parsed.decoded:
-        return fail(parsed.stop, mac, encrypted, key_status, counter, fmt)
-    return DecodeResult(
+    decoded, packet_id, stop = parsed
+    if stop is not None and not decoded:
+        return fail(stop, mac, encrypted, key_status, counter, fmt)
+    return make_result(
         True,
         mac,
         PID_BTHOME,
         MODEL_BTHOME,
         values,
-        tuple(events),
+        tuple(events) if events else (),
         None,
         fmt,
         encrypted,
         key_status,
-        parsed.packet_id if counter is None else counter,
-        parsed.stop,
+        packet_id if counter is None else counter,
+        stop,
     )
 
 
@@ -95,29 +104,35 @@ def decode_fcd2(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
     info = data[0]
     if info >> 5 != 2:
         return fail(f"unsupported BTHome version {info >> 5}", mac)
-    start = 1
-    mac_bytes = mac_le[::-1]
+    values: dict[str, Value] = {}
+    events: list[Event] = []
     if info & _INFO_MAC:
         if n < 7:
             return fail(f"BTHome frame too short for its MAC ({n} bytes)", mac)
         mac_bytes = data[6:0:-1]
-        mac = mac_bytes.hex(":").upper()
+        mac = _mac_text(mac_bytes) or mac_text(mac_bytes)
         start = 7
-    values: dict[str, Value] = {}
-    events: list[Event] = []
+    elif not info & _INFO_ENCRYPTED:
+        return finish(
+            parse_v2(data[1:], values, events), values, events, mac, False, _NOT_NEEDED, None
+        )
+    else:
+        mac_bytes = mac_le[::-1]
+        start = 1
     if not info & _INFO_ENCRYPTED:
         parsed = parse_v2(data[start:], values, events)
-        return finish(parsed, values, events, mac, False, KeyStatus.NOT_NEEDED, None)
+        return finish(parsed, values, events, mac, False, _NOT_NEEDED, None)
     if n - start < 9:
         return fail(f"encrypted BTHome frame too short ({n} bytes)", mac, True)
     counter_bytes = data[-8:-4]
     counter = int.from_bytes(counter_bytes, "little")
     if key is None or len(key) != 16:
         return key_problem(key, mac, counter)
-    payload = ccm_decrypt(
-        key, mac_bytes + _UUID_LE + data[0:1] + counter_bytes, data[start:-8] + data[-4:], None
-    )
-    if payload is None:
+    try:
+        payload = (_ccm4_cached(key) or ccm4(key)).decrypt(
+            mac_bytes + _UUID_LE + data[0:1] + counter_bytes, data[start:-8] + data[-4:], None
+        )
+    except InvalidTag:
         return fail("MIC mismatch: wrong key or damaged frame", mac, True, KeyStatus.WRONG, counter)
     parsed = parse_v2(payload, values, events)
-    return finish(parsed, values, events, mac, True, KeyStatus.OK, counter)
+    return finish(parsed, values, events, mac, True, _OK, counter)

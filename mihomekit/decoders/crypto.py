@@ -1,10 +1,10 @@
 """AES-CCM for MiBeacon v4/v5, the legacy v2/v3 scheme, pvvx/ATC and BTHome.
 
 Everything goes through ``cryptography``'s :class:`AESCCM`. Building an ``AESCCM`` object
-costs about 0.3 µs, a quarter of a 4-byte-tag decryption (about 1 µs), so the 4-byte-tag
-objects used on every encrypted advertisement are kept in a small per-key cache
-(:func:`ccm4`, at most :data:`CACHE_SIZE` keys, emptied when full). The cache holds nothing
-but key schedules: results never depend on it.
+costs about 0.3 µs, a quarter of a 4-byte-tag decryption (about 1 µs), so the objects used
+on every encrypted advertisement are kept in small per-key caches (:func:`ccm4` and
+:func:`legacy_cipher`, at most :data:`CACHE_SIZE` keys each, emptied when full). The caches
+hold nothing but key schedules: results never depend on them.
 
 Legacy MiBeacon (v2/v3) is CCM with a 13-byte nonce whose 16-byte tag is cut to its first
 byte. CCM encrypts in counter mode, independently of the tag length and the associated
@@ -67,9 +67,28 @@ def legacy_key(key: bytes) -> bytes | None:
     return None
 
 
-def legacy_decrypt(key16: bytes, nonce: bytes, ciphertext: bytes, tag: int) -> bytes | None:
-    """Decrypt a legacy frame's objects; ``None`` when the 1-byte tag does not match."""
-    ccm = AESCCM(key16, tag_length=16)
+#: The cache behind :func:`legacy_cipher` (bind key → cipher); read it only through ``.get``.
+legacy_cache: dict[bytes, AESCCM] = {}
+
+
+def legacy_cipher(key: bytes) -> AESCCM | None:
+    """The 16-byte-tag cipher of a legacy bind key (see :func:`legacy_key`), from a small
+    cache; ``None`` for a key of another length."""
+    ccm = legacy_cache.get(key)
+    if ccm is None:
+        key16 = legacy_key(key)
+        if key16 is None:
+            return None
+        ccm = AESCCM(key16, tag_length=16)
+        if len(legacy_cache) >= CACHE_SIZE:
+            legacy_cache.clear()
+        legacy_cache[key] = ccm
+    return ccm
+
+
+def legacy_decrypt(ccm: AESCCM, nonce: bytes, ciphertext: bytes, tag: int) -> bytes | None:
+    """Decrypt a legacy frame's objects with the cipher of :func:`legacy_cipher`; ``None``
+    when the 1-byte tag does not match."""
     n = len(ciphertext)
     plaintext = ccm.encrypt(nonce, ciphertext, AAD_11)[:n]
     if ccm.encrypt(nonce, plaintext, AAD_11)[n] != tag:

@@ -24,22 +24,33 @@ soil sensors share the UUID with 16- and 18-byte frames (:mod:`.bparasite`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from struct import Struct
 
+from cryptography.exceptions import InvalidTag
+
 from ..readings import DecodeResult, KeyStatus, Value
+from .address import mac_text, mac_text_cache
 from .bparasite import LENGTHS as BPARASITE_LENGTHS
 from .bparasite import decode_bparasite
-from .crypto import AAD_11, ccm_decrypt
+from .crypto import AAD_11, ccm4, ccm4_cache
+from .result import make_result
 
 PID_ATC = 0x0A1C
 PID_PVVX = 0x944A
 MODEL_ATC = "ATC1441"
 MODEL_PVVX = "PVVX"
 
-_ATC = Struct(">6shBBHB")
-_PVVX = Struct("<6shHHBBB")
-_PVVX_PLAIN = Struct("<hHBB")
+_ATC = Struct(">6shBBHB").unpack
+_PVVX = Struct("<6shHHBBB").unpack
+_PVVX_PLAIN = Struct("<hHBB").unpack
 _SERVICE_181A = b"\x16\x1a\x18"
+_NOT_NEEDED = KeyStatus.NOT_NEEDED
+_OK = KeyStatus.OK
+_mac_text = mac_text_cache.get
+_ccm4_cached = ccm4_cache.get
+
+Decoder = Callable[[str, bytes, bytes, "bytes | None"], DecodeResult]
 
 
 def _fail(
@@ -48,21 +59,11 @@ def _fail(
     fmt: str,
     pid: int,
     model: str,
-    key_status: KeyStatus = KeyStatus.NOT_NEEDED,
+    key_status: KeyStatus = _NOT_NEEDED,
     counter: int | None = None,
 ) -> DecodeResult:
-    return DecodeResult(
-        False,
-        mac,
-        pid,
-        model,
-        {},
-        (),
-        reason,
-        fmt,
-        key_status != KeyStatus.NOT_NEEDED,
-        key_status,
-        counter,
+    return make_result(
+        False, mac, pid, model, {}, (), reason, fmt, key_status != _NOT_NEEDED, key_status, counter
     )
 
 
@@ -86,8 +87,9 @@ def _decrypt(
         )
     # The nonce includes the AD structure header: length, type 0x16, UUID 0x181A.
     nonce = mac_le + bytes((len(data) + 3,)) + _SERVICE_181A + data[0:1]
-    plain = ccm_decrypt(key, nonce, data[1:], AAD_11)
-    if plain is None:
+    try:
+        return (_ccm4_cached(key) or ccm4(key)).decrypt(nonce, data[1:], AAD_11)
+    except InvalidTag:
         return _fail(
             "MIC mismatch: wrong key or damaged frame",
             mac,
@@ -97,107 +99,115 @@ def _decrypt(
             KeyStatus.WRONG,
             counter,
         )
-    return plain
+
+
+def _atc1441(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
+    dev_mac, temp, hum, batt, mv, counter = _ATC(data)
+    values: dict[str, Value] = {
+        "temperature": temp / 10,
+        "humidity": float(hum),
+        "battery": batt,
+        "voltage": mv / 1000,
+    }
+    return make_result(
+        True,
+        _mac_text(dev_mac) or mac_text(dev_mac),
+        PID_ATC,
+        MODEL_ATC,
+        values,
+        (),
+        None,
+        "atc1441",
+        False,
+        _NOT_NEEDED,
+        counter,
+    )
+
+
+def _pvvx(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
+    dev_mac, temp, hum, mv, batt, counter, flags = _PVVX(data)
+    dev_mac = dev_mac[::-1]
+    values: dict[str, Value] = {
+        "temperature": temp / 100,
+        "humidity": hum / 100,
+        "battery": batt,
+        "voltage": mv / 1000,
+        "reed_switch": bool(flags & 0x01),
+        "trigger_output": bool(flags & 0x02),
+    }
+    return make_result(
+        True,
+        _mac_text(dev_mac) or mac_text(dev_mac),
+        PID_PVVX,
+        MODEL_PVVX,
+        values,
+        (),
+        None,
+        "pvvx",
+        False,
+        _NOT_NEEDED,
+        counter,
+    )
+
+
+def _pvvx_encrypted(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
+    got = _decrypt(mac, mac_le, data, key, "pvvx_encrypted", PID_PVVX, MODEL_PVVX)
+    if isinstance(got, DecodeResult):
+        return got
+    temp, hum, batt, flags = _PVVX_PLAIN(got)
+    values: dict[str, Value] = {
+        "temperature": temp / 100,
+        "humidity": hum / 100,
+        "battery": batt,
+        "reed_switch": bool(flags & 0x01),
+        "trigger_output": bool(flags & 0x02),
+    }
+    return make_result(
+        True, mac, PID_PVVX, MODEL_PVVX, values, (), None, "pvvx_encrypted", True, _OK, data[0]
+    )
+
+
+def _atc1441_encrypted(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
+    got = _decrypt(mac, mac_le, data, key, "atc1441_encrypted", PID_ATC, MODEL_ATC)
+    if isinstance(got, DecodeResult):
+        return got
+    values: dict[str, Value] = {
+        "temperature": got[0] / 2 - 40,
+        "humidity": got[1] / 2,
+        "battery": got[2] & 0x7F,
+        "trigger_output": bool(got[2] & 0x80),
+    }
+    return make_result(
+        True, mac, PID_ATC, MODEL_ATC, values, (), None, "atc1441_encrypted", True, _OK, data[0]
+    )
+
+
+#: Payload length → its format's decoder.
+BY_LENGTH: dict[int, Decoder] = {
+    13: _atc1441,
+    15: _pvvx,
+    11: _pvvx_encrypted,
+    8: _atc1441_encrypted,
+    **dict.fromkeys(BPARASITE_LENGTHS, decode_bparasite),
+}
+_by_length = BY_LENGTH.get
 
 
 def decode_181a(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
-    """Decode an ATC1441 / pvvx payload (plain or encrypted)."""
-    n = len(data)
-    values: dict[str, Value]
-    if n == 13:
-        dev_mac, temp, hum, batt, mv, counter = _ATC.unpack(data)
-        values = {
-            "temperature": temp / 10,
-            "humidity": float(hum),
-            "battery": batt,
-            "voltage": mv / 1000,
-        }
-        return DecodeResult(
-            True,
-            dev_mac.hex(":").upper(),
-            PID_ATC,
-            MODEL_ATC,
-            values,
-            (),
-            None,
-            "atc1441",
-            False,
-            KeyStatus.NOT_NEEDED,
-            counter,
-        )
-    if n == 15:
-        dev_mac, temp, hum, mv, batt, counter, flags = _PVVX.unpack(data)
-        values = {
-            "temperature": temp / 100,
-            "humidity": hum / 100,
-            "battery": batt,
-            "voltage": mv / 1000,
-            "reed_switch": bool(flags & 0x01),
-            "trigger_output": bool(flags & 0x02),
-        }
-        return DecodeResult(
-            True,
-            dev_mac[::-1].hex(":").upper(),
-            PID_PVVX,
-            MODEL_PVVX,
-            values,
-            (),
-            None,
-            "pvvx",
-            False,
-            KeyStatus.NOT_NEEDED,
-            counter,
-        )
-    if n == 11:
-        got = _decrypt(mac, mac_le, data, key, "pvvx_encrypted", PID_PVVX, MODEL_PVVX)
-        if isinstance(got, DecodeResult):
-            return got
-        temp, hum, batt, flags = _PVVX_PLAIN.unpack(got)
-        values = {
-            "temperature": temp / 100,
-            "humidity": hum / 100,
-            "battery": batt,
-            "reed_switch": bool(flags & 0x01),
-            "trigger_output": bool(flags & 0x02),
-        }
-        return DecodeResult(
-            True,
-            mac,
-            PID_PVVX,
-            MODEL_PVVX,
-            values,
-            (),
-            None,
-            "pvvx_encrypted",
-            True,
-            KeyStatus.OK,
-            data[0],
-        )
-    if n == 8:
-        got = _decrypt(mac, mac_le, data, key, "atc1441_encrypted", PID_ATC, MODEL_ATC)
-        if isinstance(got, DecodeResult):
-            return got
-        values = {
-            "temperature": got[0] / 2 - 40,
-            "humidity": got[1] / 2,
-            "battery": got[2] & 0x7F,
-            "trigger_output": bool(got[2] & 0x80),
-        }
-        return DecodeResult(
-            True,
-            mac,
-            PID_ATC,
-            MODEL_ATC,
-            values,
-            (),
-            None,
-            "atc1441_encrypted",
-            True,
-            KeyStatus.OK,
-            data[0],
-        )
-    if n in BPARASITE_LENGTHS:
-        return decode_bparasite(mac, data)
-    return DecodeResult(
-        False, mac, None, None, {}, (), f"unknown 0x181A frame ({n} bytes)", "custom"
+    """Decode an ATC1441 / pvvx (plain or encrypted) or b-parasite payload."""
+    decoder = _by_length(len(data))
+    if decoder is not None:
+        return decoder(mac, mac_le, data, key)
+    return make_result(
+        False,
+        mac,
+        None,
+        None,
+        {},
+        (),
+        f"unknown 0x181A frame ({len(data)} bytes)",
+        "custom",
+        False,
+        _NOT_NEEDED,
+        None,
     )

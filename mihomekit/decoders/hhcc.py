@@ -7,9 +7,11 @@ conductivity u16 µS/cm.
 from __future__ import annotations
 
 from ..readings import DecodeResult, KeyStatus, Value
+from .result import make_result
 
 MODEL = "HHCCJCY10"
 FORMAT = "hhccjcy10"
+_NOT_NEEDED = KeyStatus.NOT_NEEDED
 
 
 def decode_fd50(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
@@ -27,11 +29,9 @@ def decode_fd50(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
         )
     values: dict[str, Value] = {
         "moisture": data[0],
-        "temperature": int.from_bytes(data[1:3], "big") / 10,
-        "illuminance": int.from_bytes(data[3:6], "big"),
+        "temperature": (data[1] << 8 | data[2]) / 10,
+        "illuminance": data[3] << 16 | data[4] << 8 | data[5],
         "battery": data[6],
-        "conductivity": int.from_bytes(data[7:9], "big"),
+        "conductivity": data[7] << 8 | data[8],
     }
-    return DecodeResult(
-        True, mac, None, MODEL, values, (), None, FORMAT, False, KeyStatus.NOT_NEEDED
-    )
+    return make_result(True, mac, None, MODEL, values, (), None, FORMAT, False, _NOT_NEEDED, None)

@@ -23,8 +23,8 @@ from cryptography.exceptions import InvalidTag
 
 from .._catalog_table import BY_PID
 from ..readings import DecodeResult, Event, KeyStatus, Value
-from .crypto import AAD_11, ccm4, ccm4_cache, legacy_decrypt, legacy_key
-from .objects import EMPTY_OK, HANDLERS
+from .crypto import AAD_11, ccm4, ccm4_cache, legacy_cache, legacy_cipher, legacy_decrypt
+from .objects import CALL, DIVIDE, EMPTY_OK, INT, OBJECT_TABLE
 from .result import make_result
 
 FORMAT = "mibeacon"
@@ -48,7 +48,8 @@ _OBJECT_HEADER = Struct("<HB").unpack_from
 _U32 = Struct("<I").unpack_from
 _pid_model = {pid: entry.model for pid, entry in BY_PID.items()}.get
 _ccm4_cached = ccm4_cache.get
-_handler = HANDLERS.get
+_legacy_cached = legacy_cache.get
+_object_row = OBJECT_TABLE.get
 
 
 def _fail(
@@ -152,11 +153,11 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
                     f"encrypted MiBeacon frame too short ({n} bytes)", mac, pid, model, True
                 )
             counter = frame_counter | data[-4] << 8 | data[-3] << 16 | data[-2] << 24
-            key16 = legacy_key(key) if key is not None else None
-            if key16 is None:
+            cipher = None if key is None else _legacy_cached(key) or legacy_cipher(key)
+            if cipher is None:
                 return _key_problem(key, fc, mac, pid, model, counter, 12)
             nonce = data[0:5] + data[-4:-1] + mac_le[:5]
-            legacy_payload = legacy_decrypt(key16, nonce, data[i:-4], data[-1])
+            legacy_payload = legacy_decrypt(cipher, nonce, data[i:-4], data[-1])
             if legacy_payload is None:
                 return _fail(
                     "tag mismatch: wrong key or damaged frame",
@@ -169,7 +170,7 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
                 )
             if (
                 len(legacy_payload) < 3
-                or legacy_payload[0] | legacy_payload[1] << 8 not in HANDLERS
+                or legacy_payload[0] | legacy_payload[1] << 8 not in OBJECT_TABLE
             ):
                 return _fail(
                     "decrypted objects are malformed (wrong key?): unknown first object",
@@ -182,9 +183,11 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
                 )
             payload = legacy_payload
         key_status = _OK
+        first = 0
     else:
         encrypted = False
-        payload = data[i:]
+        payload = data  # the objects are read in place, from byte i on
+        first = i
         counter = frame_counter
         key_status = _NOT_NEEDED
         if n - i < 3:
@@ -200,25 +203,35 @@ def decode_mibeacon(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> 
     # runs past the end fails the frame if it is the first, else it is dropped.
     values: dict[str, Value] = {}
     events: list[Event] = []
-    pos = 0
+    pos = first
     end = len(payload)
     while end - pos >= 3:
         oid, size = _OBJECT_HEADER(payload, pos)  # one call for id and length
-        nxt = pos + 3 + size
-        if nxt > end:
-            if pos == 0:
+        at = pos + 3
+        pos = at + size
+        if pos > end:
+            if at == first + 3:
                 return _truncated(
                     oid, encrypted and fc < 0x4000, mac, pid, model, key_status, counter
                 )
             break
-        if size or oid in EMPTY_OK:
-            handler = _handler(oid)
-            if handler is not None:
+        row = _object_row(oid)
+        if row is None:
+            continue
+        how, name, least, read, divisor, handler = row
+        if how == CALL:
+            if size or oid in EMPTY_OK:
                 try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
-                    handler(payload[pos + 3 : nxt], values, events, model)
+                    handler(payload[at:pos], values, events, model)
                 except _HANDLER_ERRORS:
                     pass
-        pos = nxt
+        elif size >= least:  # a number or flag, read in place; too short: ignored
+            if how == INT:
+                values[name] = read(payload, at)[0]
+            elif how == DIVIDE:
+                values[name] = read(payload, at)[0] / divisor
+            else:
+                values[name] = read(payload, at)[0] != 0
     return make_result(
         True,
         mac,

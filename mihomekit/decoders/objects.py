@@ -672,3 +672,35 @@ HANDLERS: dict[int, Handler] = _build()
 
 #: Objects that may legitimately be empty (button presses without an index).
 EMPTY_OK = frozenset({0x4A0C, 0x4A0D, 0x4A0E, 0x4E0C, 0x4E0D, 0x4E0E, 0x560C, 0x560D, 0x560E})
+
+# ---- the object loop's table ---------------------------------------------------------------
+
+#: How the MiBeacon object loop records an object (the first field of an
+#: :data:`OBJECT_TABLE` row).
+INT = 0  # values[name] = the number
+DIVIDE = 1  # values[name] = the number / divisor
+FLAG = 2  # values[name] = the first byte != 0
+CALL = 3  # handler(object data, values, events, model)
+
+Reader = Callable[[bytes, int], tuple[int]]
+#: (how, value name, least data size, reader, divisor, handler)
+ObjectRow = tuple[int, str, int, Reader, int, Handler]
+
+
+def _rows() -> dict[int, ObjectRow]:
+    rows: dict[int, ObjectRow] = {
+        oid: (CALL, "", 0, _U8.unpack_from, 1, handler) for oid, handler in HANDLERS.items()
+    }
+    for oid, (name, layout, divisor) in SCALARS.items():
+        st = _STRUCTS[layout]
+        how = INT if divisor == 1 else DIVIDE
+        rows[oid] = (how, name, st.size, st.unpack_from, divisor, HANDLERS[oid])
+    for oid, name in FLAGS.items():
+        rows[oid] = (FLAG, name, 1, _U8.unpack_from, 1, HANDLERS[oid])
+    return rows
+
+
+#: Object id → what the object loop does with it, decided once: plain numbers and flags
+#: (:data:`SCALARS`, :data:`FLAGS`) are recorded by the loop itself, reading them in place
+#: (the values their :data:`HANDLERS` entry gives), the other objects call their handler.
+OBJECT_TABLE: dict[int, ObjectRow] = _rows()

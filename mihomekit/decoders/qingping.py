@@ -15,6 +15,7 @@ from struct import Struct
 
 from .._catalog_table import BY_MODEL
 from ..readings import DecodeResult, KeyStatus, Value
+from .result import make_result
 
 FORMAT = "qingping"
 
@@ -33,31 +34,52 @@ DEVICE_TYPES = {
     0x5D: "CGP22C",
 }
 
-_HH = Struct("<hH")
-_U16 = Struct("<H")
-_UU = Struct("<HH")
-_U32 = Struct("<I")
+
+def _pid(model: str) -> int | None:
+    entry = BY_MODEL.get(model)
+    return entry.pid if entry is not None else None
+
+
+#: Device type byte → (model, MiBeacon product id or ``None``).
+_MODELS = {dtype: (model, _pid(model)) for dtype, model in DEVICE_TYPES.items()}
+_UNKNOWN = (None, None)
+
+_HH = Struct("<hH").unpack_from
+_U16 = Struct("<H").unpack_from
+_UU = Struct("<HH").unpack_from
+_U32 = Struct("<I").unpack_from
+_NOT_NEEDED = KeyStatus.NOT_NEEDED
 
 
 def decode_fdcd(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:
     """Decode a Qingping payload."""
     n = len(data)
     if n < 8:
-        return DecodeResult(
-            False, mac, None, None, {}, (), f"Qingping frame too short ({n} bytes)", FORMAT
+        return make_result(
+            False,
+            mac,
+            None,
+            None,
+            {},
+            (),
+            f"Qingping frame too short ({n} bytes)",
+            FORMAT,
+            False,
+            _NOT_NEEDED,
+            None,
         )
-    model = DEVICE_TYPES.get(data[1])
-    entry = BY_MODEL.get(model) if model is not None else None
-    pid = entry.pid if entry is not None else None
+    model, pid = _MODELS.get(data[1], _UNKNOWN)
     values: dict[str, Value] = {}
     counter: int | None = None
     pos = 8
     while n - pos >= 2:
         kind = data[pos]
-        nxt = pos + 2 + data[pos + 1]
-        if nxt > n:
-            if pos == 8:
-                return DecodeResult(
+        size = data[pos + 1]
+        at = pos + 2  # the item's value
+        pos = at + size
+        if pos > n:
+            if at == 10:
+                return make_result(
                     False,
                     mac,
                     pid,
@@ -66,35 +88,33 @@ def decode_fdcd(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
                     (),
                     f"Qingping item 0x{kind:02X} runs past the end of the frame",
                     FORMAT,
+                    False,
+                    _NOT_NEEDED,
+                    None,
                 )
             break
-        v = data[pos + 2 : nxt]
-        size = nxt - pos - 2
         if kind == 0x01 and size >= 4:
-            temp, hum = _HH.unpack_from(v)
+            temp, hum = _HH(data, at)
             values["temperature"] = temp / 10
             values["humidity"] = hum / 10
         elif kind == 0x02 and size >= 1:
-            values["battery"] = v[0]
+            values["battery"] = data[at]
         elif kind == 0x04 and size >= 1:
-            values["opening"] = v[0] in (0, 2)
-            values["door_left_open"] = v[0] == 2
+            values["opening"] = data[at] in (0, 2)
+            values["door_left_open"] = data[at] == 2
         elif kind == 0x07 and size >= 2:
-            values["pressure"] = _U16.unpack_from(v)[0] / 10
+            values["pressure"] = _U16(data, at)[0] / 10
         elif kind == 0x08 and size >= 4:
-            values["motion"] = v[0] != 0
-            values["illuminance"] = v[1] | v[2] << 8 | v[3] << 16
+            values["motion"] = data[at] != 0
+            values["illuminance"] = data[at + 1] | data[at + 2] << 8 | data[at + 3] << 16
         elif kind == 0x09 and size >= 4:
-            values["illuminance"] = _U32.unpack_from(v)[0]
+            values["illuminance"] = _U32(data, at)[0]
         elif kind == 0x0F and size >= 1:
-            counter = v[0]
+            counter = data[at]
         elif kind == 0x11 and size >= 1:
-            values["light"] = v[0] != 0
+            values["light"] = data[at] != 0
         elif kind == 0x12 and size >= 4:
-            values["pm25"], values["pm10"] = _UU.unpack_from(v)
+            values["pm25"], values["pm10"] = _UU(data, at)
         elif kind == 0x13 and size >= 2:
-            values["co2"] = _U16.unpack_from(v)[0]
-        pos = nxt
-    return DecodeResult(
-        True, mac, pid, model, values, (), None, FORMAT, False, KeyStatus.NOT_NEEDED, counter
-    )
+            values["co2"] = _U16(data, at)[0]
+    return make_result(True, mac, pid, model, values, (), None, FORMAT, False, _NOT_NEEDED, counter)

@@ -9,6 +9,7 @@ too. A frame with zero mass resets ``stabilized``.
 from __future__ import annotations
 
 from ..readings import DecodeResult, KeyStatus, Value
+from .result import make_result
 
 MODEL_V1 = "XMTZC01HM/XMTZC04HM"
 MODEL_V2 = "XMTZC02HM/XMTZC05HM/NUN4049CN"
@@ -33,7 +34,9 @@ def _result(
             values["impedance"] = impedance
     else:
         values["stabilized"] = False
-    return DecodeResult(True, mac, None, model, values, (), None, fmt, False, KeyStatus.NOT_NEEDED)
+    return make_result(
+        True, mac, None, model, values, (), None, fmt, False, KeyStatus.NOT_NEEDED, None
+    )
 
 
 def decode_181d(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> DecodeResult:

@@ -257,8 +257,12 @@ class MqttConnection:
         """One connection: birth, subscriptions, callbacks, then read and write until done."""
         if self._announce:
             await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-        for topic_filter in list(self._filters):
-            await client.subscribe(topic_filter)
+        # Filters added while these subscriptions are on their way are taken too (the list
+        # only grows): nothing subscribed during a connect is left for the next one.
+        renewed = 0
+        while renewed < len(self._filters):
+            await client.subscribe(self._filters[renewed])
+            renewed += 1
         self.counts["connects"] += 1
         self._set_connected(True)
         if self._outage_warned or self._had_connection:

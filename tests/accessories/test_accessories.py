@@ -10,11 +10,12 @@ import pytest
 from homekit_helpers import driver_args
 
 from mihomekit.accessories import AccessoryOptions, DeviceAccessory, staleness_window
-from mihomekit.accessories.services import SENSOR_BY_READING
+from mihomekit.accessories.services import SENSOR_BY_READING, homekit_services
 from mihomekit.catalog import DeviceModel, all_models
 from mihomekit.homekit import BridgeDriver
 from mihomekit.readings import Event
 from mihomekit.registry import Device, Registry
+from mihomekit.sources.gateway.models import MODELS as GATEWAY_MODELS
 
 
 class Clock:
@@ -259,3 +260,20 @@ def test_unpaired_values_restored_silently(driver: Any) -> None:
     acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions(), clock=clock)
     assert _char(acc, "TemperatureSensor", "CurrentTemperature").value == 18.5
     assert _char(acc, "TemperatureSensor", "StatusActive").value is True
+
+
+def test_homekit_services_names_what_every_accessory_gets(driver: Any) -> None:
+    """`homekit_services` (``z2m list`` and the README's product tables) says exactly which
+    services each catalog and gateway model's accessory has."""
+    models = [*all_models(), *(entry.device for entry in GATEWAY_MODELS.values())]
+    for index, model in enumerate(models):
+        device = Device(id=f"A4C13800{index:04X}", name=model.model, model=model)
+        acc = DeviceAccessory(driver, device, aid=2 + index, options=AccessoryOptions())
+        built = sorted(
+            n for n in _service_names(acc) if n not in ("AccessoryInformation", "ServiceLabel")
+        )
+        said: list[str] = []
+        for service in homekit_services(model):
+            name, _, count = service.partition(" x")
+            said.extend([name] * (int(count) if count else 1))
+        assert built == sorted(said), model.model

@@ -33,7 +33,7 @@ MAC = "A4:C1:38:12:34:56"
 T0 = 1_700_000_000.0
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():

@@ -34,7 +34,7 @@ from mihomekit.sources.gateway.simulator import GatewaySimulator
 
 URI = "X-HM://0023RRVZ6MI32"  # 182-11-234
 ESC_DARK_ON_LIGHT = "\x1b[38;5;16;48;5;231m"
-#: The example of the README (a pvvx thermometer, encrypted).
+#: The example of docs/mi32cfg.md (a pvvx thermometer, encrypted).
 LINE = (
     '{"mac": "A4:C1:38:8D:18:B2", "uuid": "181a", "data": "11d603fbfa7b6dfb1e26fd", '
     '"key": "b9ea895fac7eea6d30532432a516f3a3"}\n'

@@ -6,8 +6,10 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from hap_bridge_fixture import (
     SETUP_CODE,
     aiohomekit_controller,
@@ -15,6 +17,11 @@ from hap_bridge_fixture import (
     running_bridge,
 )
 from hapraw import PairSetup, TlvError, state_error
+
+from mihomekit.cli import main
+from mihomekit.commands import run as runcmd
+from mihomekit.demo import demo_state_dir
+from mihomekit.homekit.window import WINDOW_FILE
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -80,3 +87,24 @@ def test_pairing_finds_the_demo_and_says_what_it_reads(tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     assert f"state directory: {demo}" in status.stdout
     assert "paired controllers: none" in status.stdout
+
+
+def test_pairing_reads_the_default_settings_file_but_the_demo_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sudo mihomekit pairing open` reads the settings the service reads (its state
+    directory and pairing window); `--demo` ignores them, as `run --demo` does."""
+    home = tmp_path / "state"
+    home.mkdir()
+    settings = tmp_path / "mihomekit.toml"
+    settings.write_text(f'[bridge]\nstate_dir = "{home}"\npairing_window = 120\n')
+    monkeypatch.setattr(runcmd, "DEFAULT_SETTINGS_PATH", str(settings))
+    assert main(["pairing", "open"]) == 0
+    assert "pairing open until" in capsys.readouterr().out
+    opened = json.loads((home / WINDOW_FILE).read_text())["open_until"]
+    assert 100 < opened - time.time() <= 120
+    beside = demo_state_dir(str(home))  # where the demo's state would be with these settings
+    beside.mkdir()
+    main(["pairing", "--demo"])
+    said = capsys.readouterr()
+    assert str(beside) not in said.out + said.err

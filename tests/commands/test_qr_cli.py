@@ -10,6 +10,7 @@ import pytest
 
 import mihomekit.setupcode as setupcode
 from mihomekit.commands import qr as qrcmd
+from mihomekit.commands import run as runcmd
 from mihomekit.errors import ConfigError
 
 
@@ -86,6 +87,21 @@ def test_settings_code_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out, _ = capsys.readouterr()
     assert "Setup code: 031-45-154" in out
     assert "--mac is ignored" in out
+
+
+def test_the_default_settings_file_is_read_as_run_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under systemd the bridge reads /etc/mihomekit/mihomekit.toml: `sudo mihomekit qr`
+    without --settings shows the code of those settings too."""
+    path = tmp_path / "mihomekit.toml"
+    path.write_text('[bridge]\nsetup_code = "03145154"\n', encoding="utf-8")
+    monkeypatch.setattr(runcmd, "DEFAULT_SETTINGS_PATH", str(path))
+    assert _run(["qr", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["setup_code"] == "031-45-154"
+    monkeypatch.setattr(runcmd, "DEFAULT_SETTINGS_PATH", str(tmp_path / "missing.toml"))
+    assert _run(["qr", "--mac", "B8:27:EB:12:34:56", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["setup_code"] == "182-11-234"
 
 
 def test_settings_mac_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

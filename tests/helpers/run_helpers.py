@@ -25,7 +25,7 @@ from repo import ROOT
 
 DEMO = ROOT / "mihomekit" / "demo"
 MIHOMEKIT = (sys.executable, "-m", "mihomekit")
-#: The MAC of the README example: setup code 182-11-234.
+#: The MAC of the example in docs/homekit.md: setup code 182-11-234.
 SETUP_MAC = "B8:27:EB:12:34:56"
 
 

@@ -40,7 +40,7 @@ from hapraw import (
 
 ROUNDS = 15
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(240)
 
 
 async def verifies(bridge: Endpoint, pairing: PairingRecord) -> bool:
@@ -115,9 +115,10 @@ async def test_kill_at_m6_and_at_remove_keeps_what_was_acknowledged(tmp_path: Pa
         accessory_ltpk = pairing.accessory_ltpk
 
         answered = {"pair": 0, "remove": 0}
-        for _ in range(ROUNDS):
+
+        async def one_round(pair_delay: float, remove_delay: float) -> None:
             controller = Controller()
-            record = await pair_then_kill(bridge, controller, rng.uniform(0, 1.5 * m5_time))
+            record = await pair_then_kill(bridge, controller, pair_delay)
             bridge.start()
             pairing = PairingRecord(controller, "", accessory_ltpk)
             paired = await verifies(bridge, pairing)
@@ -125,10 +126,8 @@ async def test_kill_at_m6_and_at_remove_keeps_what_was_acknowledged(tmp_path: Pa
                 answered["pair"] += 1
                 assert paired, "M6 was received but the pairing is gone after a restart"
             if not paired:
-                continue
-            acknowledged = await remove_then_kill(
-                bridge, pairing, rng.uniform(0, 1.5 * remove_time)
-            )
+                return
+            acknowledged = await remove_then_kill(bridge, pairing, remove_delay)
             bridge.start()
             still_paired = await verifies(bridge, pairing)
             if acknowledged:
@@ -136,7 +135,15 @@ async def test_kill_at_m6_and_at_remove_keeps_what_was_acknowledged(tmp_path: Pa
                 assert not still_paired, "removal acknowledged but the pairing is back"
             if still_paired:
                 await bridge.remove(pairing)
-        # The kills fell on both sides of the answers, often enough to mean something.
+
+        for _ in range(ROUNDS):
+            await one_round(rng.uniform(0, 1.5 * m5_time), rng.uniform(0, 1.5 * remove_time))
+        # On a loaded machine the first answers may all come after the kills: a few late
+        # kills make sure each kind of request was also answered (and kept) at least once.
+        for factor in (4, 8, 16):
+            if answered["pair"] and answered["remove"]:
+                break
+            await one_round(factor * m5_time, factor * remove_time)
         assert answered["pair"] >= 1 and answered["remove"] >= 1, answered
     finally:
         bridge.stop()

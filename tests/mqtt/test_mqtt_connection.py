@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mosquitto import HOST, Mosquitto
@@ -308,3 +309,33 @@ async def test_the_bridge_owns_one_connection(mosquitto: Mosquitto, tmp_path: Pa
     without = App(AppConfig(state_dir=tmp_path / "state2", address=HOST, port=free_port()))
     with pytest.raises(ConfigError, match=r"needs an \[mqtt\] broker"):
         require_connection(without.mqtt, "[[mqtt_receivers]]")
+
+
+async def test_a_filter_added_while_connecting_is_subscribed(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source that subscribes while the connection renews its subscriptions (a receiver
+    starting as the broker answers) gets its messages without waiting for a reconnect."""
+    import aiomqtt
+
+    conn = connection(mosquitto, "bridge")
+    early, late = Inbox(), Inbox()
+    conn.subscribe("early/#", early)
+    original = aiomqtt.Client.subscribe
+
+    async def subscribe(self: aiomqtt.Client, topic: str, *args: Any, **kwargs: Any) -> Any:
+        if topic == "early/#":
+            conn.subscribe("late/#", late)  # lands in the middle of the renewal
+        return await original(self, topic, *args, **kwargs)
+
+    monkeypatch.setattr(aiomqtt.Client, "subscribe", subscribe)
+    watcher = connection(mosquitto, "watcher")
+    await conn.start()
+    await watcher.start()
+    try:
+        await until(lambda: conn.connected and watcher.connected, "both connected")
+        watcher.publish("late/x", b"1")
+        await until(lambda: late.payloads() == [b"1"], "the late filter's message")
+    finally:
+        await watcher.stop()
+        await conn.stop()

@@ -5,6 +5,7 @@ The dashboard's widget says never heard, home (and the room), away."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -36,7 +37,7 @@ topic = "home/+/BTtoMQTT/#"
 [[presence]]
 name = "Keys"
 mac = "{TAG}"
-away_after = 1.0
+away_after = 3.0
 rooms = true
 """,
         encoding="utf-8",
@@ -75,16 +76,22 @@ rooms = true
 
         assert not state()  # never seen: nothing published (Home Assistant: unknown)
         assert "never heard" in await widget() and "<dt>Presence</dt>" not in await widget()
-        hear("kitchen", -70)
-        await until(lambda: state().get("presence") is True, "present")
+        # A gateway repeats itself; the first messages may come before the bridge's
+        # subscription for the receivers has reached the broker.
+        deadline = asyncio.get_running_loop().time() + 10
+        while state().get("presence") is not True:
+            assert asyncio.get_running_loop().time() < deadline, "never present"
+            hear("kitchen", -70)
+            await asyncio.sleep(0.3)
         assert state()["room"] == "kitchen"
         shown = await widget()
         assert "<dt>Presence</dt><dd>home</dd>" in shown and "<dd>kitchen</dd>" in shown
         # the hall is a little louder: the room stays
+        fed = app.advertisements.fed
         for _ in range(5):
             hear("hall", -67)
             hear("kitchen", -70)
-        await until(lambda: app.advertisements.fed >= 11, "the gateways' messages")
+        await until(lambda: app.advertisements.fed >= fed + 10, "the gateways' messages")
         assert state()["room"] == "kitchen"
         # the hall is clearly louder: it takes over
         for _ in range(8):

@@ -12,7 +12,7 @@ Trouble is one warning per cause, then debug lines until the proxy works again:
 * connection failures (refused, unknown host, wrong or missing encryption key, another
   device at the address): ``status.last_error`` says which, ``status.connected`` is False;
 * a subscription that brings nothing for :data:`SILENCE_LIMIT` seconds: most likely Home
-  Assistant holds the proxy's single subscriber slot (see the README). Firmware that
+  Assistant holds the proxy's single subscriber slot (see docs/sources.md). Firmware that
   reports its scanner state answers a subscription it accepted at once; no answer means it
   was refused;
 * hostile input: frames aioesphomeapi cannot read end the connection (counted, then a

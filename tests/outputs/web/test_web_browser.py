@@ -30,7 +30,7 @@ from web_helpers import (
 from mihomekit.decoders import build
 from mihomekit.demo import demo_entries
 from mihomekit.mi32cfg import DeviceEntry, load_mi32cfg
-from mihomekit.outputs.web.auth import hash_password
+from mihomekit.passwords import hash_password
 
 # One bridge and one browser serve the whole module, in order: one xdist worker.
 pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("web_browser")]

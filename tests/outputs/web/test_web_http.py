@@ -39,8 +39,9 @@ from mihomekit.demo import demo_entries
 from mihomekit.demo.sources import gateway_source
 from mihomekit.errors import ConfigError
 from mihomekit.mi32cfg import DeviceEntry, dump_mi32cfg, load_mi32cfg, parse_mi32cfg
-from mihomekit.outputs.web.auth import ChangeGuard, hash_password, verify_password
+from mihomekit.outputs.web.auth import ChangeGuard
 from mihomekit.outputs.web.server import MAX_BODY
+from mihomekit.passwords import hash_password, verify_password
 from mihomekit.registry import RegistryEvent, Update
 from mihomekit.settings import load_settings, parse_settings
 

@@ -18,9 +18,10 @@ import pytest
 from web_helpers import PASSWORD, SETUP_CODE, dashboard_config, web_output
 
 from mihomekit.app import App
-from mihomekit.outputs.web.auth import LoginLimiter, client_key, from_this_host, hash_password
+from mihomekit.outputs.web.auth import LoginLimiter, client_key, from_this_host
 from mihomekit.outputs.web.hosts import HostCheck, host_name
 from mihomekit.outputs.web.live import sse_text, widget_event
+from mihomekit.passwords import hash_password
 
 pytestmark = pytest.mark.timeout(120)
 
