@@ -12,7 +12,9 @@ locks list ``locked`` for a read-only lock state. ``buttons`` counts distinct pr
 switches, combinations included: a K9B-2BTN reports left, right and "both" (3), a K9B-3BTN
 every one of its seven combinations, an XMWXKG01YL left, right and both (3). ``sleepy``
 marks devices that only advertise when something happens (the sleepy models of Home
-Assistant, plus remotes, switches and other button-only devices).
+Assistant, plus remotes, switches and other button-only devices). BTHome lists nothing
+(``reports_vary``): what its devices show is learned from what they report
+(:mod:`mihomekit.learning`).
 """
 
 from __future__ import annotations
@@ -441,7 +443,7 @@ MODELS: tuple[DeviceModel, ...] = (
         tasmota_name="PVVX",
         measures=_THB,
     ),
-    DeviceModel("BTHome", "BTHome v2 device", 0xB770, tasmota_name="BTHOME"),
+    DeviceModel("BTHome", "BTHome v2 device", 0xB770, tasmota_name="BTHOME", reports_vary=True),
     # ---- Other formats, no product id ----------------------------------------------------
     DeviceModel("XMTZC01HM/XMTZC04HM", "Mi Smart Scale", sleepy=True),
     DeviceModel("XMTZC02HM/XMTZC05HM/NUN4049CN", "Mi Body Composition Scale", sleepy=True),

@@ -59,7 +59,10 @@ class DeviceModel:
     (24 hex digit) key of MiBeacon v2/v3 instead of the 16-byte v4/v5 key. ``controls``
     may also name ``"switch_<n>"`` (channel n-1), ``"lightbulb"`` (a light whose features
     follow ``measures``: ``brightness``, ``color_temp``, ``hue``/``saturation``) and
-    ``"cover"``.
+    ``"cover"``. ``learned`` holds what a device was heard reporting beyond ``measures``, in
+    the order first heard (see :mod:`mihomekit.learning`): reading names, and
+    ``button_<n>`` for a button that sends presses. ``reports_vary``: what devices of the
+    model report varies by product (BTHome), so HomeKit shows what each one reports.
     """
 
     model: str
@@ -77,6 +80,8 @@ class DeviceModel:
     vendor: str | None = None
     #: Its clock, display units and battery over GATT (``mihomekit ble``), if known.
     gatt: GattProfile | None = None
+    learned: tuple[str, ...] = ()
+    reports_vary: bool = False
 
 
 def lookup(pid: int) -> DeviceModel | None:

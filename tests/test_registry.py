@@ -357,3 +357,85 @@ async def test_writes_go_to_the_source_that_controls_the_device() -> None:
     assert sent == [("158d0009", {"power": True})]
     with pytest.raises(ControlError, match="cannot be controlled"):
         await registry.control("158d0000", {"power": True})
+
+
+# -- what a device reports beyond its model --------------------------------------------
+
+BTHOME = DeviceEntry(mac="381F8D000001", pid=0xB770, key=None)
+BTHOME_MAC = "38:1F:8D:00:00:01"
+
+
+def _bthome(*objects: tuple[int, bytes]) -> bytes:
+    return build.bthome_frame(list(objects), mac=BTHOME_MAC)
+
+
+def test_a_reading_the_model_does_not_list_extends_it_before_the_update() -> None:
+    from mihomekit.registry import DeviceChanged, RegistryEvent
+
+    registry = Registry(clock=Clock())
+    device = registry.add_entry(BTHOME)
+    seen: list[RegistryEvent] = []
+    registry.subscribe(seen.append)
+    own: list[object] = []
+    device.subscribe(own.append)
+    frame = _bthome((0x00, b"\x01"), (0x01, b"\x57"), (0x02, struct.pack("<h", 2137)))
+    registry.handle_advertisement(BTHOME_MAC, 0xFCD2, frame)
+    assert device.model is not None and device.model.learned == ("temperature", "battery")
+    assert [type(e).__name__ for e in seen] == ["DeviceChanged", "Update"]
+    assert [type(e).__name__ for e in own] == ["DeviceChanged", "Update"]
+    change = seen[0]
+    assert isinstance(change, DeviceChanged) and change.what == "model"
+    # When told, the device already holds the values of the reading that brought it.
+    assert change.device.values["temperature"] == 21.37
+    seen.clear()
+    registry.handle_advertisement(
+        BTHOME_MAC, 0xFCD2, _bthome((0x00, b"\x02"), (0x2D, b"\x01"))
+    )  # a window opens
+    assert device.model.learned == ("temperature", "battery", "opening")
+    assert [type(e).__name__ for e in seen] == ["DeviceChanged", "Update"]
+
+
+def test_a_device_whose_model_lists_everything_never_changes_its_model() -> None:
+    """A LYWSD03MMC's readings are in its model: only the first sight of a name is weighed,
+    and the model is never changed."""
+    from mihomekit.registry import DeviceChanged
+
+    registry, _clock, updates = _registry()
+    device = registry.get(TH.mac)
+    assert device is not None
+    model = device.model
+    changes: list[object] = []
+    registry.subscribe(
+        lambda e: changes.append(e) if isinstance(e, DeviceChanged) and e.what == "model" else None,
+        readings=False,
+    )
+    for n in range(5):
+        registry.handle_advertisement(MAC, 0xFE95, _frame(0x100 + n, 20.0 + n))
+    registry.ingest(TH.mac, {"humidity": 40.0, "battery": 90, "voltage": 3.0})
+    assert len(updates) == 6
+    assert changes == [] and device.model is model
+    assert device.weighed == {"temperature", "humidity", "battery", "voltage"}
+
+
+def test_restored_values_teach_the_model_too() -> None:
+    """A device heard before learning existed: its saved values bring their services at
+    the first start, before any frame."""
+    registry = Registry(clock=Clock())
+    device = registry.add_entry(BTHOME)
+    registry.restore(device.id, {"humidity": 50.0, "packet_id": 3}, age=60.0)
+    assert device.model is not None and device.model.learned == ("humidity",)
+
+
+def test_a_model_learned_before_comes_back_once() -> None:
+    from mihomekit.registry import DeviceChanged
+
+    registry = Registry(clock=Clock())
+    device = registry.add_entry(BTHOME)
+    changes: list[object] = []
+    registry.subscribe(changes.append, readings=False)
+    registry.learned_before(device.id, ["opening", "battery", "nonsense"])
+    assert device.model is not None and device.model.learned == ("opening", "battery")
+    assert len(changes) == 1 and isinstance(changes[0], DeviceChanged)
+    registry.learned_before(device.id, ["opening"])  # nothing new: no change
+    registry.learned_before("000000000000", ["opening"])  # unknown device: nothing
+    assert len(changes) == 1

@@ -168,6 +168,9 @@ class Device:
     #: What the source wants kept with the device so that it can be shown at the next start
     #: before the source speaks (a Zigbee2MQTT device's capabilities).
     saved: Mapping[str, Any] | None = None
+    #: Reading names (and ``button_<n>``) already weighed for what the model learns from
+    #: them (:mod:`mihomekit.learning`): a reading of known names costs one subset check.
+    weighed: set[str] = field(default_factory=set)
 
     @property
     def bridged(self) -> bool:

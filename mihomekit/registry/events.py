@@ -7,7 +7,8 @@ state, the counters) learns about them here and nowhere else: nothing polls.
 * :class:`DeviceAdded` / :class:`DeviceRemoved`: the set of devices changed;
 * :class:`DeviceChanged`: something about a device other than its readings changed
   (``name``, ``key_status``, ``reachable`` when a source says it can or cannot reach it,
-  ``model`` when a device's capabilities became known).
+  ``model`` when a device's capabilities became known or grew: it reported a reading
+  its model did not list, told before the :class:`Update` that carries it).
 
 A device's own listeners (:meth:`~mihomekit.registry.Device.subscribe`) get its
 :class:`Update` and :class:`DeviceChanged` events; the registry's listeners

@@ -14,6 +14,9 @@ Readings from every source end here. The registry
   replay), with a rule for counter wrap and device reboot (:func:`counter_is_newer`,
   :data:`REBOOT_CONFIRM`);
 * keeps last values, per-value times and last-seen times;
+* learns what a device reports beyond its model (:mod:`mihomekit.learning`): a reading
+  HomeKit can show that the model does not list extends the device's model, and the
+  ``model`` change is told before the reading that brought it;
 * is the bus: it tells its listeners (HomeKit, MQTT out, the dashboard, the saved state)
   every accepted reading and every device added, removed or changed
   (:mod:`.events`); nothing else announces devices;
@@ -35,6 +38,7 @@ from mihomekit.advertisement import LOCAL_RECEIVER, Advertisement
 from mihomekit.catalog import DeviceModel, lookup, unknown_name
 from mihomekit.decoders import decode_advertisement, decode_manufacturer_data
 from mihomekit.errors import ControlError
+from mihomekit.learning import buttons_weighed, new_capabilities, restored, with_learned
 from mihomekit.mi32cfg import DeviceEntry
 from mihomekit.readings import DecodeResult, Event, KeyStatus, Value
 
@@ -207,6 +211,7 @@ class Registry:
         if device.model is None and model is not None:
             device.model = model
             device.pid = model.pid
+            device.weighed.clear()
             self._changed(device, "model")
         if name:
             self.source_renamed(device_id, name)
@@ -531,10 +536,36 @@ class Registry:
         times = device.value_times
         for name in values:
             times[name] = now
+        weighed = device.weighed
+        if not values.keys() <= weighed or (events and not buttons_weighed(events, weighed)):
+            self._learn(device, values, events)  # a name never seen: one subset check above
         if events:
             self.stats["events"] += len(events)
         if device.listeners or self._reading_listeners:
             self._publish(Update(device, values, events, heartbeat), device)
+
+    def _learn(self, device: Device, values: Mapping[str, Value], events: Sequence[Event]) -> None:
+        """Weigh names not weighed before: what HomeKit can show and the model does not list
+        extends the model, a ``model`` change told before the reading that brought it."""
+        model = device.model
+        if model is None:
+            device.weighed.update(values)
+            return
+        new = new_capabilities(model, values, events, device.weighed)
+        if new:
+            device.model = with_learned(model, new)
+            _LOGGER.info("%s (%s) reports %s too", device.name, device.id, ", ".join(new))
+            self._changed(device, "model")
+
+    def learned_before(self, device_id: str, saved: Sequence[object]) -> None:
+        """Put back what a device's model learned in an earlier run (at start)."""
+        device = self._devices.get(device_id)
+        if device is None or device.model is None:
+            return
+        model = restored(device.model, saved)
+        if model is not device.model:
+            device.model = model
+            self._changed(device, "model")
 
     def _notify(self, listeners: Sequence[Callable[[_T], None]], what: _T, device_id: str) -> None:
         for listener in list(listeners):
@@ -561,6 +592,7 @@ class Registry:
             device.last_seen = seen
             for name in values:
                 device.value_times[name] = seen
+        self._learn(device, values, ())
 
     def _warn_once(self, device_id: str, cause: str, msg: str, *args: object) -> None:
         if (device_id, cause) in self._warned:
