@@ -5,7 +5,8 @@ bridges keep theirs in ``bridge-N/`` of the state directory). :class:`Hubs` plac
 bridged device on one of them (:mod:`mihomekit.placement`), builds their HAP drivers and
 bridge accessories, and follows the registry: a device added while running gets an
 accessory on a bridge with room (a new child bridge if every other is full), a removed
-one leaves HomeKit. An accessory follows its own device's readings and name itself.
+one leaves HomeKit, a device whose model learned a reading gets its service on the same
+accessory. An accessory follows its own device's readings and name itself.
 """
 
 from __future__ import annotations
@@ -292,7 +293,10 @@ class Hubs:
         elif isinstance(event, DeviceRemoved):
             self._remove(event.device)
         elif isinstance(event, DeviceChanged) and event.what == "model":
-            self._place(event.device)
+            if self.placement.slot_of(event.device.id) is None:
+                self._place(event.device)
+            else:
+                self._extend(event.device)
 
     def _place(self, device: Device) -> None:
         """Place one device (found or added while running) and show it in HomeKit."""
@@ -317,6 +321,16 @@ class Hubs:
                 live=hub.started,
             )
         self.save()
+
+    def _extend(self, device: Device) -> None:
+        """A placed device's model learned something: its accessory shows it (same aid)."""
+        hub = self.hub_of(device.id)
+        aid = hub.state.aids.get(device.id) if hub is not None else None
+        if hub is None or aid is None or hub.accessory is None or hub.driver is None:
+            return  # not built yet: the accessory is built from the model as it is then
+        from mihomekit.accessories import extend_device_accessory
+
+        extend_device_accessory(hub.driver, hub.accessory, aid, live=hub.started)
 
     def _remove(self, device: Device) -> None:
         """Take a removed device out of HomeKit; its aid is never given to another device."""

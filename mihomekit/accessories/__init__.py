@@ -8,6 +8,7 @@ from .bridge import (
     MiBridge,
     add_device_accessory,
     build_bridge,
+    extend_device_accessory,
     remove_device_accessory,
 )
 from .device import AccessoryOptions, DeviceAccessory, staleness_window
@@ -19,6 +20,7 @@ __all__ = [
     "MiBridge",
     "add_device_accessory",
     "build_bridge",
+    "extend_device_accessory",
     "remove_device_accessory",
     "staleness_window",
 ]

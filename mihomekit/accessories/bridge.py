@@ -106,6 +106,20 @@ def add_device_accessory(
     return accessory
 
 
+def extend_device_accessory(
+    driver: HapDriver, bridge: MiBridge, aid: int, *, live: bool = True
+) -> bool:
+    """Show what a device's model learned on its accessory (services added after the
+    others: every instance id stays); ``live``: c# is bumped and controllers re-read the
+    accessory list. False if nothing was added."""
+    accessory = bridge.accessories.get(aid)
+    if not isinstance(accessory, DeviceAccessory) or not accessory.learn():
+        return False
+    if live:
+        driver.config_changed()
+    return True
+
+
 def remove_device_accessory(
     driver: HapDriver, bridge: MiBridge, aid: int, *, live: bool = True
 ) -> bool:

@@ -15,6 +15,14 @@ from pyhap.const import CATEGORY_SENSOR
 from mihomekit import __version__
 from mihomekit.catalog import DeviceModel
 from mihomekit.homekit.hap_python import HapCharacteristic, HapDriver, HapService
+from mihomekit.learning import (
+    BATTERY_READINGS,
+    PRESS_EVENTS,
+    button_count,
+    gestures,
+    learned_button,
+    shown_readings,
+)
 from mihomekit.readings import Event, Value
 from mihomekit.registry import Device, DeviceEvent, Update
 from mihomekit.vocabulary import (
@@ -26,7 +34,7 @@ from mihomekit.vocabulary import (
 )
 
 from .controls import CoverControl, add_channel, add_lightbulb, is_on_off, switch_channel
-from .services import SWITCH_EVENT_VALUES, to_hap
+from .services import SENSOR_BY_READING, SWITCH_EVENT_VALUES, to_hap
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,7 +46,6 @@ ZIGBEE_MIN_STALENESS = 9000.0
 #: A motion "detected" is shown at least this long, even if the device says "clear" sooner.
 MIN_MOTION_HOLD = 2.0
 STALENESS_CHECK_INTERVAL = 30.0
-_PRESS_TYPES = ("press", "double_press", "long_press")
 #: Readings a cover's WindowCovering shows.
 _COVER_READINGS = ("position", "cover_motion")
 
@@ -54,20 +61,24 @@ class AccessoryOptions:
 
 
 def staleness_window(model: DeviceModel, options: AccessoryOptions) -> float:
-    """The most lenient window among the kinds of thing the device measures."""
-    kinds = staleness_kinds(model.measures)
-    if model.buttons or _gestures(model):
+    """The most lenient window among the kinds of thing the device measures (what its
+    model lists and what it learned)."""
+    kinds = staleness_kinds(shown_readings(model))
+    if button_count(model) or gestures(model):
         kinds.add("button")
     windows = [options.staleness.get(k, options.staleness.get("default", 3600.0)) for k in kinds]
     return max(windows) if windows else options.staleness.get("default", 3600.0)
 
 
-def _gestures(model: DeviceModel) -> tuple[str, ...]:
-    return tuple(e for e in model.button_events if e not in _PRESS_TYPES)
-
-
 class DeviceAccessory(Accessory):  # type: ignore[misc]
-    """A device shown in HomeKit: sensors, battery, buttons and controls."""
+    """A device shown in HomeKit: sensors, battery, buttons and controls.
+
+    The services of the model's catalog entry come first, in a fixed order, then those of
+    what the model learned (:mod:`mihomekit.learning`), in the order learned; :meth:`learn`
+    adds the ones learned later in the same way. HAP-python numbers services and
+    characteristics in the order they are added, so every instance id stays what it was,
+    whether the accessory grew while running or was built with everything at a start.
+    """
 
     category = CATEGORY_SENSOR
     driver: HapDriver
@@ -89,9 +100,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self.options = options
         self._send_command = send_command
         self._clock = clock
-        self._window = staleness_window(self.model, options)
-        if device.source == "zigbee":
-            self._window = max(self._window, ZIGBEE_MIN_STALENESS)
+        self._window = self._staleness_window()
         self._sensor_chars: dict[str, tuple[ReadingInfo, HapCharacteristic]] = {}
         #: The reading each sensor characteristic shows (the same reading again: no work).
         self._sensor_values: dict[str, Value] = {}
@@ -103,6 +112,9 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._motion_since: float | None = None
         self._motion_timer: asyncio.TimerHandle | None = None
         self._active = True
+        #: How many of the model's learned capabilities have their services here.
+        self._learned = 0
+        self._button_label = False
         self.set_info_service(
             firmware_revision=options.firmware,
             manufacturer=self.model.vendor or ("Aqara" if device.source == "zigbee" else "Xiaomi"),
@@ -113,6 +125,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._add_battery()
         self._add_buttons()
         self._add_controls()
+        self._add_learned()
         self._restore(device.values)
         self.refresh_active()
         device.subscribe(self._on_event)
@@ -122,22 +135,31 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
     def _add_sensors(self) -> None:
         measures = self.model.measures
         for reading in HOMEKIT_SENSORS:
-            sensor = reading.homekit
-            if reading.name not in measures or sensor is None:
-                continue
-            service: HapService = self.add_preload_service(
-                sensor.service, chars=["Name", "StatusActive"]
-            )
-            service.configure_char("Name", value=sensor.name)
-            properties = dict(sensor.properties) if sensor.properties else None
-            char = service.configure_char(
-                sensor.characteristic, value=sensor.initial, properties=properties
-            )
-            self._active_chars.append(service.configure_char("StatusActive", value=True))
-            self._sensor_chars[reading.name] = (reading, char)
+            if reading.name in measures:
+                self._add_sensor(reading)
+
+    def _add_sensor(self, reading: ReadingInfo) -> None:
+        sensor = reading.homekit
+        if sensor is None or reading.name in self._sensor_chars:
+            return
+        service: HapService = self.add_preload_service(
+            sensor.service, chars=["Name", "StatusActive"]
+        )
+        service.configure_char("Name", value=sensor.name)
+        properties = dict(sensor.properties) if sensor.properties else None
+        char = service.configure_char(
+            sensor.characteristic, value=sensor.initial, properties=properties
+        )
+        self._active_chars.append(service.configure_char("StatusActive", value=self._active))
+        self._sensor_chars[reading.name] = (reading, char)
 
     def _add_battery(self) -> None:
-        if "battery" not in self.model.measures and "low_battery" not in self.model.measures:
+        if BATTERY_READINGS.isdisjoint(self.model.measures):
+            return
+        self._add_battery_service()
+
+    def _add_battery_service(self) -> None:
+        if self._battery is not None:
             return
         service: HapService = self.add_preload_service("BatteryService")
         level = service.configure_char("BatteryLevel", value=100)
@@ -146,10 +168,10 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._battery = (level, low)
 
     def _add_buttons(self) -> None:
-        presses = [e for e in _PRESS_TYPES if e in self.model.button_events]
-        gestures = _gestures(self.model)
+        presses = [e for e in PRESS_EVENTS if e in self.model.button_events]
+        own_gestures = gestures(self.model)
         count = self.model.buttons if presses else 0
-        total = count + len(gestures)
+        total = count + len(own_gestures)
         if total == 0:
             return
         if total > 1:
@@ -162,7 +184,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
             self._switch_chars[(button, "*")] = self._add_switch(
                 f"Button {button}", index, valid, total > 1
             )
-        for gesture in gestures:
+        for gesture in own_gestures:
             index += 1
             self._switch_chars[(0, gesture)] = self._add_switch(
                 gesture.replace("_", " ").title(), index, {"Press": 0}, total > 1
@@ -177,6 +199,52 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         if labelled:
             service.configure_char("ServiceLabelIndex", value=index)
         return service.configure_char("ProgrammableSwitchEvent", properties={"ValidValues": valid})
+
+    def _add_learned(self) -> bool:
+        """Add the services of what the model learned since the last call, in order;
+        True if any was added."""
+        learned = self.model.learned
+        before = len(self.services)
+        for name in learned[self._learned :]:
+            button = learned_button(name)
+            if button is not None:
+                self._add_learned_button(button)
+            elif name in BATTERY_READINGS:
+                self._add_battery_service()
+            elif name in SENSOR_BY_READING:
+                self._add_sensor(SENSOR_BY_READING[name])
+        self._learned = len(learned)
+        return len(self.services) > before
+
+    def _add_learned_button(self, button: int) -> None:
+        """A programmable switch for a button heard sending presses, labelled by number."""
+        if (button, "*") in self._switch_chars:
+            return
+        if not self._button_label:
+            label: HapService = self.add_preload_service("ServiceLabel")
+            label.configure_char("ServiceLabelNamespace", value=1)  # arabic numerals
+            self._button_label = True
+        valid = {name.replace("_", " ").title(): SWITCH_EVENT_VALUES[name] for name in PRESS_EVENTS}
+        self._switch_chars[(button, "*")] = self._add_switch(
+            f"Button {button}", button, valid, True
+        )
+
+    def learn(self) -> bool:
+        """Show what the device's model learned since this accessory was built (new
+        services after the others); True if a service was added (the bridge's
+        configuration changed)."""
+        model = self.device.model
+        if model is None or model is self.model:
+            return False
+        self.model = model
+        self._window = self._staleness_window()
+        return self._add_learned()
+
+    def _staleness_window(self) -> float:
+        window = staleness_window(self.model, self.options)
+        if self.device.source == "zigbee":
+            window = max(window, ZIGBEE_MIN_STALENESS)
+        return window
 
     def _add_controls(self) -> None:
         service: HapService

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mihomekit.catalog import DeviceModel
+from mihomekit.learning import BATTERY_READINGS, PRESS_EVENTS, learned_readings, shown_readings
 from mihomekit.readings import Value
 from mihomekit.vocabulary import HOMEKIT_SENSORS, ReadingInfo, info
 
@@ -34,8 +35,6 @@ def to_hap(reading: ReadingInfo, value: Value) -> Any:
     return reading.round(number)
 
 
-#: Press events every button declares; other button events get a switch of their own.
-PRESS_EVENTS = tuple(SWITCH_EVENT_VALUES)
 #: Control → the HomeKit service it gets (other controls: a Switch per channel).
 CONTROL_SERVICES = {
     "outlet": "Outlet",
@@ -43,25 +42,25 @@ CONTROL_SERVICES = {
     "light": "Lightbulb",
     "cover": "WindowCovering",
 }
-#: Readings shown by the battery service (controls' readings are shown by their service).
-_BATTERY_READINGS = frozenset({"battery", "low_battery"})
 
 
 def homekit_services(model: DeviceModel) -> list[str]:
-    """The HomeKit services a device of ``model`` gets, in words (for ``z2m list``)."""
-    measures = model.measures
+    """The HomeKit services a device of ``model`` gets (what it lists and what it learned),
+    in words (for ``z2m list``)."""
+    measures = shown_readings(model)
     services = [
         sensor.service
         for r in sorted(measures)
         if r in SENSOR_BY_READING and (sensor := SENSOR_BY_READING[r].homekit) is not None
     ]
-    if measures & _BATTERY_READINGS:
+    if measures & BATTERY_READINGS:
         services.append("BatteryService")
     for control in model.controls:
         services.append(CONTROL_SERVICES.get(control, "Switch"))
     if model.buttons or model.button_events:
         presses = [e for e in model.button_events if e in PRESS_EVENTS]
         count = (model.buttons if presses else 0) + len(model.button_events) - len(presses)
+        count += len(model.learned) - len(learned_readings(model))
         if count:
             services.append(f"StatelessProgrammableSwitch x{count}")
     return services
@@ -72,5 +71,5 @@ def not_shown(model: DeviceModel) -> list[str]:
     return sorted(
         r
         for r in model.measures
-        if r not in SENSOR_BY_READING and r not in _BATTERY_READINGS and not info(r).control
+        if r not in SENSOR_BY_READING and r not in BATTERY_READINGS and not info(r).control
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from mihomekit import __version__
 from mihomekit.catalog import DeviceModel
+from mihomekit.learning import button_count, shown_readings
 from mihomekit.vocabulary import info
 
 ORIGIN = {"name": "mihomekit", "sw_version": __version__}
@@ -56,11 +57,12 @@ def device_config(
     topic_prefix: str,
     readings: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The device discovery payload. ``readings``: names heard besides the model's."""
+    """The device discovery payload. ``readings``: names heard besides the model's (what
+    it lists and what it learned)."""
     oid = object_id(device_id)
     base = f"{topic_prefix}/{device_id}"
     components: dict[str, dict[str, Any]] = {}
-    for reading in sorted(model.measures | readings):
+    for reading in sorted(shown_readings(model) | readings):
         if info(reading).switchable and _switchable(model, reading):
             components[f"{oid}_{reading}"] = {
                 "platform": "switch",
@@ -98,12 +100,13 @@ def device_config(
             component["entity_category"] = "diagnostic"
         components[f"{oid}_{reading}"] = component
     if model.button_events:
-        for button in range(1, max(1, model.buttons) + 1):
+        buttons = button_count(model)
+        for button in range(1, max(1, buttons) + 1):
             uid = f"{oid}_button_{button}"
             components[uid] = {
                 "platform": "event",
                 "unique_id": uid,
-                "name": f"Button {button}" if model.buttons > 1 else "Button",
+                "name": f"Button {button}" if buttons > 1 else "Button",
                 "device_class": "button",
                 "state_topic": f"{base}/button_{button}",
                 "event_types": list(model.button_events),

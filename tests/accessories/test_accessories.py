@@ -277,3 +277,89 @@ def test_homekit_services_names_what_every_accessory_gets(driver: Any) -> None:
             name, _, count = service.partition(" x")
             said.extend([name] * (int(count) if count else 1))
         assert built == sorted(said), model.model
+
+
+# -- what a device reports beyond its model ----------------------------------------------
+
+
+def _iids(acc: DeviceAccessory) -> list[tuple[int, str, list[tuple[int, str]]]]:
+    listing = acc.to_HAP(include_value=False)
+    return [
+        (s["iid"], s["type"], [(c["iid"], c["type"]) for c in s["characteristics"]])
+        for s in listing["services"]
+    ]
+
+
+def test_an_accessory_grown_while_running_is_the_one_built_at_the_next_start(
+    driver: Any,
+) -> None:
+    """Services learned while running come after the others in the order learned, every
+    earlier iid kept, exactly as an accessory built with the learned model numbers them."""
+    from mihomekit.registry import DeviceChanged, RegistryEvent
+
+    pvvx = next(m for m in all_models() if m.pid == 0x944A)
+    registry, device = _device(pvvx)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    grown: list[bool] = []
+
+    def follow(event: RegistryEvent) -> None:  # what the bridge does (hubs.py)
+        if isinstance(event, DeviceChanged) and event.what == "model":
+            grown.append(acc.learn())
+
+    registry.subscribe(follow, readings=False)
+    before = _iids(acc)
+    registry.ingest(device.id, {"temperature": 20.0, "moisture": 30, "voltage": 3.0})
+    registry.ingest(device.id, {"illuminance": 250}, [Event("press", 2), Event("press", 1)])
+    registry.ingest(device.id, {"low_battery": True, "temperature": 21.0})  # nothing new
+    registry.ingest(device.id, {"opening": True}, [Event("long_press", 2)])
+    assert grown == [True, True, True]
+    assert device.model is not None
+    assert device.model.learned == ("moisture", "illuminance", "button_1", "button_2", "opening")
+    after = _iids(acc)
+    assert after[: len(before)] == before
+    names = _service_names(acc)[len(before) :]
+    assert names == [
+        "HumiditySensor",
+        "LightSensor",
+        "ServiceLabel",
+        "StatelessProgrammableSwitch",
+        "StatelessProgrammableSwitch",
+        "ContactSensor",
+    ]
+    assert _char(acc, "LightSensor", "CurrentAmbientLightLevel").value == 250
+    assert acc.get_service("ContactSensor").get_characteristic("ContactSensorState").value == 1
+    restarted = Device(id=device.id, name=device.name, model=device.model)
+    assert _iids(DeviceAccessory(driver, restarted, aid=3, options=AccessoryOptions())) == after
+    assert not acc.learn()  # nothing more learned: nothing added
+
+
+def test_staleness_follows_what_was_learned(driver: Any) -> None:
+    from mihomekit.learning import with_learned
+
+    options = AccessoryOptions(staleness={"contact": 300.0, "button": 600.0, "default": 50.0})
+    bthome = next(m for m in all_models() if m.pid == 0xB770)
+    assert staleness_window(bthome, options) == 50.0
+    assert staleness_window(with_learned(bthome, ["opening"]), options) == 300.0
+    assert staleness_window(with_learned(bthome, ["button_1"]), options) == 600.0
+
+
+def test_homekit_services_names_what_a_learned_accessory_gets(driver: Any) -> None:
+    from mihomekit.learning import with_learned
+
+    bthome = next(m for m in all_models() if m.pid == 0xB770)
+    model = with_learned(bthome, ["temperature", "low_battery", "button_1", "button_3"])
+    device = Device(id="381F8D000001", name="H&T", model=model)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    built = sorted(n for n in _service_names(acc) if n not in ("AccessoryInformation",))
+    assert built == [
+        "BatteryService",
+        "ServiceLabel",
+        "StatelessProgrammableSwitch",
+        "StatelessProgrammableSwitch",
+        "TemperatureSensor",
+    ]
+    assert homekit_services(model) == [
+        "TemperatureSensor",
+        "BatteryService",
+        "StatelessProgrammableSwitch x2",
+    ]

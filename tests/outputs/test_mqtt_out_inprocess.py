@@ -252,3 +252,43 @@ async def test_removed_device_leaves_the_broker_and_comes_back_when_added_again(
             assert not late.on(config) and not late.on(state)
     finally:
         await app.stop()
+
+
+async def test_discovery_follows_what_a_device_reports(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """A BTHome device's discovery is published again when its model learns a reading (a
+    ``model`` change), with the entities of what it reports: sensors and buttons."""
+    from mihomekit.decoders import build
+    from mihomekit.mi32cfg import DeviceEntry
+
+    slot = SourceSlot()
+    app = make_app(tmp_path, mosquitto, slot, outputs=[mqtt_output], publish=True)
+    entry = DeviceEntry(mac="381F8D000042", pid=0xB770, key=None)
+    config = f"homeassistant/device/mihomekit_{entry.mac}/config"
+    await app.start()
+    try:
+        async with Listener(mosquitto) as ha:
+            app.registry.add_entry(entry)
+            await until(lambda: ha.on(config), "discovery", 5)
+            assert (
+                f"mihomekit_{entry.mac}_temperature"
+                not in json.loads(ha.on(config)[-1])["components"]
+            )
+            frame = build.bthome_frame(
+                [(0x02, b"\x5a\x08"), (0x3A, b"\x01"), (0x3A, b"\x02")], mac=entry.display_mac
+            )
+            app.registry.handle_advertisement(entry.display_mac, 0xFCD2, frame)
+            temperature_id = f"mihomekit_{entry.mac}_temperature"
+
+            def learned() -> bool:
+                return temperature_id in json.loads(ha.on(config)[-1])["components"]
+
+            await until(learned, "discovery again, with the temperature", 5)
+            components = json.loads(ha.on(config)[-1])["components"]
+            temperature = components[temperature_id]
+            assert temperature["device_class"] == "temperature"
+            events = [c["name"] for c in components.values() if c["platform"] == "event"]
+            assert events == ["Button 1", "Button 2"]
+    finally:
+        await app.stop()
