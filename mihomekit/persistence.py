@@ -3,9 +3,10 @@
 :class:`SavedDevices` follows the registry: every device's last values (a change is
 written at most :data:`PERSIST_DELAY` seconds later, changes within that time share one
 write, everything is written at stop), the devices of other sources (Zigbee sensors, with
-what their source asked to keep), and the names the owner gave them. At the next start it
+what their source asked to keep), the names the owner gave them, and what each device's
+model learned from what it reported (written soon after it learned). At the next start it
 puts them back before any source speaks, so HomeKit sees every device from the first
-second, with its last values and name.
+second, with its services, last values and name.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class SavedDevices:
     # -- at start ------------------------------------------------------------------------
 
     def restore_devices(self, model_of: ModelRestorer) -> None:
-        """Put back the devices of other sources and the owner's names for them."""
+        """Put back the devices of other sources, the owner's names for them and what every
+        device's model learned (for the model it has now)."""
         for device_id, info in self.state.known_devices.items():
             if self.registry.get(device_id) is not None:
                 continue
@@ -85,6 +87,10 @@ class SavedDevices:
         for device_id, name in self.state.names.items():
             if self.registry.get(device_id) is not None:
                 self.registry.rename(device_id, name)
+        for device_id, entry in self.state.learned.items():
+            device = self.registry.get(device_id)
+            if device is not None and device.model and device.model.model == entry["model"]:
+                self.registry.learned_before(device_id, entry["learned"])
 
     def restore_values(self) -> None:
         """Put back every device's last values, aged by the time since they were heard."""
@@ -97,9 +103,12 @@ class SavedDevices:
     # -- running -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Follow the registry from now on."""
+        """Follow the registry from now on (what was learned before, from restored values
+        too, is kept at once)."""
         self._loop = asyncio.get_running_loop()
         self._unsubscribe = self.registry.subscribe(self._on_event)
+        for device in self.registry.devices():
+            self._remember_learned(device)
 
     def stop(self) -> None:
         """Stop following; write what changed since the last write."""
@@ -121,6 +130,8 @@ class SavedDevices:
         elif isinstance(event, DeviceChanged):
             if event.what in ("name", "model"):
                 self._remember(event.device)
+            if event.what == "model":
+                self._remember_learned(event.device)
         elif isinstance(event, DeviceRemoved):
             self.state.forget(event.device.id)
             self._save_soon()
@@ -153,6 +164,16 @@ class SavedDevices:
         elif self.state.names.pop(device.id, None) is not None:
             changed = True
         if changed:
+            self._save_soon()
+
+    def _remember_learned(self, device: Device) -> None:
+        """Keep what a device's model learned (one write soon, for a batch of changes)."""
+        model = device.model
+        if model is None or not model.learned:
+            return
+        entry = {"model": model.model, "learned": list(model.learned)}
+        if self.state.learned.get(device.id) != entry:
+            self.state.learned[device.id] = entry
             self._save_soon()
 
     def _save_soon(self) -> None:

@@ -3,9 +3,10 @@
 HAP-python keeps the pairing state (device id, long-term keys, paired controllers) in its
 own file next to this one (``accessory.state``); this module keeps what HAP-python does
 not: the ``device id → aid`` map (never reused), the setup id, the last values of every
-device (so nothing shows zeros after a restart), and the bridge's identity before its
-first start: the HAP device id (``device_id``, handed to HAP-python, which then keeps it
-in ``accessory.state``) and a random setup code when the settings ask for one.
+device (so nothing shows zeros after a restart), what devices reported beyond their model
+(so those services are there before the first frame), and the bridge's identity before
+its first start: the HAP device id (``device_id``, handed to HAP-python, which then keeps
+it in ``accessory.state``) and a random setup code when the settings ask for one.
 
 Every write is atomic (temp file, fsync, rename, fsync of the directory) and only happens
 when the content changed. An unreadable or wrongly typed file is a
@@ -66,6 +67,10 @@ class BridgeState:
     #: win over the source's own name (a Zigbee2MQTT friendly_name) until cleared;
     #: ``known_devices`` keeps the source's name. BLE names live in the mi32cfg instead.
     names: dict[str, str] = field(default_factory=dict)
+    #: What each device's model learned from what it reported (device id → ``{"model":
+    #: catalog model, "learned": [capabilities in the order learned]}``), so that its
+    #: services are in HomeKit from the first second of the next start.
+    learned: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The HAP device id (``AA:BB:CC:DD:EE:FF``) the bridge had, or will have, in
     #: ``accessory.state``; see :func:`bridge_identity`.
     device_id: str | None = None
@@ -99,6 +104,7 @@ class BridgeState:
         self.last_values.pop(device_id, None)
         self.known_devices.pop(device_id, None)
         self.names.pop(device_id, None)
+        self.learned.pop(device_id, None)
 
     def remember_values(
         self, device_id: str, values: Mapping[str, Value], seen_wall: float | None
@@ -124,6 +130,8 @@ class BridgeState:
         )
         if self.names:  # written only once used: an older install's file stays as it was
             data["names"] = dict(sorted(self.names.items()))
+        if self.learned:  # the same
+            data["learned"] = dict(sorted(self.learned.items()))
         data["last_values"] = self.last_values
         return data
 
@@ -240,6 +248,9 @@ def _from_json(path: Path, raw: Any) -> BridgeState:
     names = raw.get("names", {})
     if not isinstance(names, dict):
         raise TypeError("names is not an object")
+    learned = raw.get("learned", {})
+    if not isinstance(learned, dict):
+        raise TypeError("learned is not an object")
     device_id = raw.get("device_id")
     if device_id is not None and not (
         isinstance(device_id, str) and _DEVICE_ID.fullmatch(device_id)
@@ -266,8 +277,19 @@ def _from_json(path: Path, raw: Any) -> BridgeState:
         last_values=clean,
         known_devices={str(k): v for k, v in known.items() if isinstance(v, dict)},
         names={str(k): v for k, v in names.items() if isinstance(v, str) and v.strip()},
+        learned={str(k): v for k, v in learned.items() if _learned_entry(v)},
         device_id=device_id,
         random_setup_code=code,
+    )
+
+
+def _learned_entry(entry: Any) -> bool:
+    """A ``learned`` entry as written (defensive against hand edits: others are dropped)."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("model"), str)
+        and isinstance(entry.get("learned"), list)
+        and all(isinstance(name, str) for name in entry["learned"])
     )
 
 

@@ -102,6 +102,85 @@ def test_state_file_is_json_with_aids_in_order(tmp_path: Path) -> None:
     assert list(raw["aids"].items()) == [("Z", 2), ("A", 3), ("M", 4)]
 
 
+OLDER_STATE = """{
+ "version": 1,
+ "device_id": "1A:2B:3C:4D:5E:6F",
+ "setup_id": "MI32",
+ "next_aid": 3,
+ "aids": {
+  "381F8D000001": 2
+ },
+ "known_devices": {},
+ "last_values": {
+  "381F8D000001": {
+   "values": {
+    "temperature": 21.4
+   },
+   "seen": 1700000000.5
+  }
+ }
+}
+"""
+
+
+def test_an_older_state_file_is_read_and_written_byte_for_byte(tmp_path: Path) -> None:
+    """A file without learned capabilities (every older version's) stays as it was."""
+    path = tmp_path / "bridge.json"
+    path.write_text(OLDER_STATE)
+    state = load_state(tmp_path)
+    assert state.learned == {}
+    state.remember_values("381F8D000001", {"temperature": 22.0}, 1700000100.0)
+    state.save()
+    state.remember_values("381F8D000001", {"temperature": 21.4}, 1700000000.5)
+    state.save()
+    assert path.read_text() == OLDER_STATE
+
+
+def test_learned_capabilities_round_trip_and_go_with_the_device(tmp_path: Path) -> None:
+    state = load_state(tmp_path)
+    entry = {"model": "BTHome", "learned": ["temperature", "humidity", "button_1"]}
+    state.learned["381F8D000001"] = entry
+    state.learned["381F8D000002"] = {"model": "BTHome", "learned": ["opening"]}
+    state.save()
+    raw = json.loads((tmp_path / "bridge.json").read_text())
+    assert list(raw) == [
+        "version",
+        "setup_id",
+        "next_aid",
+        "aids",
+        "known_devices",
+        "learned",
+        "last_values",
+    ]
+    again = load_state(tmp_path)
+    assert again.learned["381F8D000001"] == entry
+    again.forget("381F8D000001")
+    again.forget("381F8D000002")
+    again.save()
+    assert "learned" not in json.loads((tmp_path / "bridge.json").read_text())
+
+
+def test_hand_edited_learned_entries_are_dropped_a_wrong_type_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.json"
+    path.write_text(
+        json.dumps(
+            {
+                "learned": {
+                    "A": {"model": "BTHome", "learned": ["opening"]},
+                    "B": {"model": "BTHome", "learned": "opening"},
+                    "C": {"learned": ["opening"]},
+                    "D": {"model": "BTHome", "learned": [1]},
+                    "E": ["opening"],
+                }
+            }
+        )
+    )
+    assert set(load_state(tmp_path).learned) == {"A"}
+    path.write_text('{"learned": ["opening"]}')
+    with pytest.raises(StateError, match="corrupted"):
+        load_state(tmp_path)
+
+
 # --------------------------------------------------------------------------- identity
 
 PAIRED_CLIENT = "5f2b6c43-8c3e-4a51-9b7e-1c0a0e1f2a3b"

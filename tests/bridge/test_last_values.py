@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 from homekit_helpers import free_port, ready_line
 from run_helpers import DEMO, run_args, running
+from state_helpers import count_state_writes
 
-import mihomekit.state
 from mihomekit.app import PERSIST_DELAY, App, AppConfig
 from mihomekit.decoders import build
 from mihomekit.demo.frames import MAC_TH
@@ -33,14 +32,7 @@ def _saved_temperature(state_dir: Path) -> float:
 async def test_changes_are_written_once_per_delay_and_only_when_they_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writes: list[str] = []
-    real_write = mihomekit.state.write_atomic
-
-    def counting_write(path: str | os.PathLike[str], data: str | bytes, **kwargs: int) -> None:
-        writes.append(os.fspath(path))
-        real_write(path, data, **kwargs)
-
-    monkeypatch.setattr(mihomekit.state, "write_atomic", counting_write)
+    writes = count_state_writes(monkeypatch)
     app = App(
         AppConfig(
             state_dir=tmp_path,
