@@ -23,11 +23,14 @@ from pathlib import Path
 from mihomekit.accessories.services import homekit_services
 from mihomekit.catalog import DeviceModel, all_models
 from mihomekit.sources.gateway.models import MODELS as GATEWAY_MODELS
+from mihomekit.vocabulary import HOMEKIT_SENSORS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 START = "<!-- products: made by tests/helpers/products_table.py --write; do not edit by hand -->"
 END = "<!-- end of products -->"
 
+#: The kind of the models whose readings vary by product: they show what they report.
+VARIES = "Varies by product"
 #: Kinds of device, in the order of the tables: the first whose test a model passes.
 KINDS: tuple[tuple[str, Callable[[DeviceModel], bool]], ...] = (
     ("Smoke and gas", lambda m: bool(m.measures & {"smoke", "gas"})),
@@ -41,6 +44,7 @@ KINDS: tuple[tuple[str, Callable[[DeviceModel], bool]], ...] = (
     ("Plugs, switches, lights", lambda m: bool(m.controls)),
     ("Buttons, remotes, cubes", lambda m: m.buttons > 0),
     ("Locks (state only)", lambda m: "locked" in m.measures),
+    (VARIES, lambda m: m.reports_vary),
     ("Other", lambda m: True),
 )
 SWITCHES = "StatelessProgrammableSwitch"
@@ -88,8 +92,23 @@ def _rows(models: Iterable[tuple[str, DeviceModel]]) -> list[Row]:
     return sorted(rows.values(), key=lambda r: order.index(r.kind))
 
 
+def _learnable() -> str:
+    """What a device whose readings vary by product can show: every sensor service of the
+    vocabulary, the battery, a switch per button (see :mod:`mihomekit.learning`)."""
+    services: list[str] = []
+    for reading in HOMEKIT_SENSORS:
+        if reading.homekit is not None and reading.homekit.service not in services:
+            services.append(reading.homekit.service)
+    return (
+        f"what the device reports, as it is heard: {', '.join(services)}, BatteryService, "
+        f"{SWITCHES} (one per button)"
+    )
+
+
 def _shown(row: Row) -> str:
     """The services every product of the row gets, then those only some get."""
+    if row.kind == VARIES:
+        return _learnable()
     every = [s for s in row.services[0] if all(s in services for services in row.services)]
     some: list[str] = []
     for services in row.services:
@@ -138,6 +157,10 @@ def block() -> str:
         "",
         "Also decoded (`mihomekit scan`, `mihomekit decode`), without a product id of their "
         "own: " + "; ".join(f"{m.name}: {m.model}" for m in other) + ".",
+        "",
+        "Any device also shows what it reports beyond its model when HomeKit can show it "
+        "(a b-parasite listed under the pvvx id: its soil moisture and light), learned as "
+        "it is heard ([docs/homekit.md](docs/homekit.md#what-a-device-reports)).",
         "",
         "**Zigbee through an Aqara or Xiaomi gateway** (by the model the gateway reports, "
         "without `lumi.`):",
