@@ -252,3 +252,36 @@ async def test_learned_services_keep_every_iid_and_outlive_a_restart(
             await pairing.close()
     finally:
         await app.stop()
+
+
+async def test_an_upgrade_learns_from_the_saved_values(tmp_path: Path) -> None:
+    """A BTHome device heard by a version that did not learn: its saved values bring their
+    services at the first start, before any frame, and what they taught is saved."""
+    state = tmp_path / "state"
+    state.mkdir()
+    device_id = THERMO.replace(":", "")
+    saved = {
+        "version": 1,
+        "setup_id": "MI32",
+        "next_aid": 3,
+        "aids": {device_id: 2},
+        "known_devices": {},
+        "last_values": {device_id: {"values": {"humidity": 51.0, "packet_id": 9}, "seen": 1.0}},
+    }
+    (state / "bridge.json").write_text(json.dumps(saved))
+    app = _app(tmp_path, free_port(), [(THERMO, 0xB770)])
+    await app.start()
+    try:
+        bridge = app.hubs.first.accessory
+        assert bridge is not None
+        accessory = bridge.accessories[2]
+        names = [service.display_name for service in accessory.services]
+        assert names == ["AccessoryInformation", "HumiditySensor"]
+        for _ in range(100):
+            if "learned" in json.loads((state / "bridge.json").read_text()):
+                break
+            await asyncio.sleep(0.02)
+        learned = json.loads((state / "bridge.json").read_text())["learned"]
+        assert learned == {device_id: {"model": "BTHome", "learned": ["humidity"]}}
+    finally:
+        await app.stop()
