@@ -12,7 +12,7 @@ Public API::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .decoders import decode_advertisement, decode_manufacturer_data
 from .errors import ConfigError, GatewayError, MihomekitError, MiioError, StateError
