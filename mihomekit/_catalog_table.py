@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .catalog import DeviceModel, GattBattery, GattChar, GattProfile
+from .device_model import DeviceModel, GattBattery, GattChar, GattProfile
 
 _THB = frozenset({"temperature", "humidity", "battery"})
 _LOCK = frozenset({"locked"})

@@ -24,7 +24,11 @@ from mihomekit.registry import Device, DeviceSink
 from mihomekit.tap import AdvertisementTap, Interest, RawAdvertisement
 
 if TYPE_CHECKING:
-    from .host import ExtensionHost
+    from mihomekit.ble.queue import GattQueue
+    from mihomekit.ble.upkeep import RadioFor
+
+#: ``on_failure(api, err, where)``: an extension's code raised (it is then disabled).
+FailureHandler = Callable[["ExtensionApi", BaseException, str], None]
 
 __all__ = ["AdvertisementCallback", "DeviceInfo", "ExtensionApi", "GattError", "GattLink", "Job"]
 
@@ -76,18 +80,22 @@ class ExtensionApi:
 
     def __init__(
         self,
-        host: ExtensionHost,
         name: str,
         options: Mapping[str, Any],
         *,
         sink: DeviceSink,
         tap: AdvertisementTap,
+        queue: GattQueue,
+        radio_for: RadioFor | None,
+        on_failure: FailureHandler,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.options: Mapping[str, Any] = MappingProxyType(dict(options))
         self.log = logging.getLogger(f"mihomekit.extensions.{name}")
-        self._host = host
+        self._queue = queue
+        self._radio_for = radio_for
+        self._on_failure = on_failure
         self._sink = sink
         self._tap = tap
         self._clock = clock
@@ -166,18 +174,17 @@ class ExtensionApi:
         callback)``). Raises :class:`~mihomekit.ble.link.GattError` when the sensor cannot
         be reached: catch it (an exception that escapes a job disables the extension).
         """
-        host = self._host
         device_id = _device_id(device)
         if len(device_id) != 12 or not all(c in "0123456789ABCDEF" for c in device_id):
             raise ValueError(f"not a Bluetooth address: {device!r}")
-        if host.radio_for is None:
+        if self._radio_for is None:
             raise GattError("this bridge has no radio to connect with")
         known = self._sink.get(device_id)
-        radio = host.radio_for(known.best_receiver if known is not None else None)
+        radio = self._radio_for(known.best_receiver if known is not None else None)
         mac = display_mac(device_id)
         if radio is None:
             raise GattError(f"no radio of this bridge reaches {mac}")
-        async with host.queue.session(radio, mac, timeout=timeout) as link:
+        async with self._queue.session(radio, mac, timeout=timeout) as link:
             yield link
 
     # -- time ----------------------------------------------------------------------------
@@ -195,7 +202,7 @@ class ExtensionApi:
             while self.enabled:
                 result = guarded()
                 if inspect.isawaitable(result):
-                    await self._host.await_guarded(self, result, "a job")
+                    await self._await_guarded(result, "a job")
                 await asyncio.sleep(seconds)
 
         task = asyncio.get_running_loop().create_task(loop(), name=f"extension {self.name} job")
@@ -214,18 +221,25 @@ class ExtensionApi:
     # -- the host's side -----------------------------------------------------------------
 
     def _guarded(self, fn: Callable[..., Any], where: str) -> Callable[..., Any]:
-        host = self._host
-
         def call(*args: Any) -> Any:
             if not self.enabled:
                 return None
             try:
                 return fn(*args)
             except Exception as err:
-                host.failed(self, err, where)
+                self._on_failure(self, err, where)
                 return None
 
         return call
+
+    async def _await_guarded(self, result: Awaitable[object], where: str) -> None:
+        """Await what the extension's callback returned; if it raises, it is disabled."""
+        try:
+            await result
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self._on_failure(self, err, where)
 
     def close(self) -> None:
         """End every subscription and job, then call the stop callbacks (once)."""

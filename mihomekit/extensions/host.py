@@ -16,7 +16,6 @@ its subscriptions and jobs end; the bridge goes on serving.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.metadata
 import importlib.util
@@ -25,7 +24,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +90,14 @@ class ExtensionHost:
                 )
                 continue
             api = ExtensionApi(
-                self, name, settings.options, sink=self._sink, tap=self._tap, clock=self._clock
+                name,
+                settings.options,
+                sink=self._sink,
+                tap=self._tap,
+                queue=self.queue,
+                radio_for=self.radio_for,
+                on_failure=self.failed,
+                clock=self._clock,
             )
             self.apis[name] = api
             try:
@@ -121,15 +127,6 @@ class ExtensionHost:
             exc_info=err,
         )
         api.close()
-
-    async def await_guarded(self, api: ExtensionApi, result: Awaitable[object], where: str) -> None:
-        """Await what an extension's callback returned; if it raises, disable it."""
-        try:
-            await result
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            self.failed(api, err, where)
 
 
 def _short_name(settings: ExtensionSettings) -> str:

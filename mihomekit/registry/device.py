@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mihomekit.catalog import DeviceModel, unknown_name
 from mihomekit.readings import DecodeResult, KeyStatus, Value
 
-if TYPE_CHECKING:
-    from .events import DeviceListener
+#: A device's listener, called with each of its events (``Update`` or ``DeviceChanged``,
+#: :data:`~mihomekit.registry.events.DeviceListener` says so exactly; this module stays
+#: below the events, which name the device).
+_Listener = Callable[[Any], None]
 
 __all__ = [
     "RECEIVER_WINDOW",
@@ -153,7 +155,7 @@ class Device:
     best_receiver: str | None = None
     recent_frames: list[Frame] = field(default_factory=list)
     reboot_run: list[int] = field(default_factory=list)
-    listeners: list[DeviceListener] = field(default_factory=list)
+    listeners: list[_Listener] = field(default_factory=list)
     #: The last encrypted frame heard (with or without a working key), for key checks.
     last_encrypted: EncryptedFrame | None = None
     #: Set by a source that knows better than the last-seen time whether the device can be
@@ -177,11 +179,11 @@ class Device:
         """Known devices appear in HomeKit; unknown product ids are kept but not bridged."""
         return self.model is not None
 
-    def subscribe(self, listener: DeviceListener) -> None:
+    def subscribe(self, listener: _Listener) -> None:
         """Call ``listener`` with every update and change of this device."""
         self.listeners.append(listener)
 
-    def unsubscribe(self, listener: DeviceListener) -> None:
+    def unsubscribe(self, listener: _Listener) -> None:
         if listener in self.listeners:
             self.listeners.remove(listener)
 
