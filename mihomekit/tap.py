@@ -193,10 +193,6 @@ class AdvertisementTap:
         self.errors = 0
         self._warned: set[str] = set()
 
-    @property
-    def watched(self) -> bool:
-        return bool(self._watches)
-
     def watch(
         self, watcher: TapWatcher, interest: Interest, *, name: str = ""
     ) -> Callable[[], None]:

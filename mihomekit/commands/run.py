@@ -105,11 +105,17 @@ def run_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_file(given: str | None) -> str | None:
+    """The settings file a command reads: ``given`` (``--settings``), else
+    :data:`DEFAULT_SETTINGS_PATH` if it exists (as ``mihomekit run`` does), else none."""
+    if given is None and os.path.exists(DEFAULT_SETTINGS_PATH):
+        return DEFAULT_SETTINGS_PATH
+    return given
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    path = args.settings
-    if path is None and os.path.exists(DEFAULT_SETTINGS_PATH) and not args.demo:
-        path = DEFAULT_SETTINGS_PATH
-    return load_settings(path)
+    # The demo never reads a real bridge's settings file by itself.
+    return load_settings(args.settings if args.demo else settings_file(args.settings))
 
 
 def _entries(

@@ -558,12 +558,9 @@ async def _start_listening(options: ScanOptions, sink: AdvertisementSink) -> lis
 
 def scan_settings(options: ScanOptions) -> Settings:
     """The settings whose receivers listen too (the default file if it exists)."""
-    from mihomekit.commands.run import DEFAULT_SETTINGS_PATH
+    from mihomekit.commands.run import settings_file
 
-    path = options.settings
-    if path is None and Path(DEFAULT_SETTINGS_PATH).exists():
-        path = DEFAULT_SETTINGS_PATH
-    return load_settings(path)
+    return load_settings(settings_file(options.settings))
 
 
 def receiver_sources(settings: Settings, sink: AdvertisementSink) -> list[Source]:

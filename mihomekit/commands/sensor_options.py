@@ -4,7 +4,6 @@ and the radio (``--adapter``, ``--proxy``) they reach sensors through."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +54,9 @@ def command_settings(args: argparse.Namespace) -> Settings:
     As ``mihomekit run`` reads them: ``qr`` and ``pairing`` use it too, so that they show
     the running bridge's code and state directory.
     """
-    from mihomekit.commands.run import DEFAULT_SETTINGS_PATH
+    from mihomekit.commands.run import settings_file
 
-    path = args.settings
-    if path is None and os.path.exists(DEFAULT_SETTINGS_PATH):
-        path = DEFAULT_SETTINGS_PATH
-    return load_settings(path)
+    return load_settings(settings_file(args.settings))
 
 
 def mi32cfg_to_write(args: argparse.Namespace, settings: Settings) -> str:

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 from typing import Any
 
 from mihomekit.errors import AdapterError, ConfigError, MihomekitError
@@ -51,11 +50,9 @@ def register(subparsers: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> tuple[MqttSettings, str]:
-    from mihomekit.commands.run import DEFAULT_SETTINGS_PATH
+    from mihomekit.commands.run import settings_file
 
-    path = args.settings
-    if path is None:
-        path = DEFAULT_SETTINGS_PATH if os.path.exists(DEFAULT_SETTINGS_PATH) else None
+    path = settings_file(args.settings)
     settings: Settings = load_settings(path)
     if settings.mqtt is None:
         raise ConfigError("z2m list needs the broker: add an [mqtt] table with its host", path=path)

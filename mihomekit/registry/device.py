@@ -183,10 +183,6 @@ class Device:
         """Call ``listener`` with every update and change of this device."""
         self.listeners.append(listener)
 
-    def unsubscribe(self, listener: _Listener) -> None:
-        if listener in self.listeners:
-            self.listeners.remove(listener)
-
     def heard_by(self, receiver: str, rssi: int | None, now: float) -> None:
         """Note a frame from ``receiver``; update the best receiver and :attr:`rssi`."""
         seen = self.receivers.get(receiver)

@@ -100,9 +100,9 @@ class Registry:
         #: Devices heard but not configured, least recently heard first (bounded).
         self.unknown: OrderedDict[str, UnknownDevice] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
-        self._listeners: list[RegistryListener] = []
+        self._listeners: tuple[RegistryListener, ...] = ()
         #: The listeners that also want every reading (:class:`Update`), in the same order.
-        self._reading_listeners: list[RegistryListener] = []
+        self._reading_listeners: tuple[RegistryListener, ...] = ()
 
     # -- the bus -------------------------------------------------------------------------
 
@@ -111,14 +111,14 @@ class Registry:
 
         ``readings=False``: only devices added, removed and changed, not each reading.
         """
-        self._listeners.append(listener)
+        # Replaced, never changed in place: a listener may unsubscribe while being told.
+        self._listeners = (*self._listeners, listener)
         if readings:
-            self._reading_listeners.append(listener)
+            self._reading_listeners = (*self._reading_listeners, listener)
 
         def unsubscribe() -> None:
-            for listeners in (self._listeners, self._reading_listeners):
-                if listener in listeners:
-                    listeners.remove(listener)
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._reading_listeners = tuple(x for x in self._reading_listeners if x is not listener)
 
         return unsubscribe
 
@@ -568,7 +568,7 @@ class Registry:
             self._changed(device, "model")
 
     def _notify(self, listeners: Sequence[Callable[[_T], None]], what: _T, device_id: str) -> None:
-        for listener in list(listeners):
+        for listener in listeners:
             try:
                 listener(what)
             except Exception as err:  # a broken listener must not stop the radio
