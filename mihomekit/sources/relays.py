@@ -154,7 +154,10 @@ class RelayBoard:
             await self._save()
 
     async def stop(self) -> None:
-        """Release the pins (their last states are in the state file)."""
+        """Save the relays' last states (a switch just made may not be written yet), then
+        release the pins."""
+        if any(r.opened() for r in self._relays.values()):
+            await self._save()
         for relay in self._relays.values():
             output, relay.output = relay.output, None
             if output is not None:
