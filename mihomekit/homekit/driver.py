@@ -87,11 +87,15 @@ class BridgeDriver(AccessoryDriver):  # type: ignore[misc]
         self.async_update_advertisement()
 
     async def async_stop(self) -> None:
-        """Save a configuration change still pending, then stop as HAP-python does."""
+        """Save a configuration change still pending and finish the writes under way, then
+        stop as HAP-python does: a clean stop leaves no write behind it."""
         if self._config_flush is not None:
             self._config_flush.cancel()
             self._config_flush = None
             await self._persist_logged()
+        if self._background:
+            await asyncio.gather(*self._background)
+        await self.pairing_window.settle()
         await super().async_stop()
 
     # -- persistence -----------------------------------------------------------------------

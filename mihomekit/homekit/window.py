@@ -95,6 +95,7 @@ class PairingWindow:
         self._deadline = -math.inf
         self._seen: float | None = None
         self._write_failed = False
+        self._writes: set[asyncio.Future[None]] = set()
 
     @property
     def always_open(self) -> bool:
@@ -125,7 +126,14 @@ class PairingWindow:
         except RuntimeError:
             self._write_now(until)
         else:
-            loop.run_in_executor(None, self._write_now, until)
+            pending = loop.run_in_executor(None, self._write_now, until)
+            self._writes.add(pending)
+            pending.add_done_callback(self._writes.discard)
+
+    async def settle(self) -> None:
+        """Wait for the window file's writes still in a worker thread (the bridge stops)."""
+        while self._writes:
+            await asyncio.gather(*self._writes)
 
     def _write_now(self, until: float) -> None:
         try:
