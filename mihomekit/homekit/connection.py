@@ -7,16 +7,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import h11
 from cryptography.exceptions import InvalidTag
 
+from .limits import ServerLimits
 from .pairing import ConnectionPairing
 from .session import SecureSession
-
-if TYPE_CHECKING:
-    from .server import HapServer
 
 __all__ = ["Connection", "Response"]
 
@@ -58,10 +56,28 @@ class Response:
         return cls(status, json.dumps({"status": hap_status}).encode())
 
 
+class ConnectionServer(Protocol):
+    """What a connection needs of the server that accepted it
+    (:class:`~mihomekit.homekit.server.HapServer`)."""
+
+    @property
+    def limits(self) -> ServerLimits: ...
+
+    def connection_made(self, conn: Connection) -> None: ...
+
+    def connection_verified(self, conn: Connection) -> None: ...
+
+    def connection_closed(self, conn: Connection) -> None: ...
+
+    def malformed(self, conn: Connection, reason: str) -> None: ...
+
+    def dispatch(self, conn: Connection, request: h11.Request, body: bytes) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """A controller's (or anybody's) TCP connection to the bridge."""
 
-    def __init__(self, server: HapServer) -> None:
+    def __init__(self, server: ConnectionServer) -> None:
         self._server = server
         self._limits = server.limits
         self.transport: asyncio.Transport | None = None

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
@@ -29,7 +29,7 @@ from mihomekit.logthrottle import LogThrottle
 
 from . import tlv
 from .attempts import Lock, PairingAttempts
-from .hap_python import HapState
+from .hap_python import HapAccessory, HapState
 from .limits import ServerLimits
 from .session import hkdf_sha512, nonce
 from .srp import SrpError, SrpServer
@@ -37,12 +37,30 @@ from .tlv import Tag, TlvError
 from .turns import Outcome, SetupTurns
 from .window import PairingWindow
 
-if TYPE_CHECKING:
-    from .driver import BridgeDriver
-
-__all__ = ["ConnectionPairing", "MalformedRequest", "Pairing", "Reply", "TlvErr"]
+__all__ = [
+    "ConnectionPairing",
+    "MalformedRequest",
+    "Pairing",
+    "PairingDriver",
+    "Reply",
+    "TlvErr",
+]
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class PairingDriver(Protocol):
+    """What pairing needs of the bridge's driver
+    (:class:`~mihomekit.homekit.driver.BridgeDriver`)."""
+
+    @property
+    def state(self) -> HapState: ...
+
+    @property
+    def accessory(self) -> HapAccessory | None: ...
+
+    @property
+    def pairing_window(self) -> PairingWindow: ...
 
 
 class TlvErr:
@@ -132,7 +150,7 @@ class Pairing:
 
     def __init__(
         self,
-        driver: BridgeDriver,
+        driver: PairingDriver,
         attempts: PairingAttempts,
         limits: ServerLimits,
         save: Callable[[], Awaitable[None]],

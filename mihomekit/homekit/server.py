@@ -14,19 +14,19 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import h11
 
 from mihomekit.logthrottle import LogThrottle
 
+from .attempts import PairingAttempts
 from .connection import JSON_TYPE, TLV_TYPE, Connection, Response
+from .hap_python import HapDriver
 from .limits import ServerLimits, fit_to_descriptors
 from .pairing import MalformedRequest, Pairing, Reply
-
-if TYPE_CHECKING:
-    from .driver import BridgeDriver
+from .window import PairingWindow
 
 __all__ = ["HapServer", "ServerStats"]
 
@@ -61,11 +61,25 @@ class ServerStats:
     malformed: int = 0
 
 
+class ServedDriver(HapDriver, Protocol):
+    """What the server needs of the bridge's driver
+    (:class:`~mihomekit.homekit.driver.BridgeDriver`): HAP-python's driver, its pairing
+    window and attempt limit, and a save that raises when the state cannot be written."""
+
+    @property
+    def pairing_window(self) -> PairingWindow: ...
+
+    @property
+    def pairing_attempts(self) -> PairingAttempts: ...
+
+    async def async_save(self) -> None: ...
+
+
 class HapServer:
     """Serves one bridge's HAP on its port."""
 
     def __init__(
-        self, driver: BridgeDriver, host: str | list[str] | None, port: int, limits: ServerLimits
+        self, driver: ServedDriver, host: str | list[str] | None, port: int, limits: ServerLimits
     ) -> None:
         self._driver = driver
         self._host = host
