@@ -46,7 +46,8 @@ from typing import Any, Literal, cast
 
 from .errors import ConfigError
 from .mi32cfg import normalize_mac
-from .presence.ibeacon import IBeaconId, parse_ibeacon_id
+from .presence.entry import AWAY_AFTER, PresenceSettings
+from .presence.ibeacon import parse_ibeacon_id
 from .setupcode import RANDOM, parse_setup_code
 from .vocabulary import DEFAULT_STALENESS, STALENESS_KINDS
 
@@ -306,28 +307,6 @@ class RelaySettings:
     kind: RelayKind = "switch"
     #: After a restart: the state it had (``last``), or always ``off`` or ``on``.
     restore: RelayRestore = "last"
-
-
-#: ``[[presence]] away_after`` by default (seconds without an advertisement).
-AWAY_AFTER = 180.0
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceSettings:
-    """One ``[[presence]]`` entry: a tag, an iBeacon or a phone whose presence is a sensor.
-
-    Exactly one of ``mac`` (a fixed address), ``ibeacon`` and ``irk`` (the Identity
-    Resolving Key of a device with rotating private addresses, 16 bytes) is set.
-    """
-
-    name: str
-    mac: str | None = None
-    ibeacon: IBeaconId | None = None
-    irk: bytes | None = None
-    #: Seconds without an advertisement after which it is away.
-    away_after: float = AWAY_AFTER
-    #: Also say which receiver (room) hears it best.
-    rooms: bool = False
 
 
 @dataclass(frozen=True, slots=True)

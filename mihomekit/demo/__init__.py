@@ -12,11 +12,11 @@ the QR code stays on screen.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..mi32cfg import DeviceEntry, parse_mi32cfg
+from .data import bundled_text
 
 if TYPE_CHECKING:
     from ..app import SourceFactory
@@ -30,17 +30,9 @@ def demo_state_dir(state_dir: str | Path) -> Path:
     return Path(state_dir).expanduser().parent / "mihomekit-demo"
 
 
-def _text(name: str) -> str:
-    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-
-
 def demo_entries() -> list[DeviceEntry]:
     """The devices of the bundled ``mi32cfg.json``."""
-    return parse_mi32cfg(_text("mi32cfg.json"), path="<demo mi32cfg>")
-
-
-def demo_recording_text() -> str:
-    return _text("recording.jsonl")
+    return parse_mi32cfg(bundled_text("mi32cfg.json"), path="<demo mi32cfg>")
 
 
 def demo_sources(*, speed: float = 1.0, activity: float | None = None) -> list[SourceFactory]:

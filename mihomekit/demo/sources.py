@@ -14,7 +14,7 @@ from mihomekit.sources import SourceStatus
 from mihomekit.sources.recording import RecordedAdvertisement, ReplaySource, parse_record
 from mihomekit.wording import counted
 
-from . import demo_recording_text
+from .data import bundled_text
 from .frames import frames_for_pass
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ LOG_ACTIVITY_INTERVAL = 60.0
 def bundled_recording() -> list[RecordedAdvertisement]:
     return [
         parse_record(json.loads(line))
-        for line in demo_recording_text().splitlines()
+        for line in bundled_text("recording.jsonl").splitlines()
         if line.strip() and not line.startswith("#")
     ]
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field, replace
 from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Value
 from mihomekit.registry import DeviceSink
-from mihomekit.settings import PresenceSettings
 from mihomekit.status import SourceStatus
 from mihomekit.tap import AdvertisementTap, Interest, RawAdvertisement
 
+from .entry import PresenceSettings
 from .ibeacon import APPLE, IBeacon, parse_ibeacon
 from .rooms import RoomChooser
 from .rpa import IrkResolver
