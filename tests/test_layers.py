@@ -45,24 +45,33 @@ FORBIDDEN = {
 }
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports (absolute names; relative imports resolved)."""
+def _statements(path: Path) -> list[tuple[str, list[str]]]:
+    """``path``'s imports as (module, names taken from it): absolute module names, relative
+    imports resolved; ``import x`` takes no names."""
     module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     if path.name == "__init__.py":
         package = module.removesuffix(".__init__")
-    names: set[str] = set()
+    found: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            found.extend((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parts = package.split(".")
                 parts = parts[: len(parts) - node.level + 1]
                 base = ".".join([*parts, base] if base else parts)
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
+            found.append((base, [alias.name for alias in node.names]))
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, and every ``module.name`` it takes."""
+    names: set[str] = set()
+    for base, taken in _statements(path):
+        names.add(base)
+        names.update(f"{base}.{name}" for name in taken)
     return names
 
 
@@ -95,21 +104,12 @@ def _module_graph() -> dict[str, set[str]]:
         modules[name.removesuffix(".__init__")] = path
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")
-                    parts = parts[: len(parts) - node.level + 1]
-                    base = ".".join([*parts, base] if base else parts)
-                subs = {f"{base}.{alias.name}" for alias in node.names}
-                targets.update(subs & modules.keys())
-                if not subs <= modules.keys():
-                    targets.add(base)
+        for base, taken in _statements(path):
+            subs = {f"{base}.{name}" for name in taken}
+            targets.update(subs & modules.keys())
+            if not taken or not subs <= modules.keys():
+                targets.add(base)
         graph[module] = (targets & modules.keys()) - {module}
     return graph
 
