@@ -239,6 +239,38 @@ def test_write_fills_a_missing_key_from_mi32cfg(
     assert (first.mac, first.key) == ("A4C1380283F4", bytes.fromhex(KEY_021))
 
 
+def test_write_files_devices_without_a_product_id_under_tasmotas_ids(tmp_path: Path) -> None:
+    """Qingping sensors go in as the CGD1 (0576), b-parasite as pvvx (944a), as Tasmota
+    files them; the pink HHCCJCY10 has no such id and is left out."""
+    heard = tmp_path / "heard.jsonl"
+    with RecordingWriter(heard) as writer:
+        # qingping-001: CGP1W, 19.0 °C, 52.5 %, 984.2 hPa, battery 87
+        writer.write(
+            "58:2D:34:40:1C:6F",
+            0xFDCD,
+            bytes.fromhex("08096f1c40342d580104be000d0207027226020157"),
+            -60,
+            0.0,
+        )
+        # bparasite-v2-lux
+        writer.write(
+            "F0:CA:F0:CA:02:01",
+            0x181A,
+            bytes.fromhex("110b0aa1542cbca1fffff0caf0ca02010042"),
+            -61,
+            0.01,
+        )
+        # xiaomi-ble-035: HHCCJCY10
+        writer.write("DC:23:4D:E5:5B:FC", 0xFD50, bytes.fromhex("0e006e0134a428005b"), -62, 0.02)
+    target = tmp_path / "mi32cfg"
+    argv = ["--replay", str(heard), "--speed", "0", "--write", str(target)]
+    assert scan.run(parse(argv), out=io.StringIO()) == 0
+    assert target.read_text(encoding="utf-8") == (
+        '[{"MAC":"582D34401C6F","PID":"0576","key":""},'
+        '{"MAC":"F0CAF0CA0201","PID":"944a","key":""}]'
+    )
+
+
 def test_write_without_devices_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -156,7 +156,9 @@ def block() -> str:
         *_table(ble, encrypted),
         "",
         "Also decoded (`mihomekit scan`, `mihomekit decode`), without a product id of their "
-        "own: " + "; ".join(f"{m.name}: {m.model}" for m in other) + ".",
+        "own: " + "; ".join(f"{m.name}: {m.model}" for m in other) + ". `mihomekit scan "
+        "--write` lists Qingping sensors under the CGD1's id and b-parasite under pvvx's, as "
+        "Tasmota does ([docs/mi32cfg.md](docs/mi32cfg.md)).",
         "",
         "Any device also shows what it reports beyond its model when HomeKit can show it "
         "(a b-parasite listed under the pvvx id: its soil moisture and light), learned as "
