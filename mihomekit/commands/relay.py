@@ -7,6 +7,11 @@ and publishes every Xiaomi-compatible advertisement, not retained, to
 ``mihomekit/relay/<receiver id>/status`` says ``online``, and ``offline`` when the relay
 stops or (as the MQTT last will) disappears. The bridge reads it with
 ``[[mqtt_receivers]] format = "mihomekit"``.
+
+With ``[[presence]]`` entries in its settings (the bridge's own), the relay also forwards,
+whole, the advertisements those entries want: the tag's address, the iBeacon, the phone
+whose address the IRK resolves. Nothing else is forwarded, so a street of phones does not
+reach the broker; the bridge then knows which room hears each tag best.
 """
 
 from __future__ import annotations
@@ -19,23 +24,29 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mihomekit.commands.options import tcp_port
 from mihomekit.errors import ConfigError
 from mihomekit.mqtt import MqttConnection
+from mihomekit.presence.entry import PresenceSettings
+from mihomekit.presence.matcher import PresenceFilter
 from mihomekit.settings import BleSettings, MqttSettings, load_settings
-from mihomekit.sources import Advertisement
+from mihomekit.sources import SENSOR_COMPANY_IDS, SENSOR_SERVICE_UUIDS, Advertisement
 from mihomekit.sources.mqtt_receivers.formats import (
     relay_payload,
+    relay_raw_payload,
     relay_status_topic,
     relay_topic,
 )
+from mihomekit.tap import AdvertisementTap, RawAdvertisement, full_uuid
+from mihomekit.wording import counted
 
 _LOGGER = logging.getLogger(__name__)
 
 _RECEIVER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_SENSOR_UUIDS = frozenset(full_uuid(uuid) for uuid in SENSOR_SERVICE_UUIDS)
 
 
 def default_receiver_id() -> str:
@@ -45,7 +56,8 @@ def default_receiver_id() -> str:
 
 
 class Relay:
-    """The local radio → the broker. ``scanner_factory`` replaces bleak (tests)."""
+    """The local radio → the broker: sensor advertisements, and the whole advertisements
+    ``presence`` entries want. ``scanner_factory`` replaces bleak (tests)."""
 
     def __init__(
         self,
@@ -53,6 +65,7 @@ class Relay:
         receiver: str,
         *,
         ble: BleSettings | None = None,
+        presence: Sequence[PresenceSettings] = (),
         scanner_factory: Callable[..., Any] | None = None,
         **connection_options: Any,
     ) -> None:
@@ -66,6 +79,11 @@ class Relay:
             status_topic=relay_status_topic(receiver),
             **connection_options,
         )
+        self.presence = PresenceFilter(presence) if presence else None
+        tap: AdvertisementTap | None = None
+        if self.presence is not None:
+            tap = AdvertisementTap()
+            tap.watch(self._forward_whole, self.presence.interest, name="relay presence")
         self.adapter = BleAdapter(
             self._forward,
             adapter=ble.adapter,
@@ -74,7 +92,9 @@ class Relay:
             scanner_factory=scanner_factory,
             receiver=receiver,
             wait_for_adapter=True,
+            tap=tap,
         )
+        #: Advertisements published (sensor and presence).
         self.relayed = 0
 
     async def start(self) -> None:
@@ -95,6 +115,21 @@ class Relay:
         self.connection.publish(
             relay_topic(self.receiver, advertisement.mac),
             relay_payload(advertisement, self.receiver, time.time()),
+        )
+
+    def _forward_whole(self, adv: RawAdvertisement) -> None:
+        """A presence entry's advertisement, whole (one with sensor data goes the sensor
+        way: :meth:`_forward`)."""
+        assert self.presence is not None
+        if not _SENSOR_UUIDS.isdisjoint(adv.service_data) or not SENSOR_COMPANY_IDS.isdisjoint(
+            adv.manufacturer_data
+        ):
+            return
+        if not self.presence.wanted(adv):
+            return
+        self.relayed += 1
+        self.connection.publish(
+            relay_topic(self.receiver, adv.mac), relay_raw_payload(adv, self.receiver, time.time())
         )
 
 
@@ -118,7 +153,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--settings",
         metavar="FILE",
-        help="TOML settings: [mqtt] for username, password, TLS; [ble] for the adapter",
+        help=(
+            "TOML settings: [mqtt] for username, password, TLS; [ble] for the adapter; "
+            "[[presence]] for the tags, beacons and phones to forward"
+        ),
     )
     parser.set_defaults(func=run_relay)
 
@@ -144,7 +182,7 @@ def relay_from_args(args: argparse.Namespace) -> Relay:
         )
     # Its own client id, so that a bridge on the same host keeps its session.
     mqtt = dataclasses.replace(mqtt, client_id=f"mihomekit-relay-{receiver}")
-    return Relay(mqtt, receiver, ble=settings.ble)
+    return Relay(mqtt, receiver, ble=settings.ble, presence=settings.presence)
 
 
 def run_relay(args: argparse.Namespace) -> int:
@@ -167,9 +205,14 @@ async def serve(relay: Relay) -> None:
         if radio.connected
         else f"waiting for Bluetooth ({radio.last_error})"
     )
+    presence = relay.presence
+    also = ""
+    if presence is not None:
+        entries = counted(len(presence.matchers), "presence entry", "presence entries")
+        also = f" (sensors, and the advertisements of {entries})"
     print(
         f"mihomekit relay {relay.receiver!r}: {scanning}, publishing to "
-        f"{settings.host}:{settings.port} under mihomekit/relay/{relay.receiver}/",
+        f"{settings.host}:{settings.port} under mihomekit/relay/{relay.receiver}/{also}",
         flush=True,
     )
     try:

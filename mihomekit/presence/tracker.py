@@ -23,20 +23,18 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from mihomekit.catalog import DeviceModel
 from mihomekit.readings import Value
 from mihomekit.registry import DeviceSink
 from mihomekit.status import SourceStatus
-from mihomekit.tap import AdvertisementTap, Interest, RawAdvertisement
+from mihomekit.tap import AdvertisementTap, RawAdvertisement
 
 from .entry import PresenceSettings
-from .ibeacon import APPLE, IBeacon, parse_ibeacon
+from .matcher import EntryMatcher, PresenceFilter
 from .rooms import RoomChooser
-from .rpa import IrkResolver
 
 __all__ = ["MODEL", "REFRESH", "ROOMS_MODEL", "SOURCE", "PresenceTracker", "presence_id"]
 
@@ -46,8 +44,6 @@ _LOGGER = logging.getLogger(__name__)
 SOURCE = "presence"
 #: While present, the reading is refreshed at most this often (seconds).
 REFRESH = 60.0
-#: Addresses whose resolution (with each IRK) is remembered.
-RESOLVED_CACHE = 1024
 
 MODEL = DeviceModel(
     "Presence", "Bluetooth presence", measures=frozenset({"presence"}), vendor="mihomekit"
@@ -70,9 +66,8 @@ def presence_id(entry: PresenceSettings) -> str:
 
 @dataclass(eq=False, slots=True)
 class _Target:
-    entry: PresenceSettings
+    matcher: EntryMatcher
     device_id: str
-    resolver: IrkResolver | None = None
     rooms: RoomChooser | None = None
     #: True present, False away, None never seen.
     present: bool | None = None
@@ -80,33 +75,14 @@ class _Target:
     last_heard: float = 0.0
     published: float = 0.0
     timer: asyncio.TimerHandle | None = None
-    resolved: OrderedDict[str, bool] = field(default_factory=OrderedDict)
+
+    @property
+    def entry(self) -> PresenceSettings:
+        return self.matcher.entry
 
     def known(self) -> bool:
         """The device's liveness: heard at least once (never seen is not "away")."""
         return self.present is not None
-
-    def interest(self) -> Interest:
-        if self.entry.mac is not None:
-            return Interest.of(addresses=[self.entry.mac])
-        if self.entry.ibeacon is not None:
-            return Interest.of(company_ids=[APPLE])
-        return Interest(private_addresses=True)
-
-    def matches(self, adv: RawAdvertisement, beacon: IBeacon | None) -> bool:
-        entry = self.entry
-        if entry.mac is not None:
-            return adv.mac == entry.mac
-        if entry.ibeacon is not None:
-            return beacon is not None and entry.ibeacon.matches(beacon)
-        assert self.resolver is not None
-        cache = self.resolved
-        hit = cache.get(adv.mac)
-        if hit is None:
-            hit = cache[adv.mac] = self.resolver.resolves(adv.mac)
-            if len(cache) > RESOLVED_CACHE:
-                cache.popitem(last=False)
-        return hit
 
 
 class PresenceTracker:
@@ -130,19 +106,14 @@ class PresenceTracker:
         self._clock = clock
         self._refresh = refresh
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._filter = PresenceFilter(entries)
         self._targets: list[_Target] = []
-        self._beacons = False
-        interest = Interest()
-        for entry in entries:
+        for matcher in self._filter.matchers:
+            entry = matcher.entry
             target = _Target(
-                entry,
-                presence_id(entry),
-                resolver=IrkResolver(entry.irk) if entry.irk is not None else None,
-                rooms=RoomChooser() if entry.rooms else None,
+                matcher, presence_id(entry), rooms=RoomChooser() if entry.rooms else None
             )
             self._targets.append(target)
-            self._beacons |= entry.ibeacon is not None
-            interest = interest | target.interest()
             sink.add_device(
                 target.device_id,
                 ROOMS_MODEL if entry.rooms else MODEL,
@@ -150,7 +121,7 @@ class PresenceTracker:
                 source=SOURCE,
                 liveness=target.known,
             )
-        self._unwatch = tap.watch(self._on_advertisement, interest, name="presence")
+        self._unwatch = tap.watch(self._on_advertisement, self._filter.interest, name="presence")
         self.status = SourceStatus(SOURCE, "Bluetooth presence")
 
     async def start(self) -> None:
@@ -182,9 +153,9 @@ class PresenceTracker:
     def _on_advertisement(self, adv: RawAdvertisement) -> None:
         if self._loop is None:
             return
-        beacon = parse_ibeacon(adv.manufacturer_data) if self._beacons else None
+        beacon = self._filter.beacon(adv)
         for target in self._targets:
-            if target.matches(adv, beacon):
+            if target.matcher.matches(adv, beacon):
                 self.status.advertisements += 1
                 self._heard(target, adv)
 

@@ -120,6 +120,12 @@ def test_relay_options(tmp_path: Path) -> None:
         "broker.lan",
         "relay",
     )
+    assert relay.presence is None  # sensors only
+    with toml.open("a") as extra:
+        extra.write('[[presence]]\nname = "Keys"\nmac = "C8:FD:19:12:34:56"\n')
+    relay = relay_from_args(_args(settings=str(toml), receiver_id="shed"))
+    assert relay.presence is not None
+    assert [m.entry.name for m in relay.presence.matchers] == ["Keys"]
     with pytest.raises(ConfigError, match="--mqtt-host"):
         relay_from_args(_args())
     with pytest.raises(ConfigError, match="--receiver-id"):

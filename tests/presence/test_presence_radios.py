@@ -1,7 +1,9 @@
 """Presence end to end: a tag with a fixed address, an iBeacon and a phone's resolvable
 private address (made with a known IRK) turn their OccupancySensors on when heard and off
 after ``away_after``, through the local radio (bleak against the BlueZ stand-in, passive
-scanning) and through a fake ESPHome proxy, as a paired HomeKit controller sees it.
+scanning), through a fake ESPHome proxy and through ``mihomekit relay`` on another host
+(bleak and the stand-in there, a real mosquitto between), as a paired HomeKit controller
+sees it.
 
 The bridge is the one ``mihomekit run`` builds from the settings, in this process.
 """
@@ -18,9 +20,14 @@ from bluez_fake import FakeBluez
 from bridge_helpers import planned_app
 from esphome_fake import Entry, FakeProxy
 from homekit_helpers import AccessoryView, EventLog, controller_on_loopback, pair
+from mosquitto import HOST, Mosquitto
+from mqtt_helpers import settings as mqtt_settings
+from mqtt_helpers import until as wait_until
 from presence_helpers import APPLE, ibeacon_data, make_rpa
 from run_helpers import settings_args
 
+from mihomekit.app import App
+from mihomekit.commands.relay import Relay
 from mihomekit.presence.tracker import presence_id
 from mihomekit.settings import parse_settings
 from mihomekit.sources.esphome.ad import build_ad
@@ -59,18 +66,25 @@ enabled = false
 
 #: ``send(mac, manufacturer data, rssi)``: one advertisement through the radio under test.
 Send = Callable[[str, dict[int, bytes], int], None]
+#: How many advertisements the radio has heard (all of them, before any filtering).
+Heard = Callable[[App], int]
+Radio = tuple[str, Send, Heard]
+
+
+def _fed(app: App) -> int:
+    return app.advertisements.fed
 
 
 @contextlib.asynccontextmanager
-async def local_radio(tmp_path: Path, bluez: FakeBluez) -> AsyncIterator[tuple[str, Send]]:
+async def local_radio(tmp_path: Path, bluez: FakeBluez) -> AsyncIterator[Radio]:
     def send(mac: str, makers: dict[int, bytes], rssi: int) -> None:
         bluez.advertise(mac, manufacturer_data=makers, rssi=rssi, name="tag")
 
-    yield '[ble]\nadapter = "hci0"\n', send
+    yield '[ble]\nadapter = "hci0"\n', send, _fed
 
 
 @contextlib.asynccontextmanager
-async def esphome_radio(tmp_path: Path, bluez: FakeBluez) -> AsyncIterator[tuple[str, Send]]:
+async def esphome_radio(tmp_path: Path, bluez: FakeBluez) -> AsyncIterator[Radio]:
     async with FakeProxy(name="attic", mac="AA:BB:CC:00:00:01") as proxy:
 
         def send(mac: str, makers: dict[int, bytes], rssi: int) -> None:
@@ -78,16 +92,51 @@ async def esphome_radio(tmp_path: Path, bluez: FakeBluez) -> AsyncIterator[tuple
             proxy.send_batch([Entry(int(mac.replace(":", ""), 16), rssi, data)])
 
         settings = f'[ble]\nenabled = false\n[[esphome]]\nhost = "127.0.0.1"\nport = {proxy.port}\n'
-        yield settings, send
+        yield settings, send, _fed
 
 
-@pytest.mark.parametrize("radio", [local_radio, esphome_radio], ids=["local", "esphome"])
+@contextlib.asynccontextmanager
+async def relay_radio(tmp_path: Path, bluez: FakeBluez) -> AsyncIterator[Radio]:
+    """``mihomekit relay`` with the same ``[[presence]]`` entries: it forwards what they
+    want, and nothing else."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    relay = Relay(
+        mqtt_settings(broker, "mihomekit-relay-hall"),
+        "hall",
+        presence=parse_settings(SETTINGS).presence,
+        backoff_min=0.05,
+        backoff_max=0.2,
+        timeout=3.0,
+    )
+    try:
+        await relay.start()
+        await wait_until(lambda: relay.connection.connected, "the relay's connection")
+
+        def send(mac: str, makers: dict[int, bytes], rssi: int) -> None:
+            bluez.advertise(mac, manufacturer_data=makers, rssi=rssi, name="tag")
+
+        settings = (
+            f'[ble]\nenabled = false\n[mqtt]\nhost = "{HOST}"\nport = {broker.port}\n'
+            '[[mqtt_receivers]]\ntopic = "mihomekit/relay/+/adv/#"\nformat = "mihomekit"\n'
+        )
+        yield settings, send, lambda app: relay.adapter.stats.advertisements
+        heard = relay.adapter.stats.advertisements
+        assert heard > relay.relayed > 0, (heard, relay.relayed)
+    finally:
+        await relay.stop()
+        broker.stop()
+
+
+@pytest.mark.parametrize(
+    "radio", [local_radio, esphome_radio, relay_radio], ids=["local", "esphome", "relay"]
+)
 async def test_tags_beacons_and_phones_come_and_go(
     tmp_path: Path,
     bluez: FakeBluez,
-    radio: Callable[..., contextlib.AbstractAsyncContextManager[tuple[str, Send]]],
+    radio: Callable[..., contextlib.AbstractAsyncContextManager[Radio]],
 ) -> None:
-    async with radio(tmp_path, bluez) as (radio_settings, send):
+    async with radio(tmp_path, bluez) as (radio_settings, send, heard_by):
         path = tmp_path / "mihomekit.toml"
         path.write_text(radio_settings + SETTINGS, encoding="utf-8")
         entries = parse_settings(SETTINGS).presence
@@ -141,7 +190,7 @@ async def test_tags_beacons_and_phones_come_and_go(
                 )
                 for name in occupancy:
                     await log.wait_for(active[name], True)
-                if radio is local_radio:
+                if radio is not esphome_radio:
                     # passive scanning listens for the Flags of every advertisement, and
                     # for Apple's manufacturer data
                     patterns = [p for monitor in bluez.active_monitors() for p in monitor]
@@ -151,9 +200,10 @@ async def test_tags_beacons_and_phones_come_and_go(
                 for name in occupancy:
                     await log.wait_for(occupancy[name], 0, timeout=10)
                 # others are heard: another phone, another beacon of the same UUID, another tag
-                heard = app.advertisements.fed
+                heard = heard_by(app)
+                forwarded = app.advertisements.fed
                 await advertise(
-                    lambda: app.advertisements.fed > heard + 30,
+                    lambda: heard_by(app) > heard + 30,
                     [
                         (STRANGER, {APPLE: NEARBY}),
                         (BEACON_MAC, {APPLE: ibeacon_data(BEACON_UUID, 1, 3)}),
@@ -164,6 +214,8 @@ async def test_tags_beacons_and_phones_come_and_go(
                 for name in occupancy:
                     assert log.values(occupancy[name]) == [1, 0], (name, log.events)
                     assert log.values(active[name]) == [True]  # away stays active
+                if radio is relay_radio:  # the relay kept the others off the broker
+                    assert app.advertisements.fed == forwarded
                 await pairing.close()
         finally:
             await app.stop()

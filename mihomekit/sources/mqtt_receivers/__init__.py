@@ -13,6 +13,7 @@ from .formats import (
     parse_gateway_message,
     parse_relay_message,
     relay_payload,
+    relay_raw_payload,
     relay_status_topic,
     relay_topic,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "parse_gateway_message",
     "parse_relay_message",
     "relay_payload",
+    "relay_raw_payload",
     "relay_status_topic",
     "relay_topic",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -213,16 +214,35 @@ def relay_payload(advertisement: Advertisement, receiver: str, wall_time: float)
     company ids as 4 hex digits (the numeric id, not its little-endian bytes); values are
     lowercase hex; ``time`` is the relay's clock (Unix seconds).
     """
+    service = {f"{u:04x}": d.hex() for u, d in advertisement.service_data.items()}
+    return _relay_json(advertisement, service, receiver, wall_time)
+
+
+def relay_raw_payload(advertisement: RawAdvertisement, receiver: str, wall_time: float) -> bytes:
+    """The same JSON for a whole advertisement (what a relay forwards for ``[[presence]]``):
+    all its service data, a UUID of the Bluetooth base as 4 hex digits and any other in
+    its 128-bit form, and all its manufacturer data."""
+    service: dict[str, str] = {}
+    for uuid, data in advertisement.service_data.items():
+        short = parse_uuid16(uuid)
+        service[f"{short:04x}" if short is not None else uuid] = data.hex()
+    return _relay_json(advertisement, service, receiver, wall_time)
+
+
+def _relay_json(
+    adv: Advertisement | RawAdvertisement,
+    service: Mapping[str, str],
+    receiver: str,
+    wall_time: float,
+) -> bytes:
     body = {
         "v": RELAY_VERSION,
         "receiver": receiver,
-        "mac": advertisement.mac,
-        "rssi": advertisement.rssi,
+        "mac": adv.mac,
+        "rssi": adv.rssi,
         "time": round(wall_time, 3),
-        "service_data": {f"{u:04x}": d.hex() for u, d in advertisement.service_data.items()},
-        "manufacturer_data": {
-            f"{c:04x}": d.hex() for c, d in advertisement.manufacturer_data.items()
-        },
+        "service_data": service,
+        "manufacturer_data": {f"{c:04x}": d.hex() for c, d in adv.manufacturer_data.items()},
     }
     return json.dumps(body, separators=(",", ":")).encode()
 

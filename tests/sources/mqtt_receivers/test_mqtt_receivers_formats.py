@@ -15,9 +15,11 @@ from mihomekit.sources.mqtt_receivers.formats import (
     parse_uuid16,
     receiver_from_topic,
     relay_payload,
+    relay_raw_payload,
     relay_status_topic,
     relay_topic,
 )
+from mihomekit.tap import RawAdvertisement
 
 # A real LYWSD03MMC MiBeacon v5 frame and a real Qingping frame (tests/helpers/fake_bleak.py).
 MAC = "A4:C1:38:B4:94:4C"
@@ -123,6 +125,31 @@ def test_relay_round_trip() -> None:
     )
     status = parse_relay_message("mihomekit/relay/garage/status", b"online")
     assert (status.kind, status.receiver, status.online) == ("status", "garage", True)
+
+
+def test_relay_whole_advertisement_round_trip() -> None:
+    """What a relay forwards for ``[[presence]]``: every service data (a vendor's 128-bit
+    UUID in full) and every manufacturer's data come back whole on the bridge."""
+    vendor = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
+    ibeacon = bytes.fromhex("0215fda50693a4e24fb1afcfc6eb0764782500010002c5")
+    adv = RawAdvertisement(
+        "4A:11:22:33:44:55",
+        -58,
+        "hall",
+        3.0,
+        service_data={"0000feaa-0000-1000-8000-00805f9b34fb": b"\x10", vendor: b"\x01\x02"},
+        manufacturer_data={0x004C: ibeacon, 0x0059: b"\x01"},
+    )
+    payload = relay_raw_payload(adv, "hall", 1764412345.5)
+    body = json.loads(payload)
+    assert body["service_data"] == {"feaa": "10", vendor: "0102"}
+    assert body["manufacturer_data"] == {"004c": ibeacon.hex(), "0059": "01"}
+    parsed = parse_relay_message(relay_topic("hall", adv.mac), payload, whole=True)
+    assert parsed.kind == "ignored"  # no sensor data: for the advertisement tap only
+    assert parsed.raw is not None
+    assert (parsed.raw.mac, parsed.raw.rssi, parsed.raw.receiver) == (adv.mac, -58, "hall")
+    assert dict(parsed.raw.service_data) == dict(adv.service_data)
+    assert dict(parsed.raw.manufacturer_data) == dict(adv.manufacturer_data)
 
 
 @pytest.mark.parametrize(
