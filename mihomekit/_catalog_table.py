@@ -2,9 +2,11 @@
 
 Rows 1-95 are the MiBeacon product ids (PIDs) known to Home Assistant's Xiaomi integration,
 with its model and product names. Then come the fake PIDs Tasmota's MI32 driver gives to
-devices that send no MiBeacon (ATC1441 0x0A1C, pvvx 0x944A, BTHome 0xB770), and models
-that only advertise in other formats (Mi scales, the pink HHCCJCY10 plant sensor, Qingping
-sensors, b-parasite); those have no PID. Last come the MiBeacon product ids that
+devices that send no MiBeacon (ATC1441 0x0A1C, pvvx 0x944A, BTHome 0xB770) and mihomekit's
+own for the pink HHCCJCY10 plant sensor (0xFD50, its service UUID: Tasmota does not know
+it), and models that only advertise in other formats (Mi scales, Qingping sensors,
+b-parasite); those have no PID (``mihomekit scan --write`` lists Qingping sensors under the
+CGD1's id and b-parasite under pvvx's, as Tasmota does). Last come the MiBeacon product ids that
 ble_monitor knows and xiaomi-ble does not (the MJZNZ018H bed sensor, the ZX1 pillow).
 
 ``measures`` lists the reading names HomeKit can show (see :mod:`mihomekit.readings`);
@@ -444,14 +446,16 @@ MODELS: tuple[DeviceModel, ...] = (
         measures=_THB,
     ),
     DeviceModel("BTHome", "BTHome v2 device", 0xB770, tasmota_name="BTHOME", reports_vary=True),
-    # ---- Other formats, no product id ----------------------------------------------------
-    DeviceModel("XMTZC01HM/XMTZC04HM", "Mi Smart Scale", sleepy=True),
-    DeviceModel("XMTZC02HM/XMTZC05HM/NUN4049CN", "Mi Body Composition Scale", sleepy=True),
+    # ---- mihomekit's own ids (no MiBeacon, unknown to Tasmota) ----------------------------
     DeviceModel(
         "HHCCJCY10",
         "Plant Sensor (pink)",
+        0xFD50,
         measures=_m("temperature", "illuminance", "moisture", "battery"),
     ),
+    # ---- Other formats, no product id ----------------------------------------------------
+    DeviceModel("XMTZC01HM/XMTZC04HM", "Mi Smart Scale", sleepy=True),
+    DeviceModel("XMTZC02HM/XMTZC05HM/NUN4049CN", "Mi Body Composition Scale", sleepy=True),
     DeviceModel(
         "CGP1W",
         "Qingping Temp & RH Monitor Pro",

@@ -47,7 +47,7 @@ def test_every_reference_pid(row: tuple[int, str, str, bool]) -> None:
 def test_table_order_and_uniqueness() -> None:
     assert [m.pid for m in MODELS[:MIBEACON_PID_COUNT]] == [r[0] for r in DEVICE_TABLE]
     pids = [m.pid for m in MODELS if m.pid is not None]
-    assert len(pids) == len(set(pids)) == len(BY_PID) == 100
+    assert len(pids) == len(set(pids)) == len(BY_PID) == 101
     assert catalog.all_models() == MODELS
     assert all(isinstance(m, DeviceModel) for m in MODELS)
 

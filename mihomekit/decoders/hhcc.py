@@ -1,7 +1,8 @@
 """HHCCJCY10 "pink" plant sensor (service data UUID 0xFD50, 9 bytes, big-endian).
 
 Layout: moisture u8 %, temperature u16 x0.1 °C, illuminance u24 lx, battery u8 %,
-conductivity u16 µS/cm.
+conductivity u16 µS/cm. The frame has no product id: results carry mihomekit's own
+(:data:`PID_HHCCJCY10`, the service UUID), the one its mi32cfg entry takes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from ..readings import DecodeResult, KeyStatus, Value
 from .result import make_result
 
 MODEL = "HHCCJCY10"
+PID_HHCCJCY10 = 0xFD50
 FORMAT = "hhccjcy10"
 _NOT_NEEDED = KeyStatus.NOT_NEEDED
 
@@ -20,7 +22,7 @@ def decode_fd50(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
         return DecodeResult(
             False,
             mac,
-            None,
+            PID_HHCCJCY10,
             MODEL,
             {},
             (),
@@ -34,4 +36,6 @@ def decode_fd50(mac: str, mac_le: bytes, data: bytes, key: bytes | None) -> Deco
         "battery": data[6],
         "conductivity": data[7] << 8 | data[8],
     }
-    return make_result(True, mac, None, MODEL, values, (), None, FORMAT, False, _NOT_NEEDED, None)
+    return make_result(
+        True, mac, PID_HHCCJCY10, MODEL, values, (), None, FORMAT, False, _NOT_NEEDED, None
+    )

@@ -239,9 +239,9 @@ def test_write_fills_a_missing_key_from_mi32cfg(
     assert (first.mac, first.key) == ("A4C1380283F4", bytes.fromhex(KEY_021))
 
 
-def test_write_files_devices_without_a_product_id_under_tasmotas_ids(tmp_path: Path) -> None:
+def test_write_files_devices_without_a_product_id_under_their_ids(tmp_path: Path) -> None:
     """Qingping sensors go in as the CGD1 (0576), b-parasite as pvvx (944a), as Tasmota
-    files them; the pink HHCCJCY10 has no such id and is left out."""
+    files them; the pink HHCCJCY10 under mihomekit's own id (fd50)."""
     heard = tmp_path / "heard.jsonl"
     with RecordingWriter(heard) as writer:
         # qingping-001: CGP1W, 19.0 °C, 52.5 %, 984.2 hPa, battery 87
@@ -267,7 +267,8 @@ def test_write_files_devices_without_a_product_id_under_tasmotas_ids(tmp_path: P
     assert scan.run(parse(argv), out=io.StringIO()) == 0
     assert target.read_text(encoding="utf-8") == (
         '[{"MAC":"582D34401C6F","PID":"0576","key":""},'
-        '{"MAC":"F0CAF0CA0201","PID":"944a","key":""}]'
+        '{"MAC":"F0CAF0CA0201","PID":"944a","key":""},'
+        '{"MAC":"DC234DE55BFC","PID":"fd50","key":""}]'
     )
 
 

@@ -73,6 +73,37 @@ def _feed(app: App, entry: DeviceEntry, data: bytes, uuid: int = 0xFE95) -> None
     app.registry.handle_advertisement(_mac(entry), uuid, data, -60)
 
 
+@pytest.mark.timeout(60)
+async def test_the_pink_plant_sensor_under_its_own_id(tmp_path: Path) -> None:
+    """An HHCCJCY10 listed under mihomekit's id fd50 shows what its frames carry."""
+    plant = DeviceEntry(mac="C47C8D000010", pid=0xFD50, key=None)
+    app = App(_config(tmp_path, free_port(), [plant]))
+    await app.start()
+    try:
+        async with controller_on_loopback() as controller:
+            pairing = await pair(controller, app.driver.state.mac, SETUP_CODE)
+            view = AccessoryView(await pairing.list_accessories_and_characteristics())
+            aid = view.aid_by_serial(_mac(plant))
+            assert view.info(aid)["Model"] == "HHCCJCY10"
+            chars = {
+                "temperature": (aid, view.iid(aid, "TemperatureSensor", "CurrentTemperature")),
+                "light": (aid, view.iid(aid, "LightSensor", "CurrentAmbientLightLevel")),
+                "moisture": (aid, view.iid(aid, "HumiditySensor", "CurrentRelativeHumidity")),
+                "battery": (aid, view.iid(aid, "BatteryService", "BatteryLevel")),
+            }
+            _feed(app, plant, build.hhccjcy10_frame(38, 22.4, 1250, 91, 410), uuid=0xFD50)
+            read = await pairing.get_characteristics(list(chars.values()))
+            assert {name: read[key]["value"] for name, key in chars.items()} == {
+                "temperature": 22.4,
+                "light": 1250,
+                "moisture": 38,
+                "battery": 91,
+            }
+            await pairing.close()
+    finally:
+        await app.stop()
+
+
 @pytest.mark.timeout(120)
 async def test_pair_list_events_restart(tmp_path: Path) -> None:
     port = free_port()
