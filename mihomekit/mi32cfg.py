@@ -49,6 +49,7 @@ __all__ = [
     "load_mi32cfg",
     "normalize_mac",
     "parse_mi32cfg",
+    "parse_pid",
     "parse_tasmota_key",
     "save_mi32cfg",
     "set_key",
@@ -74,6 +75,14 @@ _PID_TEXT = re.compile(r"[0-9A-Fa-f]{4}")
 
 def _is_hex(text: str) -> bool:
     return all(char in _HEX for char in text)
+
+
+def parse_pid(text: str) -> int:
+    """A product id typed as 4 hex digits (``055b``, ``0x055B``); :class:`ValueError` else."""
+    cleaned = text.strip().removeprefix("0x").removeprefix("0X")
+    if not _PID_TEXT.fullmatch(cleaned):
+        raise ValueError(f"a product id is 4 hex digits, like 055b; got {text[:20]!r}")
+    return int(cleaned, 16)
 
 
 def normalize_mac(text: str) -> str:

@@ -152,7 +152,9 @@ def encrypt_device_id(a_key: bytes, device_id: bytes) -> bytes:
 
 def new_device_id(choice: Callable[[str], str] = secrets.choice) -> bytes:
     """A fresh device id for a sensor that has none: ``\\0blt.3.`` and 13 random characters."""
-    return b"\0blt.3." + "".join(choice(_ID_ALPHABET) for _ in range(13)).encode()
+    prefix = b"\0blt.3."
+    tail = "".join(choice(_ID_ALPHABET) for _ in range(DEVICE_ID_LENGTH - len(prefix)))
+    return prefix + tail.encode()
 
 
 def public_key_bytes(key: ec.EllipticCurvePublicKey) -> bytes:

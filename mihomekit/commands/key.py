@@ -36,20 +36,18 @@ def register(subparsers: Any) -> None:
 def product_id(text: str) -> int:
     """A model name (``LYWSD03MMC``) or a 4-hex-digit product id (``055b``) → product id."""
     from mihomekit.catalog import by_model
+    from mihomekit.mi32cfg import parse_pid
 
     model = by_model(text.strip())
     if model is not None and model.pid is not None:
         return model.pid
-    value = text.strip().lower().removeprefix("0x")
-    if len(value) == 4:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise ConfigError(
-        f"--model {text}: not a known model name nor a 4-hex-digit product id (`mihomekit "
-        "scan` shows both)"
-    )
+    try:
+        return parse_pid(text)
+    except ValueError:
+        raise ConfigError(
+            f"--model {text}: not a known model name nor a 4-hex-digit product id (`mihomekit "
+            "scan` shows both)"
+        ) from None
 
 
 def run_key(args: argparse.Namespace) -> int:

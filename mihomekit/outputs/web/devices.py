@@ -31,6 +31,7 @@ from mihomekit.mi32cfg import (
     normalize_mac,
     parse_mi32cfg,
 )
+from mihomekit.mi32cfg import parse_pid as mi32cfg_pid
 from mihomekit.readings import KeyStatus
 from mihomekit.registry import EncryptedFrame, Registry
 from mihomekit.sources.device_list import Applied, DeviceList
@@ -95,10 +96,10 @@ def parse_mac(text: str) -> str:
 
 
 def parse_pid(text: str) -> int:
-    cleaned = text.strip().lower().removeprefix("0x")
-    if len(cleaned) != 4 or not all(c in "0123456789abcdef" for c in cleaned):
-        raise DeviceChangeError(f"a PID is 4 hex digits, like 055b; got {text[:20]!r}")
-    return int(cleaned, 16)
+    try:
+        return mi32cfg_pid(text)
+    except ValueError:
+        raise DeviceChangeError(f"a PID is 4 hex digits, like 055b; got {text[:20]!r}") from None
 
 
 class DeviceManager:
