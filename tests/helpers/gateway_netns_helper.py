@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Mapping, Sequence
 
-from mihomekit.catalog import DeviceModel
-from mihomekit.readings import Event, Value
+from gateway_helpers import GATEWAY_SID, RecordingSink
+
 from mihomekit.settings import GatewayNetworkSettings, GatewaySettings
 from mihomekit.sources.gateway.simulator import DEMO_PASSWORD, GatewaySimulator
 from mihomekit.sources.gateway.transport import GatewayAdapter
 
-GATEWAY_SID = "7811dcb78b2f"
 PLUG = "158d0001000004"
 
 
@@ -39,47 +37,31 @@ async def gateway(proto: int, address: str) -> None:
     await sim.stop()
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.devices: list[str] = []
-        self.reports: list[dict[str, object]] = []
-
-    def on_device(self, device_id: str, model: DeviceModel, name: str | None) -> None:
-        self.devices.append(device_id)
-
-    def on_reading(
-        self,
-        device_id: str,
-        values: Mapping[str, Value],
-        events: Sequence[Event],
-        *,
-        heartbeat: bool = False,
-    ) -> None:
-        if not heartbeat:
-            self.reports.append({"device": device_id, "values": dict(values)})
-
-
 async def client(proto: int, interface: str | None) -> None:
     settings = GatewayNetworkSettings(
         interface=interface,
         gateways=(GatewaySettings(sid=GATEWAY_SID, password=DEMO_PASSWORD),),
     )
-    sink = Sink()
+    sink = RecordingSink()
     adapter = GatewayAdapter(settings, sink, discovery_timeout=0.6, request_timeout=1.0)
     await adapter.start()
     try:
         await adapter.send_command(PLUG, {"power": True})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5.0
-        wanted = {"device": PLUG, "values": {"power": True}}
-        while loop.time() < deadline and (
-            wanted not in sink.reports or adapter.stats["heartbeats"] < 2
-        ):
+
+        def plug_reported() -> bool:
+            return any(
+                r.device_id == PLUG and r.values == {"power": True} and not r.heartbeat
+                for r in sink.readings
+            )
+
+        while loop.time() < deadline and (not plug_reported() or adapter.stats["heartbeats"] < 2):
             await asyncio.sleep(0.05)
         result = {
             "gateways": [[g.sid, g.host, g.proto] for g in adapter.gateways.values()],
             "devices": sorted(sink.devices),
-            "plug_report": wanted in sink.reports,
+            "plug_report": plug_reported(),
             "alive": adapter.is_alive(GATEWAY_SID),
             "stats": dict(adapter.stats),
         }

@@ -191,9 +191,9 @@ async def assert_sent_immediately(
 
 
 @asynccontextmanager
-async def controller_on_loopback() -> Any:
-    """An aiohomekit controller whose mDNS is bound to 127.0.0.1 only."""
-    zeroconf = AsyncZeroconf(interfaces=[LOOPBACK])
+async def controller_on(interface: str) -> Any:
+    """An aiohomekit controller whose mDNS is bound to the address ``interface`` only."""
+    zeroconf = AsyncZeroconf(interfaces=[interface])
     # aiohomekit expects the application to run the _hap._tcp browser (as Home Assistant does).
     browser = AsyncServiceBrowser(
         zeroconf.zeroconf,
@@ -210,6 +210,11 @@ async def controller_on_loopback() -> Any:
         await controller.async_stop()
         await browser.async_cancel()
         await zeroconf.async_close()
+
+
+def controller_on_loopback() -> Any:
+    """An aiohomekit controller whose mDNS is bound to 127.0.0.1 only."""
+    return controller_on(LOOPBACK)
 
 
 async def pair(controller: Controller, device_id: str, code: str, alias: str = "test") -> Any:

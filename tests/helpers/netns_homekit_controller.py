@@ -14,9 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiohomekit.characteristic_cache import CharacteristicCacheMemory
-from aiohomekit.controller import Controller
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
+from homekit_helpers import controller_on
 
 
 async def main(state_dir: Path, code: str, interface: str) -> dict[str, Any]:
@@ -25,17 +23,7 @@ async def main(state_dir: Path, code: str, interface: str) -> dict[str, Any]:
     while not state_file.exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     device_id = json.loads(state_file.read_text())["mac"]
-    zeroconf = AsyncZeroconf(interfaces=[interface])
-    browser = AsyncServiceBrowser(
-        zeroconf.zeroconf,
-        ["_hap._tcp.local.", "_hap._udp.local."],
-        handlers=[lambda **_kwargs: None],
-    )
-    controller = Controller(
-        async_zeroconf_instance=zeroconf, char_cache=CharacteristicCacheMemory()
-    )
-    await controller.async_start()
-    try:
+    async with controller_on(interface) as controller:
         discovery = await controller.async_find(device_id, timeout=20)
         description = discovery.description
         finish = await discovery.async_start_pairing("netns")
@@ -58,10 +46,6 @@ async def main(state_dir: Path, code: str, interface: str) -> dict[str, Any]:
             "accessories": len(listing),
             "names": names,
         }
-    finally:
-        await controller.async_stop()
-        await browser.async_cancel()
-        await zeroconf.async_close()
 
 
 if __name__ == "__main__":

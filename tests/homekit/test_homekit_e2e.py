@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from bridge_helpers import SETUP_CODE, bridge_config
 from homekit_helpers import (
     AccessoryView,
     EventLog,
@@ -22,7 +23,7 @@ from homekit_helpers import (
 )
 
 from mihomekit import __version__
-from mihomekit.app import App, AppConfig
+from mihomekit.app import App
 from mihomekit.decoders import build
 from mihomekit.mi32cfg import DeviceEntry
 
@@ -39,23 +40,9 @@ FLORA = DeviceEntry(mac="C47C8D000004", pid=0x0098, key=None)
 ATC = DeviceEntry(mac="A4C138445566", pid=0x0A1C, key=None)
 ENTRIES = [TH, MOTION, DOOR, LEAK, REMOTE, FLORA, ATC]
 
-SETUP_MAC = "B8:27:EB:12:34:56"
-SETUP_CODE = "182-11-234"
-
 
 def _mac(entry: DeviceEntry) -> str:
     return entry.display_mac
-
-
-def _config(state_dir: Path, port: int, entries: list[DeviceEntry] = ENTRIES) -> AppConfig:
-    return AppConfig(
-        state_dir=state_dir,
-        address="127.0.0.1",
-        port=port,
-        setup_code_mac=SETUP_MAC,
-        entries=entries,
-        print_setup=False,
-    )
 
 
 def _th_frame(counter: int, temperature: float) -> bytes:
@@ -77,7 +64,7 @@ def _feed(app: App, entry: DeviceEntry, data: bytes, uuid: int = 0xFE95) -> None
 async def test_the_pink_plant_sensor_under_its_own_id(tmp_path: Path) -> None:
     """An HHCCJCY10 listed under mihomekit's id fd50 shows what its frames carry."""
     plant = DeviceEntry(mac="C47C8D000010", pid=0xFD50, key=None)
-    app = App(_config(tmp_path, free_port(), [plant]))
+    app = App(bridge_config(tmp_path, free_port(), [plant]))
     await app.start()
     try:
         async with controller_on_loopback() as controller:
@@ -107,7 +94,7 @@ async def test_the_pink_plant_sensor_under_its_own_id(tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 async def test_pair_list_events_restart(tmp_path: Path) -> None:
     port = free_port()
-    app = App(_config(tmp_path, port))
+    app = App(bridge_config(tmp_path, port, ENTRIES))
     await app.start()
     assert app.setup_code == SETUP_CODE
     assert app.setup_uri == "X-HM://0023RRVZ6MI32"
@@ -244,7 +231,7 @@ async def test_pair_list_events_restart(tmp_path: Path) -> None:
 
     # Restart on the same state: still paired, same aids, last values back (no zeros).
     newcomer = DeviceEntry(mac="000000000001", pid=0x055B, key=KEY_TH)
-    app = App(_config(tmp_path, port, [newcomer, *ENTRIES]))
+    app = App(bridge_config(tmp_path, port, [newcomer, *ENTRIES]))
     await app.start()
     try:
         assert app.paired
