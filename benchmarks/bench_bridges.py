@@ -80,7 +80,7 @@ async def serve(args: argparse.Namespace) -> None:
     app = App(
         AppConfig(
             state_dir=Path(args.state_dir),
-            address="127.0.0.1",
+            address=args.address,
             port=args.port,
             setup_code_mac=SETUP_MAC,
             entries=sorted(entries, key=lambda e: e.mac),
@@ -103,7 +103,7 @@ async def serve(args: argparse.Namespace) -> None:
             )
             app.registry.handle_advertisement(mac, 0xFE95, frame, -60)
 
-    transport, _ = await loop.create_datagram_endpoint(Alerts, local_addr=("127.0.0.1", 0))
+    transport, _ = await loop.create_datagram_endpoint(Alerts, local_addr=(args.address, 0))
     hubs = [
         {"number": h.number, "device_id": h.device_id, "code": h.setup_code, "port": h.port}
         for h in app.hubs
@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=149, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--address", default="127.0.0.1", help=argparse.SUPPRESS)
     ARGS = args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(serve(args))

@@ -27,6 +27,9 @@ echo
 echo "== child bridges: 400 devices beside one bridge of 149 (bench_bridges.py)"
 "$python" "$here/bench_bridges.py"
 echo
+echo "== pairing with child bridges, over a veth link (bench_pairing_bridges.py, needs root)"
+"$python" "$here/bench_pairing_bridges.py"
+echo
 echo "== MQTT receivers through mosquitto vs the radio path (bench_mqtt_receivers.py)"
 "$python" "$here/bench_mqtt_receivers.py"
 echo
