@@ -19,10 +19,15 @@ phone with the Home app already open). Rounds alternate which side runs first an
 the three-bridge side, which bridge is paired first. The figures are medians over
 ``--rounds``; the ratio is the three-bridge side ÷ the one bridge, for the same start.
 
+Then the mDNS cost: each bridge answers mDNS with a zeroconf instance of its own, so the
+same bridge processes (fed 1 adv/s) are measured while namespace B sends ``--queries``
+PTR questions a second (what Apple devices browse for) for ``--mdns-seconds``: the
+process's CPU as % of one core, one bridge against three.
+
 Needs root and iproute2 (``ip netns``), as the test suite does.
 
-    .venv/bin/python benchmarks/bench_pairing_bridges.py            # about 1.5 min
-    .venv/bin/python benchmarks/bench_pairing_bridges.py --rounds 7 --rate 0
+    .venv/bin/python benchmarks/bench_pairing_bridges.py            # about 2.5 min
+    .venv/bin/python benchmarks/bench_pairing_bridges.py --rounds 7 --rate 200 --queries 0
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -89,6 +96,37 @@ async def _controller(address: str, order: Sequence[int], warm: float) -> list[d
     return out
 
 
+#: What a busy LAN asks over mDNS: Apple devices browse for these all the time.
+BROWSED = (
+    "_hap._tcp.local",
+    "_airplay._tcp.local",
+    "_raop._tcp.local",
+    "_companion-link._tcp.local",
+)
+
+
+def _ptr_question(name: str) -> bytes:
+    """An mDNS query packet with one PTR question for ``name``."""
+    labels = b"".join(bytes([len(part)]) + part.encode() for part in name.split("."))
+    return struct.pack("!6H", 0, 0, 1, 0, 0, 0) + labels + b"\x00" + struct.pack("!HH", 12, 1)
+
+
+def _querier(address: str, queries: float, seconds: float) -> int:
+    """Send ``queries`` PTR questions a second to 224.0.0.251:5353 from ``address``."""
+    packets = [_ptr_question(name) for name in BROWSED]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+    sent, start = 0, time.monotonic()
+    end = start + seconds
+    while (now := time.monotonic()) < end:
+        sock.sendto(packets[sent % len(packets)], ("224.0.0.251", 5353))
+        sent += 1
+        time.sleep(max(0.0, min(start + sent / queries, end) - now))
+    sock.close()
+    return sent
+
+
 # ---- the benchmark ----------------------------------------------------------------------
 
 
@@ -102,8 +140,9 @@ def _namespaces() -> Iterator[tuple[str, str]]:
         yield names
 
 
-def trial(devices: int, order: Sequence[int], warm: float, rate: float) -> list[dict[str, Any]]:
-    """One fresh bridge process and one fresh controller; the controller's timings."""
+@contextmanager
+def _bridge(devices: int, rate: float) -> Iterator[tuple[str, int, str]]:
+    """A fresh bridge process in namespace A: its ready line, its pid and namespace B."""
     state = tempfile.mkdtemp(prefix="bench-pairing-bridges-")
     try:
         with _namespaces() as (bridge_ns, controller_ns):
@@ -124,22 +163,7 @@ def trial(devices: int, order: Sequence[int], warm: float, rate: float) -> list[
                 ready = bridge.stdout.readline()
                 if not ready:
                     raise RuntimeError("the bridge process exited before it was ready")
-                controller = subprocess.run(
-                    [
-                        "ip", "netns", "exec", controller_ns, sys.executable, __file__,
-                        "--controller", CONTROLLER_ADDR,
-                        "--order", ",".join(map(str, order)), "--warm", str(warm),
-                    ],
-                    input=ready,
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                    cwd=BENCH_DIR,
-                )  # fmt: skip
-                if controller.returncode != 0:
-                    raise RuntimeError(f"controller failed: {controller.stderr[-2000:]}")
-                rows: list[dict[str, Any]] = json.loads(controller.stdout.splitlines()[-1])
-                return rows
+                yield ready, bridge.pid, controller_ns
             finally:
                 bridge.send_signal(signal.SIGTERM)
                 try:
@@ -149,6 +173,54 @@ def trial(devices: int, order: Sequence[int], warm: float, rate: float) -> list[
                     bridge.wait()
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _in_namespace(namespace: str, *args: str, stdin: str = "") -> str:
+    """Run this script with ``args`` in ``namespace``; its last line of output."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, __file__, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=BENCH_DIR,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed: {done.stderr[-2000:]}")
+    return done.stdout.splitlines()[-1]
+
+
+def trial(devices: int, order: Sequence[int], warm: float, rate: float) -> list[dict[str, Any]]:
+    """One fresh bridge process and one fresh controller; the controller's timings."""
+    with _bridge(devices, rate) as (ready, _pid, controller_ns):
+        order_arg = ",".join(map(str, order))
+        line = _in_namespace(
+            controller_ns,
+            *("--controller", CONTROLLER_ADDR, "--order", order_arg, "--warm", str(warm)),
+            stdin=ready,
+        )
+        rows: list[dict[str, Any]] = json.loads(line)
+        return rows
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def mdns_trial(devices: int, queries: float, seconds: float) -> float:
+    """% of one core the bridge process spends while another host sends ``queries`` mDNS
+    questions a second for ``seconds`` (after it has settled for 3 s)."""
+    with _bridge(devices, 1.0) as (_ready, pid, controller_ns):
+        time.sleep(3.0)
+        ticks, begin = _cpu_ticks(pid), time.monotonic()
+        _in_namespace(
+            controller_ns,
+            *("--querier", CONTROLLER_ADDR, "--queries", str(queries), "--seconds", str(seconds)),
+        )
+        used = (_cpu_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK")
+        return 100.0 * used / (time.monotonic() - begin)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -167,7 +239,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"listing {row['listing']:.3f} s",
                         flush=True,
                     )
-    return {"rounds": args.rounds, "rate": args.rate, "warm_s": args.warm, "samples": samples}
+    mdns: list[dict[str, Any]] = []
+    for r in range(args.rounds if args.queries > 0 else 0):
+        for label, devices in SIDES if r % 2 == 0 else SIDES[::-1]:
+            cpu = mdns_trial(devices, args.queries, args.mdns_seconds)
+            mdns.append({"side": label, "round": r, "cpu_pct": cpu})
+            print(f"round {r} mDNS {args.queries:g}/s {label}: {cpu:.2f} % of a core", flush=True)
+    return {
+        "rounds": args.rounds,
+        "rate": args.rate,
+        "warm_s": args.warm,
+        "samples": samples,
+        "mdns": {"queries_per_s": args.queries, "seconds": args.mdns_seconds, "samples": mdns},
+    }
 
 
 def summarise(out: dict[str, Any]) -> list[dict[str, Any]]:
@@ -196,9 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=1000.0, help="advertisements per second")
     parser.add_argument("--warm", type=float, default=3.0, help="seconds of browsing first")
+    parser.add_argument(
+        "--queries", type=float, default=100.0, help="mDNS questions a second (0: skip)"
+    )
+    parser.add_argument("--mdns-seconds", type=float, default=15.0, help="seconds measured")
     parser.add_argument("--controller", help=argparse.SUPPRESS)
+    parser.add_argument("--querier", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     parser.add_argument("--order", default="0", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.querier:
+        print(_querier(args.querier, args.queries, args.seconds))
+        return 0
     if args.controller:
         order = [int(k) for k in args.order.split(",")]
         print(json.dumps(asyncio.run(_controller(args.controller, order, args.warm))))
@@ -224,6 +317,23 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )  # fmt: skip
+    if out["mdns"]["samples"]:
+        cpu = {
+            label: median(m["cpu_pct"] for m in out["mdns"]["samples"] if m["side"] == label)
+            for label, _devices in SIDES
+        }
+        one, three = (cpu[label] for label, _devices in SIDES)
+        per_question_us = (three - one) / 2 / 100 / args.queries * 1e6
+        out["mdns"]["summary"] = {
+            "cpu_pct": cpu,
+            "ratio": three / one,
+            "per_question_per_extra_bridge_us": per_question_us,
+        }
+        print(
+            f"\n{args.queries:g} mDNS questions/s for {args.mdns_seconds:g} s, % of one core"
+            f" (medians): one bridge {one:.2f}, three bridges {three:.2f} (ratio"
+            f" {three / one:.2f}; each further bridge {per_question_us:.1f} µs a question)"
+        )
     print(f"\nwritten to {write_result(NAME, out)}")
     return 0
 
