@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -35,6 +36,7 @@ __all__ = [
     "STALENESS_KINDS",
     "HomeAssistant",
     "HomeKitSensor",
+    "Level",
     "ReadingInfo",
     "in_physical_range",
     "info",
@@ -65,6 +67,22 @@ STALENESS_KINDS: tuple[str, ...] = tuple(DEFAULT_STALENESS)
 
 
 @dataclass(frozen=True, slots=True)
+class Level:
+    """A characteristic that grades a number: ``first`` up to ``thresholds[0]``, one more
+    above each threshold (HomeKit's AirQuality 1-5 from a density, CarbonDioxideDetected
+    0-1 from a CO2 level); ``initial`` before the first reading (0: unknown, normal)."""
+
+    characteristic: str
+    thresholds: tuple[float, ...]
+    first: int
+    initial: int = 0
+
+    def of(self, value: float) -> int:
+        """The grade of ``value`` (a value equal to a threshold takes the lower grade)."""
+        return self.first + bisect_left(self.thresholds, value)
+
+
+@dataclass(frozen=True, slots=True)
 class HomeKitSensor:
     """The HomeKit sensor service that shows a reading.
 
@@ -72,7 +90,10 @@ class HomeKitSensor:
     type is the characteristic's: ``bool``, ``int`` for the 0/1 alert states, ``float``);
     ``minimum``/``maximum`` clamp numbers to what the characteristic accepts;
     ``properties`` are set on the characteristic (a ``minStep`` agrees with the
-    reading's precision).
+    reading's precision). ``level``: the service's required characteristic grades the
+    number, which is then one of its optional characteristics. ``appended``: the service
+    comes after the battery, buttons and controls, where it cannot move the instance ids
+    of services that accessories paired before it existed already have.
     """
 
     service: str
@@ -82,6 +103,8 @@ class HomeKitSensor:
     minimum: float | None = None
     maximum: float | None = None
     properties: Mapping[str, float] | None = None
+    level: Level | None = None
+    appended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +246,33 @@ def _diagnostic(device_class: str | None) -> HomeAssistant:
 
 def _alert(service: str, characteristic: str, name: str, initial: Value) -> HomeKitSensor:
     return HomeKitSensor(service, characteristic, name, initial)
+
+
+def _graded(
+    service: str, characteristic: str, name: str, maximum: float, level: Level
+) -> HomeKitSensor:
+    """A number shown with a grade of it, after the other services (see HomeKitSensor)."""
+    return HomeKitSensor(
+        service, characteristic, name, 0.0, 0.0, maximum, level=level, appended=True
+    )
+
+
+def _particles(name: str, label: str, ha: str, characteristic: str, level: Level) -> ReadingInfo:
+    """A density in µg/m³, shown by an AirQualitySensor with its grade."""
+    return _number(
+        name,
+        label,
+        "µg/m³",
+        0,
+        ha=_ha(ha),
+        homekit=_graded("AirQualitySensor", characteristic, label, 1000.0, level),
+        staleness="climate",
+    )
+
+
+def _air(excellent: float, good: float, fair: float, inferior: float) -> Level:
+    """HomeKit's AirQuality: 1 excellent up to ``excellent`` ... 5 poor above ``inferior``."""
+    return Level("AirQuality", (excellent, good, fair, inferior), 1)
 
 
 #: Every reading, in order: the HomeKit sensors first, in the order their services are
@@ -391,6 +441,30 @@ _TABLE: tuple[ReadingInfo, ...] = (
         alert=True,
         staleness="motion",
     ),
+    # -- shown in HomeKit since 0.3, after the other services (appended) -----------------
+    _number(
+        "co2",
+        "CO2",
+        "ppm",
+        0,
+        ha=_ha("carbon_dioxide"),
+        homekit=_graded(
+            "CarbonDioxideSensor",
+            "CarbonDioxideLevel",
+            "Carbon Dioxide",
+            100_000.0,
+            # Above 1,000 ppm a room needs airing: HomeKit's "abnormal".
+            Level("CarbonDioxideDetected", (1000.0,), 0),
+        ),
+        staleness="climate",
+        limits=(0.0, 100_000.0),
+    ),
+    _particles("pm25", "PM2.5", "pm25", "PM2.5Density", _air(15, 35, 55, 75)),
+    _particles("pm10", "PM10", "pm10", "PM10Density", _air(25, 50, 100, 300)),
+    # The German Environment Agency's TVOC levels.
+    _particles(
+        "tvoc", "TVOC", "volatile_organic_compounds", "VOCDensity", _air(300, 1000, 3000, 10_000)
+    ),
     # -- more of Tasmota MI32's fields --------------------------------------------------
     _number(
         "conductivity",
@@ -449,18 +523,6 @@ _TABLE: tuple[ReadingInfo, ...] = (
         staleness="climate",
         limits=(0.0, 100.0),
     ),
-    _number(
-        "co2",
-        "CO2",
-        "ppm",
-        0,
-        ha=_ha("carbon_dioxide"),
-        staleness="climate",
-        limits=(0.0, 100_000.0),
-    ),
-    _number("pm25", "PM2.5", "µg/m³", 0, ha=_ha("pm25"), staleness="climate"),
-    _number("pm10", "PM10", "µg/m³", 0, ha=_ha("pm10"), staleness="climate"),
-    _number("tvoc", "TVOC", "µg/m³", 0, ha=_ha("volatile_organic_compounds"), staleness="climate"),
     _number("dew_point", "Dew point", "°C", 1, ha=_ha("temperature"), staleness="climate"),
     _number("uv_index", "UV index", None, 1, ha=_ha(None), staleness="climate"),
     _number("precipitation", "Precipitation", "mm", 1, ha=_ha("precipitation")),
@@ -683,6 +745,8 @@ def markdown_table() -> str:
         else:
             unit, decimals = "text", ""
         homekit = f"{entry.homekit.service}.{entry.homekit.characteristic}" if entry.homekit else ""
+        if entry.homekit is not None and entry.homekit.level is not None:
+            homekit += f" (+ {entry.homekit.level.characteristic})"
         ha = ""
         if entry.home_assistant is not None:
             platform = "binary_sensor" if entry.binary else "sensor"

@@ -126,6 +126,17 @@ def test_homekit_sensors_keep_their_order_and_names() -> None:
         ("presence", "OccupancySensor", "OccupancyDetected", "Presence"),
         ("carbon_monoxide", "CarbonMonoxideSensor", "CarbonMonoxideDetected", "Carbon Monoxide"),
         ("vibration", "MotionSensor", "MotionDetected", "Vibration"),
+        # Since 0.3, after the battery, buttons and controls (appended):
+        ("co2", "CarbonDioxideSensor", "CarbonDioxideLevel", "Carbon Dioxide"),
+        ("pm25", "AirQualitySensor", "PM2.5Density", "PM2.5"),
+        ("pm10", "AirQualitySensor", "PM10Density", "PM10"),
+        ("tvoc", "AirQualitySensor", "VOCDensity", "TVOC"),
+    ]
+    assert [r.name for r in HOMEKIT_SENSORS if r.homekit and r.homekit.appended] == [
+        "co2",
+        "pm25",
+        "pm10",
+        "tvoc",
     ]
     for reading in HOMEKIT_SENSORS:
         assert reading.homekit is not None
@@ -259,3 +270,31 @@ async def test_values_reach_homekit_and_mqtt_rounded(tmp_path: Path, mosquitto: 
         await app.stop()
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
+
+
+@pytest.mark.parametrize(
+    ("reading", "value", "grade"),
+    [
+        ("co2", 420, 0),  # normal
+        ("co2", 1000, 0),
+        ("co2", 1001, 1),  # abnormal: a room to air
+        ("pm25", 0, 1),  # excellent
+        ("pm25", 15, 1),
+        ("pm25", 15.5, 2),  # good
+        ("pm25", 55, 3),  # fair
+        ("pm25", 75, 4),  # inferior
+        ("pm25", 76, 5),  # poor
+        ("pm10", 25, 1),
+        ("pm10", 301, 5),
+        ("tvoc", 300, 1),
+        ("tvoc", 999, 2),
+        ("tvoc", 3000, 3),
+        ("tvoc", 9000, 4),
+        ("tvoc", 20_000, 5),
+    ],
+)
+def test_air_readings_are_graded_as_homekit_expects(reading: str, value: float, grade: int) -> None:
+    sensor = READINGS[reading].homekit
+    assert sensor is not None and sensor.level is not None
+    assert sensor.level.of(value) == grade
+    assert sensor.level.initial == 0  # unknown / normal before the first reading

@@ -28,6 +28,7 @@ from mihomekit.registry import Device, DeviceEvent, Update
 from mihomekit.vocabulary import (
     DEFAULT_STALENESS,
     HOMEKIT_SENSORS,
+    Level,
     ReadingInfo,
     info,
     staleness_kinds,
@@ -102,6 +103,8 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._clock = clock
         self._window = self._staleness_window()
         self._sensor_chars: dict[str, tuple[ReadingInfo, HapCharacteristic]] = {}
+        #: The characteristic that grades a reading (AirQuality, CarbonDioxideDetected).
+        self._level_chars: dict[str, tuple[Level, HapCharacteristic]] = {}
         #: The reading each sensor characteristic shows (the same reading again: no work).
         self._sensor_values: dict[str, Value] = {}
         self._active_chars: list[HapCharacteristic] = []
@@ -125,6 +128,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._add_battery()
         self._add_buttons()
         self._add_controls()
+        self._add_appended()
         self._add_learned()
         self._restore(device.values)
         self.refresh_active()
@@ -135,21 +139,32 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
     def _add_sensors(self) -> None:
         measures = self.model.measures
         for reading in HOMEKIT_SENSORS:
-            if reading.name in measures:
+            if reading.name in measures and not _appended(reading):
+                self._add_sensor(reading)
+
+    def _add_appended(self) -> None:
+        """The sensors whose services come after the battery, buttons and controls."""
+        measures = self.model.measures
+        for reading in HOMEKIT_SENSORS:
+            if reading.name in measures and _appended(reading):
                 self._add_sensor(reading)
 
     def _add_sensor(self, reading: ReadingInfo) -> None:
         sensor = reading.homekit
         if sensor is None or reading.name in self._sensor_chars:
             return
-        service: HapService = self.add_preload_service(
-            sensor.service, chars=["Name", "StatusActive"]
-        )
+        chars = ["Name", "StatusActive"]
+        if sensor.level is not None:  # the number is one of the service's optional chars
+            chars.append(sensor.characteristic)
+        service: HapService = self.add_preload_service(sensor.service, chars=chars)
         service.configure_char("Name", value=sensor.name)
         properties = dict(sensor.properties) if sensor.properties else None
         char = service.configure_char(
             sensor.characteristic, value=sensor.initial, properties=properties
         )
+        if sensor.level is not None:
+            level = service.configure_char(sensor.level.characteristic, value=sensor.level.initial)
+            self._level_chars[reading.name] = (sensor.level, level)
         self._active_chars.append(service.configure_char("StatusActive", value=self._active))
         self._sensor_chars[reading.name] = (reading, char)
 
@@ -318,6 +333,9 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
                 return
             shown[reading] = value
             _set(char, to_hap(spec, value), notify=notify, immediate=spec.alert, spec=spec)
+            graded = self._level_chars.get(reading)
+            if graded is not None and isinstance(value, int | float):
+                _set(graded[1], graded[0].of(value), notify=notify)
             return
         if reading == "battery" and self._battery is not None:
             level, low = self._battery
@@ -486,6 +504,10 @@ def _set(
         char.broker.publish(value, char, None, True)
     else:
         char.notify()
+
+
+def _appended(reading: ReadingInfo) -> bool:
+    return reading.homekit is not None and reading.homekit.appended
 
 
 def _serial(device: Device) -> str:

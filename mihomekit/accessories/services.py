@@ -48,11 +48,12 @@ def homekit_services(model: DeviceModel) -> list[str]:
     """The HomeKit services a device of ``model`` gets (what it lists and what it learned),
     in words (for ``z2m list``)."""
     measures = shown_readings(model)
-    services = [
-        sensor.service
+    sensors = [
+        sensor
         for r in sorted(measures)
         if r in SENSOR_BY_READING and (sensor := SENSOR_BY_READING[r].homekit) is not None
     ]
+    services = [sensor.service for sensor in sensors if not sensor.appended]
     if measures & BATTERY_READINGS:
         services.append("BatteryService")
     for control in model.controls:
@@ -63,6 +64,7 @@ def homekit_services(model: DeviceModel) -> list[str]:
         count += len(model.learned) - len(learned_readings(model))
         if count:
             services.append(f"StatelessProgrammableSwitch x{count}")
+    services.extend(sensor.service for sensor in sensors if sensor.appended)
     return services
 
 

@@ -363,3 +363,57 @@ def test_homekit_services_names_what_a_learned_accessory_gets(driver: Any) -> No
         "BatteryService",
         "StatelessProgrammableSwitch x2",
     ]
+
+
+AIR_MONITOR = DeviceModel(
+    model="Air monitor",
+    name="Air monitor",
+    measures=frozenset({"temperature", "humidity", "co2", "pm25", "pm10", "battery"}),
+    controls=("power",),
+)
+
+
+def test_air_services_come_after_the_others_and_move_no_earlier_iid(driver: Any) -> None:
+    """CO2 and air quality are shown since 0.3: a device that already reported them (a
+    Zigbee2MQTT model built from its exposes) keeps every earlier service's iids."""
+    before_03 = DeviceModel(
+        model=AIR_MONITOR.model,
+        name=AIR_MONITOR.name,
+        measures=AIR_MONITOR.measures - {"co2", "pm25", "pm10"},
+        controls=AIR_MONITOR.controls,
+    )
+    old = _iids(DeviceAccessory(driver, Device("158d0001000009", "Air", before_03), aid=2,
+                                options=AccessoryOptions()))  # fmt: skip
+    acc = DeviceAccessory(driver, Device("158d0001000009", "Air", AIR_MONITOR), aid=2,
+                          options=AccessoryOptions())  # fmt: skip
+    now = _iids(acc)
+    assert now[: len(old)] == old
+    assert _service_names(acc)[len(old) :] == [
+        "CarbonDioxideSensor",
+        "AirQualitySensor",
+        "AirQualitySensor",
+    ]
+    assert homekit_services(AIR_MONITOR)[-3:] == [
+        "CarbonDioxideSensor",
+        "AirQualitySensor",
+        "AirQualitySensor",
+    ]
+
+
+async def test_co2_and_particles_set_their_level_and_grade(driver: Any) -> None:
+    registry, device = _device(AIR_MONITOR)
+    acc = DeviceAccessory(driver, device, aid=2, options=AccessoryOptions())
+    co2 = acc.get_service("CarbonDioxideSensor")
+    assert co2.get_characteristic("CarbonDioxideDetected").value == 0
+    pm25, pm10 = (s for s in acc.services if s.display_name == "AirQualitySensor")
+    assert pm25.get_characteristic("Name").value == "PM2.5"
+    assert pm25.get_characteristic("AirQuality").value == 0  # unknown before a reading
+    registry.ingest(device.id, {"co2": 1450, "pm25": 41, "pm10": 12})
+    assert co2.get_characteristic("CarbonDioxideLevel").value == 1450
+    assert co2.get_characteristic("CarbonDioxideDetected").value == 1  # abnormal
+    assert pm25.get_characteristic("PM2.5Density").value == 41
+    assert pm25.get_characteristic("AirQuality").value == 3  # fair
+    assert pm10.get_characteristic("PM10Density").value == 12
+    assert pm10.get_characteristic("AirQuality").value == 1  # excellent
+    registry.ingest(device.id, {"co2": 640})
+    assert co2.get_characteristic("CarbonDioxideDetected").value == 0

@@ -36,6 +36,8 @@ SERVICE = {
     "Switch": "49",
     "Lightbulb": "43",
     "WindowCovering": "8C",
+    "CarbonDioxideSensor": "97",
+    "AirQualitySensor": "8D",
 }
 CHAR = {
     "Name": "23",
@@ -63,6 +65,12 @@ CHAR = {
     "CurrentPosition": "6D",
     "TargetPosition": "7C",
     "PositionState": "72",
+    "CarbonDioxideLevel": "93",
+    "CarbonDioxideDetected": "92",
+    "AirQuality": "95",
+    "PM2.5Density": "C6",
+    "PM10Density": "C7",
+    "VOCDensity": "C8",
 }
 
 

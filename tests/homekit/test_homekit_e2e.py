@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bridge_helpers import SETUP_CODE, bridge_config
@@ -60,35 +63,92 @@ def _feed(app: App, entry: DeviceEntry, data: bytes, uuid: int = 0xFE95) -> None
     app.registry.handle_advertisement(_mac(entry), uuid, data, -60)
 
 
-@pytest.mark.timeout(60)
-async def test_the_pink_plant_sensor_under_its_own_id(tmp_path: Path) -> None:
-    """An HHCCJCY10 listed under mihomekit's id fd50 shows what its frames carry."""
-    plant = DeviceEntry(mac="C47C8D000010", pid=0xFD50, key=None)
-    app = App(bridge_config(tmp_path, free_port(), [plant]))
+@asynccontextmanager
+async def paired(tmp_path: Path, entries: list[DeviceEntry]) -> AsyncIterator[tuple[App, Any]]:
+    """A bridge of ``entries`` on 127.0.0.1 and a controller paired with it."""
+    app = App(bridge_config(tmp_path, free_port(), entries))
     await app.start()
     try:
         async with controller_on_loopback() as controller:
             pairing = await pair(controller, app.driver.state.mac, SETUP_CODE)
-            view = AccessoryView(await pairing.list_accessories_and_characteristics())
-            aid = view.aid_by_serial(_mac(plant))
-            assert view.info(aid)["Model"] == "HHCCJCY10"
-            chars = {
-                "temperature": (aid, view.iid(aid, "TemperatureSensor", "CurrentTemperature")),
-                "light": (aid, view.iid(aid, "LightSensor", "CurrentAmbientLightLevel")),
-                "moisture": (aid, view.iid(aid, "HumiditySensor", "CurrentRelativeHumidity")),
-                "battery": (aid, view.iid(aid, "BatteryService", "BatteryLevel")),
-            }
-            _feed(app, plant, build.hhccjcy10_frame(38, 22.4, 1250, 91, 410), uuid=0xFD50)
-            read = await pairing.get_characteristics(list(chars.values()))
-            assert {name: read[key]["value"] for name, key in chars.items()} == {
-                "temperature": 22.4,
-                "light": 1250,
-                "moisture": 38,
-                "battery": 91,
-            }
-            await pairing.close()
+            try:
+                yield app, pairing
+            finally:
+                await pairing.close()
     finally:
         await app.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_the_pink_plant_sensor_under_its_own_id(tmp_path: Path) -> None:
+    """An HHCCJCY10 listed under mihomekit's id fd50 shows what its frames carry."""
+    plant = DeviceEntry(mac="C47C8D000010", pid=0xFD50, key=None)
+    async with paired(tmp_path, [plant]) as (app, pairing):
+        view = AccessoryView(await pairing.list_accessories_and_characteristics())
+        aid = view.aid_by_serial(_mac(plant))
+        assert view.info(aid)["Model"] == "HHCCJCY10"
+        chars = {
+            "temperature": (aid, view.iid(aid, "TemperatureSensor", "CurrentTemperature")),
+            "light": (aid, view.iid(aid, "LightSensor", "CurrentAmbientLightLevel")),
+            "moisture": (aid, view.iid(aid, "HumiditySensor", "CurrentRelativeHumidity")),
+            "battery": (aid, view.iid(aid, "BatteryService", "BatteryLevel")),
+        }
+        _feed(app, plant, build.hhccjcy10_frame(38, 22.4, 1250, 91, 410), uuid=0xFD50)
+        read = await pairing.get_characteristics(list(chars.values()))
+        assert {name: read[key]["value"] for name, key in chars.items()} == {
+            "temperature": 22.4,
+            "light": 1250,
+            "moisture": 38,
+            "battery": 91,
+        }
+
+
+@pytest.mark.timeout(60)
+async def test_an_air_monitor_shows_co2_and_air_quality(tmp_path: Path) -> None:
+    """A Qingping Air Monitor Lite (CGDN1) filed under the CGD1's id, as scan --write files
+    it: its first frame brings a CarbonDioxideSensor and AirQualitySensors for PM2.5 and
+    PM10 after the services it had, which a paired controller reads, graded."""
+    monitor = DeviceEntry(mac="582D34000011", pid=0x0576, key=None)
+    async with paired(tmp_path, [monitor]) as (app, pairing):
+        before = AccessoryView(await pairing.list_accessories_and_characteristics())
+        aid = before.aid_by_serial(_mac(monitor))
+        temperature = before.iid(aid, "TemperatureSensor", "CurrentTemperature")
+        battery = before.iid(aid, "BatteryService", "BatteryLevel")
+        frame = build.qingping_frame(
+            _mac(monitor),
+            0x0E,  # CGDN1
+            [
+                (0x01, struct.pack("<hH", 231, 456)),
+                (0x12, struct.pack("<HH", 41, 60)),  # PM2.5, PM10 µg/m³
+                (0x13, struct.pack("<H", 1320)),  # CO2 ppm
+            ],
+        )
+        _feed(app, monitor, frame, uuid=0xFDCD)
+        # The accessory grew at once: the listing is read again.
+        view = AccessoryView(await pairing.list_accessories_and_characteristics())
+        assert view.iid(aid, "TemperatureSensor", "CurrentTemperature") == temperature
+        assert view.iid(aid, "BatteryService", "BatteryLevel") == battery
+        pm = {view.char(aid, "AirQualitySensor", "Name", index=i)["value"]: i for i in range(2)}
+        wanted = {
+            "temperature": ("TemperatureSensor", "CurrentTemperature", 0),
+            "co2": ("CarbonDioxideSensor", "CarbonDioxideLevel", 0),
+            "co2 abnormal": ("CarbonDioxideSensor", "CarbonDioxideDetected", 0),
+            "pm2.5": ("AirQualitySensor", "PM2.5Density", pm["PM2.5"]),
+            "pm2.5 quality": ("AirQualitySensor", "AirQuality", pm["PM2.5"]),
+            "pm10": ("AirQualitySensor", "PM10Density", pm["PM10"]),
+            "pm10 quality": ("AirQualitySensor", "AirQuality", pm["PM10"]),
+        }
+        keys = {name: (aid, view.iid(aid, *where)) for name, where in wanted.items()}
+        read = await pairing.get_characteristics(list(keys.values()))
+        assert {name: read[key]["value"] for name, key in keys.items()} == {
+            "temperature": 23.1,
+            "co2": 1320,
+            "co2 abnormal": 1,
+            "pm2.5": 41,
+            "pm2.5 quality": 3,  # fair
+            "pm10": 60,
+            "pm10 quality": 3,  # fair
+        }
 
 
 @pytest.mark.timeout(120)

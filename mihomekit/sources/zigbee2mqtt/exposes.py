@@ -52,6 +52,8 @@ NUMERIC_READINGS: dict[str, tuple[str, float]] = {
     "energy": ("energy", 1.0),
     "current": ("current", 1.0),
     "co2": ("co2", 1.0),
+    "pm25": ("pm25", 1.0),
+    "pm10": ("pm10", 1.0),
     "linkquality": ("linkquality", 1.0),
 }
 
