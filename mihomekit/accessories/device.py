@@ -128,7 +128,7 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
         self._add_battery()
         self._add_buttons()
         self._add_controls()
-        self._add_appended()
+        self._add_sensors(appended=True)
         self._add_learned()
         self._restore(device.values)
         self.refresh_active()
@@ -136,17 +136,12 @@ class DeviceAccessory(Accessory):  # type: ignore[misc]
 
     # -- building ------------------------------------------------------------------------
 
-    def _add_sensors(self) -> None:
+    def _add_sensors(self, *, appended: bool = False) -> None:
+        """The sensors the model lists; ``appended``: those whose services come after the
+        battery, buttons and controls (:attr:`HomeKitSensor.appended`)."""
         measures = self.model.measures
         for reading in HOMEKIT_SENSORS:
-            if reading.name in measures and not _appended(reading):
-                self._add_sensor(reading)
-
-    def _add_appended(self) -> None:
-        """The sensors whose services come after the battery, buttons and controls."""
-        measures = self.model.measures
-        for reading in HOMEKIT_SENSORS:
-            if reading.name in measures and _appended(reading):
+            if reading.name in measures and _appended(reading) == appended:
                 self._add_sensor(reading)
 
     def _add_sensor(self, reading: ReadingInfo) -> None:
